@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod config;
 mod secret;
 
 pub use secret::Secret;
