@@ -96,7 +96,8 @@
 //! The `Debug` output of [`Config`] shows the merged settings with the value of every key
 //! whose name contains `password`, `passwd`, `secret`, `ticket`, `token`, `apikey` or
 //! `api_key` replaced by `<redacted>`; [`WampConfig`] keeps its password in a
-//! [`Secret`]. Error messages never quote a value.
+//! [`Secret`]. Error messages never quote the value of such a key (only
+//! [`Config::get_as`] quotes values at all, as `serde` reports them, and not for secrets).
 
 use std::cell::RefCell;
 use std::env;
@@ -144,7 +145,7 @@ const SENSITIVE_KEY_PARTS: &[&str] = &[
 /// Why a configuration could not be loaded or a value could not be read.
 ///
 /// Every message stands on its own: it names the file, key or environment at fault. No
-/// message quotes a configuration value, so none can leak a password.
+/// message quotes a password or other secret (see [`Config`]).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -442,8 +443,8 @@ impl Config {
         dirs
     }
 
-    /// The environment named by the `IZABER_ENVIRONMENT` variable, when it is set and not
-    /// empty. Pass it to [`Config::from_path`] or [`Config::from_yaml_str`] to honour the
+    /// The environment named by the `IZABER_ENVIRONMENT` variable, when it is set, valid
+    /// UTF-8 and not empty. Pass it to [`Config::from_path`] or [`Config::from_yaml_str`] to honour the
     /// variable there as [`Config::load`] does:
     ///
     /// ```no_run
@@ -2100,6 +2101,14 @@ dev:
     }
 
     // --- Secrets ------------------------------------------------------------------------
+
+    #[test]
+    fn types_can_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Config>();
+        send_sync::<WampConfig>();
+        send_sync::<ConfigError>();
+    }
 
     #[test]
     fn debug_never_shows_secrets() {
