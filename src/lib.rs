@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod protocol;
 mod secret;
 
 pub use secret::Secret;
