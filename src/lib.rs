@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod config;
+pub mod protocol;
 mod secret;
 
 pub use secret::Secret;
