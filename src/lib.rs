@@ -2,8 +2,16 @@
 
 #![warn(missing_docs)]
 
+mod client;
 pub mod config;
+mod error;
 pub mod protocol;
 mod secret;
+pub(crate) mod session;
+pub mod transport;
 
+pub use client::*;
+pub use error::{Error, WampError};
 pub use secret::Secret;
+pub use session::handler::{CallError, Event, Invocation};
+pub use session::{Auth, ReconnectPolicy};

@@ -1,12 +1,16 @@
-//! WAMP protocol building blocks.
+//! The WAMP protocol without I/O: messages, values and serializers.
 //!
-//! [`Value`] is the dynamic type that WAMP arguments, keyword arguments and
-//! details are made of; [`to_value`] and [`from_value`] convert between it and
-//! any `serde` type.
+//! [`Value`] is the dynamic type that WAMP arguments, keyword arguments and details are made
+//! of; [`to_value`] and [`from_value`] convert between it and any `serde` type. Nothing here
+//! touches a socket: the [`transport`](crate::transport) moves the bytes and the session thread
+//! decides what a message means for pending requests.
 
-// Until the JSON transport uses it, only the tests do.
-#[allow(dead_code)]
 pub(crate) mod json_binary;
+mod message;
+mod serializer;
 pub mod value;
 
+pub(crate) use json_binary::{JsonCompat, encode_base64, restore_json_binary};
+pub use message::{Id, Message, ProtocolError, code, code_name};
+pub use serializer::{Serializer, UnknownSerializer};
 pub use value::{Dict, Value, ValueError, from_value, to_value};

@@ -1,0 +1,854 @@
+//! The blocking API: [`Client`], cheap to clone and usable from any thread.
+
+mod options;
+
+use std::fmt;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::RecvTimeoutError;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::protocol::{Dict, Id, Message, Serializer, Value, from_value, to_value};
+use crate::session::dispatch::ConcurrencyLimit;
+use crate::session::handler::{CallError, Event, Invocation};
+use crate::session::{
+    Auth, Command, Hooks, IN_JOIN_HOOK, LinkState, Pending, ReconnectPolicy, Registration,
+    SessionConfig, Shared, Subscription, spawn,
+};
+use crate::transport::{Endpoint, TransportOptions};
+use crate::{Error, Secret, WampError};
+
+pub use options::{
+    CallOptions, CancelMode, Match, PublishOptions, RegisterOptions, SubscribeOptions,
+};
+
+/// How long requests wait for their answer unless told otherwise (as in the Python library).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
+/// The largest message sent unless told otherwise (as swampyer's `max_payload_size`).
+pub const DEFAULT_MAX_PAYLOAD: usize = 50_000_000;
+
+/// A connection to a WAMP router.
+///
+/// Cheap to clone (clones share the connection) and safe to use from many threads at once.
+/// The connection closes with [`close`](Client::close) or when the last clone is dropped.
+///
+/// ```no_run
+/// use izaber_wamp::Client;
+/// # fn main() -> Result<(), izaber_wamp::Error> {
+/// let client = Client::builder("ws://127.0.0.1:8282/ws")
+///     .realm("izaber")
+///     .ticket("backend-1", "backend-1-password")
+///     .uri_base("com.izaber.wamp")
+///     .connect()?;
+/// let me = client.call("auth.whoami", ())?;
+/// println!("{}", me["authid"]);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<ClientInner>,
+}
+
+struct ClientInner {
+    shared: Arc<Shared>,
+    timeout: Duration,
+}
+
+impl Drop for ClientInner {
+    fn drop(&mut self) {
+        let _ = self.shared.command(Command::Close);
+    }
+}
+
+/// Our id of a registration. It stays valid across reconnects (the router's id changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RegistrationId(pub u64);
+
+/// Our id of a subscription. It stays valid across reconnects (the router's id changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct SubscriptionId(pub u64);
+
+impl fmt::Display for RegistrationId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "registration {}", self.0)
+    }
+}
+
+impl fmt::Display for SubscriptionId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "subscription {}", self.0)
+    }
+}
+
+/// A call's complete result.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct CallResult {
+    /// Positional results.
+    pub args: Vec<Value>,
+    /// Keyword results.
+    pub kwargs: Dict,
+    /// RESULT details (e.g. `callee_authid` when disclosed).
+    pub details: Dict,
+}
+
+impl CallResult {
+    /// The first positional result, or `null`: what Python's `wamp.call` returns.
+    pub fn value(self) -> Value {
+        self.args.into_iter().next().unwrap_or(Value::Null)
+    }
+
+    /// The first positional result converted to `T`.
+    pub fn into<T: DeserializeOwned>(self) -> Result<T, Error> {
+        Ok(from_value(self.value())?)
+    }
+}
+
+/// Counters of what the client has done, as swampyer's `stats()`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Stats {
+    /// WAMP messages sent.
+    pub messages_sent: u64,
+    /// WAMP messages received.
+    pub messages_received: u64,
+    /// Calls made.
+    pub calls: u64,
+    /// Invocations of our procedures received.
+    pub invocations: u64,
+    /// Events received.
+    pub events: u64,
+    /// Publications sent.
+    pub publications: u64,
+    /// ERROR messages received.
+    pub errors: u64,
+    /// Successful reconnections.
+    pub reconnections: u64,
+    /// Registrations the router took away (e.g. another session's `force_reregister`).
+    pub revoked_registrations: u64,
+    /// Registrations or subscriptions that could not be restored after a reconnect.
+    pub restore_failures: u64,
+    /// Invocations refused or events dropped because a handler queue was full.
+    pub rejected_by_queue_limit: u64,
+}
+
+/// Builds a [`Client`]. Nothing needs setting for an anonymous connection.
+#[derive(Clone)]
+pub struct ClientBuilder {
+    url: String,
+    realm: String,
+    auth: Auth,
+    transport: TransportOptions,
+    uri_base: Option<String>,
+    timeout: Duration,
+    ping_interval: Option<Duration>,
+    heartbeat_timeout: Duration,
+    max_payload: usize,
+    reconnect: ReconnectPolicy,
+    agent: String,
+    join_hooks: Vec<crate::session::JoinHook>,
+    leave_hooks: Vec<crate::session::LeaveHook>,
+    disconnect_hooks: Vec<crate::session::LeaveHook>,
+    revoked_hooks: Vec<crate::session::LeaveHook>,
+}
+
+impl fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("url", &self.url)
+            .field("realm", &self.realm)
+            .field("auth", &self.auth)
+            .field("transport", &self.transport)
+            .field("uri_base", &self.uri_base)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// A builder for the router at `url` (`ws://`, `wss://`, `tcpip://`, `tcpips://` or
+    /// `unix://`), realm `realm1`, anonymous.
+    pub fn new(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            url: url.into(),
+            realm: "realm1".into(),
+            auth: Auth::Anonymous,
+            transport: TransportOptions::default(),
+            uri_base: None,
+            timeout: DEFAULT_TIMEOUT,
+            ping_interval: Some(Duration::from_secs(3)),
+            heartbeat_timeout: Duration::from_secs(10),
+            max_payload: DEFAULT_MAX_PAYLOAD,
+            reconnect: ReconnectPolicy::default(),
+            agent: format!("izaber-wamp-rust/{}", env!("CARGO_PKG_VERSION")),
+            join_hooks: Vec::new(),
+            leave_hooks: Vec::new(),
+            disconnect_hooks: Vec::new(),
+            revoked_hooks: Vec::new(),
+        }
+    }
+
+    /// The realm to join.
+    pub fn realm(mut self, realm: impl Into<String>) -> Self {
+        self.realm = realm.into();
+        self
+    }
+
+    /// Log in with WAMP-Ticket (on Nexus: a password, one-time password or API key).
+    pub fn ticket(mut self, authid: impl Into<String>, ticket: impl Into<Secret>) -> Self {
+        self.auth = Auth::Ticket {
+            authid: authid.into(),
+            ticket: ticket.into(),
+        };
+        self
+    }
+
+    /// Log in with WAMP-CRA.
+    pub fn wampcra(mut self, authid: impl Into<String>, secret: impl Into<Secret>) -> Self {
+        self.auth = Auth::WampCra {
+            authid: authid.into(),
+            secret: secret.into(),
+        };
+        self
+    }
+
+    /// Log in with any [`Auth`].
+    pub fn auth(mut self, auth: Auth) -> Self {
+        self.auth = auth;
+        self
+    }
+
+    /// Offer only this serializer.
+    pub fn serializer(mut self, serializer: Serializer) -> Self {
+        self.transport.serializers = vec![serializer];
+        self
+    }
+
+    /// Offer these serializers, most wanted first (default: cbor, msgpack, json).
+    pub fn serializers(mut self, serializers: &[Serializer]) -> Self {
+        self.transport.serializers = serializers.to_vec();
+        self
+    }
+
+    /// Limit for connecting and joining (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.transport.connect_timeout = timeout;
+        self
+    }
+
+    /// Trust this CA certificate (PEM file) too for `wss://` and `tcpips://`.
+    pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.transport.ca_file = Some(path.into());
+        self
+    }
+
+    /// Accept any certificate. Anyone on the network can then impersonate the router: use
+    /// only against a test router.
+    pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
+        self.transport.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// Prefix for URIs that do not already carry it, e.g. `com.izaber.wamp` turns
+    /// `auth.whoami` into `com.izaber.wamp.auth.whoami`. URIs starting with the prefix or
+    /// with `wamp.` (the router's own) are used as they are.
+    pub fn uri_base(mut self, base: impl Into<String>) -> Self {
+        let base = base.into();
+        self.uri_base = (!base.is_empty()).then(|| base.trim_end_matches('.').to_owned());
+        self
+    }
+
+    /// How long requests wait for an answer (default 300 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Heartbeat: ping the router this often (default 3 s); `None` turns the heartbeat off.
+    pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
+        self.ping_interval = interval;
+        self
+    }
+
+    /// Heartbeat: treat the connection as dead after this long without any data from the
+    /// router (default 10 s).
+    pub fn heartbeat_timeout(mut self, timeout: Duration) -> Self {
+        self.heartbeat_timeout = timeout;
+        self
+    }
+
+    /// The largest message we send (default 50 MB); larger ones fail with
+    /// [`Error::PayloadTooLarge`] before anything is sent.
+    pub fn max_payload_size(mut self, bytes: usize) -> Self {
+        self.max_payload = bytes;
+        self
+    }
+
+    /// When and how to reconnect after the connection drops (default: forever, with
+    /// exponential backoff from 0.5 s to 30 s).
+    pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
+        self.reconnect = policy;
+        self
+    }
+
+    /// The `agent` string announced in HELLO.
+    pub fn agent(mut self, agent: impl Into<String>) -> Self {
+        self.agent = agent.into();
+        self
+    }
+
+    /// Runs `hook` after every join: first during [`connect`](Self::connect), then after each
+    /// reconnect. The place to register and subscribe in a service; what it registers is
+    /// registered again by the hook itself after a reconnect, not by the session.
+    pub fn on_join(mut self, hook: impl Fn(&Dict) + Send + Sync + 'static) -> Self {
+        self.join_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` when the session ends for good (closed, or reconnecting gave up).
+    pub fn on_leave(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.leave_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` each time the connection drops, with the reason.
+    pub fn on_disconnect(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.disconnect_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook` when a registration or subscription is lost: revoked by the router, or not
+    /// restorable after a reconnect.
+    pub fn on_revoked(mut self, hook: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.revoked_hooks.push(Arc::new(hook));
+        self
+    }
+
+    /// Connects, joins, runs the join hooks, and returns the client.
+    pub fn connect(self) -> Result<Client, Error> {
+        let endpoint = Endpoint::parse(&self.url)?;
+        let config = SessionConfig {
+            endpoint,
+            transport: self.transport,
+            realm: self.realm,
+            auth: self.auth,
+            agent: self.agent,
+            uri_base: self.uri_base,
+            ping_interval: self.ping_interval,
+            heartbeat_timeout: self.heartbeat_timeout,
+            max_payload: self.max_payload,
+            reconnect: self.reconnect,
+        };
+        let join_hooks = self.join_hooks.clone();
+        let hooks = Hooks {
+            join: self.join_hooks,
+            leave: self.leave_hooks,
+            disconnect: self.disconnect_hooks,
+            revoked: self.revoked_hooks,
+        };
+        let shared = spawn(config, hooks)?;
+        let client = Client {
+            inner: Arc::new(ClientInner {
+                shared,
+                timeout: self.timeout,
+            }),
+        };
+        if !join_hooks.is_empty() {
+            let welcome = client.inner.shared.link().welcome;
+            crate::session::run_join_hooks(&join_hooks, &welcome);
+        }
+        Ok(client)
+    }
+}
+
+impl Client {
+    /// A builder for the router at `url`.
+    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+        ClientBuilder::new(url)
+    }
+
+    fn shared(&self) -> &Shared {
+        &self.inner.shared
+    }
+
+    /// The full URI for `uri`: the URI base is put in front unless `uri` already starts with
+    /// it or with `wamp.`.
+    pub fn full_uri(&self, uri: &str) -> String {
+        let Some(base) = &self.shared().config.uri_base else {
+            return uri.to_owned();
+        };
+        let already_full = uri.starts_with("wamp.")
+            || (uri.starts_with(base.as_str()) && uri.as_bytes().get(base.len()) == Some(&b'.'));
+        if already_full {
+            uri.to_owned()
+        } else {
+            format!("{base}.{uri}")
+        }
+    }
+
+    /// Calls `procedure` with positional `args` (a tuple, array or `Vec`; `()` for none) and
+    /// returns its first result, like Python's `wamp.call`.
+    ///
+    /// Fails with [`Error::Wamp`] when the callee or the router answers with an error, and
+    /// with [`Error::Timeout`] (after sending CANCEL) when no answer comes in time.
+    pub fn call(&self, procedure: &str, args: impl Serialize) -> Result<Value, Error> {
+        Ok(self
+            .call_with(procedure, args, (), &CallOptions::default())?
+            .value())
+    }
+
+    /// Calls with positional and keyword arguments (`kwargs`: a struct or map; `()` for none)
+    /// and returns the first result.
+    pub fn call_kw(
+        &self,
+        procedure: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+    ) -> Result<Value, Error> {
+        Ok(self
+            .call_with(procedure, args, kwargs, &CallOptions::default())?
+            .value())
+    }
+
+    /// Calls with options and returns the complete result.
+    pub fn call_with(
+        &self,
+        procedure: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &CallOptions,
+    ) -> Result<CallResult, Error> {
+        let args = to_args(&args)?;
+        let kwargs = to_kwargs(&kwargs)?;
+        self.call_values(procedure, args, kwargs, options, None)
+    }
+
+    /// Calls asking for progressive results: `on_progress` runs (on this thread) for each
+    /// progressive result before the final result is returned.
+    pub fn call_progressive(
+        &self,
+        procedure: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &CallOptions,
+        mut on_progress: impl FnMut(CallResult),
+    ) -> Result<CallResult, Error> {
+        let args = to_args(&args)?;
+        let kwargs = to_kwargs(&kwargs)?;
+        let options = options.clone().option("receive_progress", true);
+        self.call_values(procedure, args, kwargs, &options, Some(&mut on_progress))
+    }
+
+    fn call_values(
+        &self,
+        procedure: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+        options: &CallOptions,
+        mut on_progress: Option<&mut dyn FnMut(CallResult)>,
+    ) -> Result<CallResult, Error> {
+        let shared = self.shared();
+        shared.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let request = shared.next_request_id();
+        let (tx, rx) = if on_progress.is_some() {
+            crossbeam_channel::unbounded()
+        } else {
+            crossbeam_channel::bounded(1)
+        };
+        let procedure = self.full_uri(procedure);
+        let timeout = options.timeout.unwrap_or(self.inner.timeout);
+        let message = Message::Call {
+            request,
+            options: options.options.clone(),
+            procedure,
+            args,
+            kwargs,
+        };
+        shared.send(&message, Some((request, Pending::Call(tx))))?;
+        let deadline = Instant::now() + timeout;
+        loop {
+            match rx.recv_deadline(deadline) {
+                Ok(Ok(Message::Result {
+                    details,
+                    args,
+                    kwargs,
+                    ..
+                })) => {
+                    let progress = details
+                        .get("progress")
+                        .and_then(Value::as_bool)
+                        .unwrap_or(false);
+                    let result = CallResult {
+                        args,
+                        kwargs,
+                        details,
+                    };
+                    match (&mut on_progress, progress) {
+                        (Some(callback), true) => callback(result),
+                        _ => return Ok(result),
+                    }
+                }
+                Ok(reply) => return Err(into_error(reply, &message)),
+                Err(RecvTimeoutError::Timeout) => {
+                    let _ = shared.command(Command::Cancel {
+                        request,
+                        mode: Some(options.cancel_mode_str().to_owned()),
+                    });
+                    return Err(Error::Timeout {
+                        operation: describe_call(&message),
+                        after: timeout,
+                    });
+                }
+                Err(RecvTimeoutError::Disconnected) => return Err(Error::Closed),
+            }
+        }
+    }
+
+    /// Registers `procedure`. `handler` runs on a worker thread for each call, may itself use
+    /// this client, and returns the call's result (sent as the single positional result) or a
+    /// [`CallError`]. A panic in the handler is sent to the caller as an error.
+    ///
+    /// ```no_run
+    /// # fn demo(client: izaber_wamp::Client) -> Result<(), izaber_wamp::Error> {
+    /// client.register("example.hello", |invocation| {
+    ///     let who = invocation.caller_authid().unwrap_or("<unknown>").to_owned();
+    ///     Ok(format!("Hello {who}!"))
+    /// })?;
+    /// # Ok(()) }
+    /// ```
+    pub fn register<F, R>(&self, procedure: &str, handler: F) -> Result<RegistrationId, Error>
+    where
+        F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
+        R: Serialize,
+    {
+        self.register_with(procedure, &RegisterOptions::default(), handler)
+    }
+
+    /// Registers `procedure` with options (match policy, `force_reregister`, concurrency...).
+    pub fn register_with<F, R>(
+        &self,
+        procedure: &str,
+        options: &RegisterOptions,
+        handler: F,
+    ) -> Result<RegistrationId, Error>
+    where
+        F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
+        R: Serialize,
+    {
+        let handler = move |invocation: Invocation| {
+            let result = handler(invocation)?;
+            let value = to_value(&result).map_err(|e| {
+                CallError::failure(format!("the handler's result cannot be sent: {e}"))
+            })?;
+            Ok((vec![value], Dict::new()))
+        };
+        self.register_raw(procedure, options, Arc::new(handler))
+    }
+
+    fn register_raw(
+        &self,
+        procedure: &str,
+        options: &RegisterOptions,
+        handler: Arc<crate::session::ProcedureFn>,
+    ) -> Result<RegistrationId, Error> {
+        let shared = self.shared();
+        let entry = Arc::new(Registration {
+            local_id: shared.next_local_id(),
+            procedure: self.full_uri(procedure),
+            options: options.options.clone(),
+            handler,
+            limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
+            restore: !IN_JOIN_HOOK.with(|flag| flag.get()),
+        });
+        let request = shared.next_request_id();
+        let message = Message::Register {
+            request,
+            options: entry.options.clone(),
+            procedure: entry.procedure.clone(),
+        };
+        let local_id = entry.local_id;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        shared.send(&message, Some((request, Pending::Register(tx, entry))))?;
+        match self.wait(&rx, &message)? {
+            Message::Registered { .. } => Ok(RegistrationId(local_id)),
+            other => Err(into_error(Ok(other), &message)),
+        }
+    }
+
+    /// Removes a registration.
+    pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.shared().command(Command::Unregister {
+            local_id: id.0,
+            reply: tx,
+        })?;
+        let what = Message::Unregister {
+            request: 0,
+            registration: id.0,
+        };
+        match self.wait(&rx, &what)? {
+            Message::Unregistered { .. } => Ok(()),
+            other => Err(into_error(Ok(other), &what)),
+        }
+    }
+
+    /// Subscribes to `topic`. `handler` runs on a worker thread for each event; events of one
+    /// subscription are handled one at a time, in order (see [`SubscribeOptions`]).
+    pub fn subscribe<F>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
+    where
+        F: Fn(Event) + Send + Sync + 'static,
+    {
+        self.subscribe_with(topic, &SubscribeOptions::default(), handler)
+    }
+
+    /// Subscribes with options (match policy, concurrency...).
+    pub fn subscribe_with<F>(
+        &self,
+        topic: &str,
+        options: &SubscribeOptions,
+        handler: F,
+    ) -> Result<SubscriptionId, Error>
+    where
+        F: Fn(Event) + Send + Sync + 'static,
+    {
+        let shared = self.shared();
+        let entry = Arc::new(Subscription {
+            local_id: shared.next_local_id(),
+            topic: self.full_uri(topic),
+            options: options.options.clone(),
+            handler: Arc::new(handler),
+            limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
+            restore: !IN_JOIN_HOOK.with(|flag| flag.get()),
+        });
+        let request = shared.next_request_id();
+        let message = Message::Subscribe {
+            request,
+            options: entry.options.clone(),
+            topic: entry.topic.clone(),
+        };
+        let local_id = entry.local_id;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        shared.send(&message, Some((request, Pending::Subscribe(tx, entry))))?;
+        match self.wait(&rx, &message)? {
+            Message::Subscribed { .. } => Ok(SubscriptionId(local_id)),
+            other => Err(into_error(Ok(other), &message)),
+        }
+    }
+
+    /// Removes a subscription.
+    pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.shared().command(Command::Unsubscribe {
+            local_id: id.0,
+            reply: tx,
+        })?;
+        let what = Message::Unsubscribe {
+            request: 0,
+            subscription: id.0,
+        };
+        match self.wait(&rx, &what)? {
+            Message::Unsubscribed { .. } => Ok(()),
+            other => Err(into_error(Ok(other), &what)),
+        }
+    }
+
+    /// Publishes an event with positional `args`, fire and forget: the router does not say
+    /// whether anyone received it, or whether we were allowed to publish.
+    pub fn publish(&self, topic: &str, args: impl Serialize) -> Result<(), Error> {
+        self.publish_with(topic, args, (), &PublishOptions::default())
+            .map(|_| ())
+    }
+
+    /// Publishes with keyword arguments and options. With
+    /// [`acknowledge`](PublishOptions::acknowledge), waits for the router and returns the
+    /// publication id (or the router's refusal as an error).
+    pub fn publish_with(
+        &self,
+        topic: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &PublishOptions,
+    ) -> Result<Option<Id>, Error> {
+        let shared = self.shared();
+        shared.counters.publications.fetch_add(1, Ordering::Relaxed);
+        let request = shared.next_request_id();
+        let message = Message::Publish {
+            request,
+            options: options.options.clone(),
+            topic: self.full_uri(topic),
+            args: to_args(&args)?,
+            kwargs: to_kwargs(&kwargs)?,
+        };
+        if !options.acknowledged() {
+            shared.send(&message, None)?;
+            return Ok(None);
+        }
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        shared.send(&message, Some((request, Pending::Publish(tx))))?;
+        match self.wait(&rx, &message)? {
+            Message::Published { publication, .. } => Ok(Some(publication)),
+            other => Err(into_error(Ok(other), &message)),
+        }
+    }
+
+    fn wait(
+        &self,
+        rx: &crossbeam_channel::Receiver<crate::session::Reply>,
+        message: &Message,
+    ) -> Result<Message, Error> {
+        match rx.recv_timeout(self.inner.timeout) {
+            Ok(Ok(Message::Error {
+                error,
+                args,
+                kwargs,
+                details,
+                ..
+            })) => Err(Error::Wamp(WampError {
+                uri: error,
+                args,
+                kwargs,
+                details,
+            })),
+            Ok(reply) => reply,
+            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                operation: crate::session::describe(message),
+                after: self.inner.timeout,
+            }),
+            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
+        }
+    }
+
+    /// True while the session is joined.
+    pub fn is_connected(&self) -> bool {
+        self.shared().link().state == LinkState::Connected
+    }
+
+    /// Waits up to `timeout` for the session to be joined (e.g. after a reconnect).
+    pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
+        self.shared().wait_connected(timeout)
+    }
+
+    /// The router's id for our session, while joined.
+    pub fn session_id(&self) -> Option<Id> {
+        self.shared().link().session_id
+    }
+
+    /// The WELCOME details of the current session (`authid`, `authrole`, `authmethod`...).
+    pub fn welcome_details(&self) -> Dict {
+        self.shared().link().welcome
+    }
+
+    /// The authid the router gave us.
+    pub fn authid(&self) -> Option<String> {
+        self.welcome_details()
+            .get("authid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// The role the router gave us.
+    pub fn authrole(&self) -> Option<String> {
+        self.welcome_details()
+            .get("authrole")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    }
+
+    /// The serializer in use on the current connection.
+    pub fn serializer(&self) -> Serializer {
+        self.shared().link().serializer
+    }
+
+    /// What the client has done so far.
+    pub fn stats(&self) -> Stats {
+        let c = &self.shared().counters;
+        let get = |counter: &std::sync::atomic::AtomicU64| counter.load(Ordering::Relaxed);
+        Stats {
+            messages_sent: get(&c.messages_sent),
+            messages_received: get(&c.messages_received),
+            calls: get(&c.calls),
+            invocations: get(&c.invocations),
+            events: get(&c.events),
+            publications: get(&c.publications),
+            errors: get(&c.errors),
+            reconnections: get(&c.reconnections),
+            revoked_registrations: get(&c.revoked_registrations),
+            restore_failures: get(&c.restore_failures),
+            rejected_by_queue_limit: get(&c.rejected_by_queue_limit),
+        }
+    }
+
+    /// Says GOODBYE and closes the connection; every clone of this client is closed. Pending
+    /// requests fail with [`Error::Closed`]. Waits (a few seconds at most) until the session
+    /// has ended.
+    pub fn close(&self) {
+        if self.shared().command(Command::Close).is_ok() {
+            let _ = self.shared().wait_closed(Duration::from_secs(5));
+        }
+    }
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let link = self.shared().link();
+        f.debug_struct("Client")
+            .field("state", &link.state)
+            .field("session_id", &link.session_id)
+            .field("serializer", &link.serializer)
+            .finish()
+    }
+}
+
+fn describe_call(message: &Message) -> String {
+    crate::session::describe(message)
+}
+
+/// Turns a reply that is not the expected answer into an error.
+fn into_error(reply: crate::session::Reply, request: &Message) -> Error {
+    match reply {
+        Ok(Message::Error {
+            error,
+            args,
+            kwargs,
+            details,
+            ..
+        }) => Error::Wamp(WampError {
+            uri: error,
+            args,
+            kwargs,
+            details,
+        }),
+        Ok(other) => Error::Protocol(crate::protocol::ProtocolError::Unexpected {
+            message: other.name(),
+            answering: request.name(),
+        }),
+        Err(e) => e,
+    }
+}
+
+/// Positional arguments from anything that serializes to a list (or to nothing).
+pub(crate) fn to_args(args: &impl Serialize) -> Result<Vec<Value>, Error> {
+    match to_value(args)? {
+        Value::List(list) => Ok(list),
+        Value::Null => Ok(Vec::new()),
+        other => Err(Error::InvalidArgument(format!(
+            "positional arguments must be a tuple, array or Vec, found {}; wrap a single value as (value,)",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Keyword arguments from anything that serializes to a map (or to nothing).
+pub(crate) fn to_kwargs(kwargs: &impl Serialize) -> Result<Dict, Error> {
+    match to_value(kwargs)? {
+        Value::Dict(dict) => Ok(dict),
+        Value::Null => Ok(Dict::new()),
+        other => Err(Error::InvalidArgument(format!(
+            "keyword arguments must be a struct or map, found {}",
+            other.type_name()
+        ))),
+    }
+}

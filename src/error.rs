@@ -1,0 +1,243 @@
+//! The one error type of the library.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::protocol::{Dict, ProtocolError, Value, ValueError};
+
+/// An error answered by the router or by a callee: a WAMP `ERROR` message.
+///
+/// `uri` is what programs match on (`wamp.error.no_such_procedure`,
+/// `com.izaber.wamp.error.permissiondenied`, ...); `args` usually start with a readable message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WampError {
+    /// The error URI.
+    pub uri: String,
+    /// Positional arguments of the error, often a message first.
+    pub args: Vec<Value>,
+    /// Keyword arguments of the error.
+    pub kwargs: Dict,
+    /// The ERROR message's details.
+    pub details: Dict,
+}
+
+impl WampError {
+    /// The first positional argument when it is a string: usually the human-readable message.
+    pub fn message(&self) -> Option<&str> {
+        self.args.first().and_then(Value::as_str)
+    }
+}
+
+impl fmt::Display for WampError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.uri)?;
+        if !self.args.is_empty() {
+            f.write_str(":")?;
+            for arg in &self.args {
+                match arg {
+                    Value::String(s) => write!(f, " {s}")?,
+                    other => write!(f, " {other}")?,
+                }
+            }
+        }
+        if !self.kwargs.is_empty() {
+            write!(f, " {}", Value::Dict(self.kwargs.clone()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Everything that can go wrong, one variant per cause.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The URL cannot be used: unknown scheme, missing host or port, bad path.
+    InvalidUrl {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// An I/O error while connecting or talking to the router (refused, reset, unreachable).
+    Io {
+        /// What the client was doing, e.g. `"connecting to 127.0.0.1:8282"`.
+        context: String,
+        /// The operating system's error.
+        source: std::io::Error,
+    },
+    /// TLS could not be set up, or the router's certificate was rejected.
+    Tls {
+        /// What the client was doing.
+        context: String,
+        /// The TLS library's error.
+        source: native_tls::Error,
+    },
+    /// The WebSocket handshake or framing failed.
+    WebSocket(tungstenite::Error),
+    /// The RawSocket handshake was refused or the stream broke the RawSocket framing.
+    RawSocket(String),
+    /// The router broke the WAMP protocol or sent something that cannot be decoded.
+    Protocol(ProtocolError),
+    /// The router refused or ended the session with ABORT (for example a wrong password:
+    /// reason `com.izaber.wamp.error.permissiondenied` on Nexus).
+    Aborted {
+        /// The ABORT reason URI.
+        reason: String,
+        /// The `message` from the ABORT details, when there is one.
+        message: Option<String>,
+    },
+    /// The router could not authenticate us: no secret configured for the method it chose, or
+    /// it asked for a method we do not support.
+    Authentication(String),
+    /// The router or a callee answered with an ERROR.
+    Wamp(WampError),
+    /// No answer within the timeout. For a call, a CANCEL has been sent.
+    Timeout {
+        /// What was waited for, e.g. `"CALL com.izaber.wamp.auth.whoami"`.
+        operation: String,
+        /// How long.
+        after: Duration,
+    },
+    /// The connection is down: it dropped while the request was pending, or it was not up when
+    /// the request was made.
+    ConnectionLost {
+        /// Why, as far as the client knows.
+        reason: String,
+    },
+    /// The client was closed with [`Client::close`](crate::Client::close).
+    Closed,
+    /// Arguments or a result could not be converted to or from WAMP values.
+    Value(ValueError),
+    /// A message is larger than the configured maximum payload size; it was not sent.
+    PayloadTooLarge {
+        /// The message type and URI, e.g. `"CALL com.example.upload"`.
+        message: String,
+        /// Its encoded size in bytes.
+        size: usize,
+        /// The limit in bytes.
+        limit: usize,
+    },
+    /// An argument passed to the library cannot be used (for example positional arguments
+    /// that do not serialize to a list).
+    InvalidArgument(String),
+    /// The configuration (izaber.yaml) could not be loaded or is invalid.
+    Config(crate::config::ConfigError),
+}
+
+impl Error {
+    /// The WAMP error URI when this is a [`Error::Wamp`] error.
+    pub fn wamp_uri(&self) -> Option<&str> {
+        match self {
+            Error::Wamp(e) => Some(&e.uri),
+            _ => None,
+        }
+    }
+
+    /// True when the error means the connection is (or went) down, so retrying after a
+    /// reconnect may succeed.
+    pub fn is_connection_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Io { .. }
+                | Error::Tls { .. }
+                | Error::WebSocket(_)
+                | Error::RawSocket(_)
+                | Error::ConnectionLost { .. }
+        )
+    }
+
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Error {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn lost(reason: impl Into<String>) -> Error {
+        Error::ConnectionLost {
+            reason: reason.into(),
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::InvalidUrl { url, reason } => write!(f, "invalid URL '{url}': {reason}"),
+            Error::Io { context, source } => write!(f, "{context}: {source}"),
+            Error::Tls { context, source } => write!(f, "TLS error {context}: {source}"),
+            Error::WebSocket(e) => write!(f, "WebSocket error: {e}"),
+            Error::RawSocket(e) => write!(f, "RawSocket error: {e}"),
+            Error::Protocol(e) => write!(f, "WAMP protocol error: {e}"),
+            Error::Aborted { reason, message } => match message {
+                Some(message) => write!(f, "session refused by the router: {reason}: {message}"),
+                None => write!(f, "session refused by the router: {reason}"),
+            },
+            Error::Authentication(e) => write!(f, "authentication failed: {e}"),
+            Error::Wamp(e) => e.fmt(f),
+            Error::Timeout { operation, after } => {
+                write!(f, "{operation}: no answer within {after:?}")
+            }
+            Error::ConnectionLost { reason } => write!(f, "connection lost: {reason}"),
+            Error::Closed => f.write_str("the client has been closed"),
+            Error::Value(e) => write!(f, "value conversion failed: {e}"),
+            Error::PayloadTooLarge {
+                message,
+                size,
+                limit,
+            } => write!(
+                f,
+                "{message} not sent: its payload is {size} bytes, over the {limit}-byte limit"
+            ),
+            Error::InvalidArgument(e) => write!(f, "invalid argument: {e}"),
+            Error::Config(e) => write!(f, "configuration error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Tls { source, .. } => Some(source),
+            Error::WebSocket(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Value(e) => Some(e),
+            Error::Config(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+
+impl From<ValueError> for Error {
+    fn from(e: ValueError) -> Self {
+        Error::Value(e)
+    }
+}
+
+impl From<WampError> for Error {
+    fn from(e: WampError) -> Self {
+        Error::Wamp(e)
+    }
+}
+
+impl From<crate::config::ConfigError> for Error {
+    fn from(e: crate::config::ConfigError) -> Self {
+        Error::Config(e)
+    }
+}
+
+impl From<tungstenite::Error> for Error {
+    fn from(e: tungstenite::Error) -> Self {
+        match e {
+            tungstenite::Error::Io(source) => Error::io("WebSocket I/O", source),
+            other => Error::WebSocket(other),
+        }
+    }
+}

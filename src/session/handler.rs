@@ -1,0 +1,259 @@
+//! What a registered procedure or a subscription handler receives, and what a procedure
+//! returns when it fails.
+
+use std::fmt;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::Error;
+use crate::protocol::{Dict, Id, Message, Value, from_value, to_value};
+
+use super::Shared;
+
+/// A call of one of our registered procedures.
+///
+/// Mirrors swampyer's INVOCATION: `details` holds `caller`, `caller_authid`,
+/// `caller_authrole` and, for a pattern registration, `procedure`.
+pub struct Invocation {
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+    /// Details from the router.
+    pub details: Dict,
+    /// The URI that was called (for pattern registrations, the full URI the caller used).
+    pub procedure: String,
+    pub(crate) request: Id,
+    pub(crate) state: Arc<InvocationState>,
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// Set by the socket thread when the router interrupts a running invocation.
+pub(crate) struct InvocationState {
+    interrupt: AtomicU8,
+}
+
+/// No INTERRUPT received.
+const NOT_INTERRUPTED: u8 = 0;
+/// INTERRUPT with mode `kill`: the router waits for our ERROR.
+const KILL: u8 = 1;
+/// INTERRUPT with mode `killnowait`: the router has already answered the caller.
+const KILL_NO_WAIT: u8 = 2;
+
+impl InvocationState {
+    pub fn new() -> Arc<InvocationState> {
+        Arc::new(InvocationState {
+            interrupt: AtomicU8::new(NOT_INTERRUPTED),
+        })
+    }
+
+    pub fn interrupt(&self, mode: &str) {
+        let mode = if mode == "killnowait" {
+            KILL_NO_WAIT
+        } else {
+            KILL
+        };
+        self.interrupt.store(mode, Ordering::Release);
+    }
+
+    pub fn is_interrupted(&self) -> bool {
+        self.interrupt.load(Ordering::Acquire) != NOT_INTERRUPTED
+    }
+
+    /// True when the router no longer wants any answer at all.
+    pub fn answer_unwanted(&self) -> bool {
+        self.interrupt.load(Ordering::Acquire) == KILL_NO_WAIT
+    }
+}
+
+impl Invocation {
+    /// Positional argument `index` converted to `T`.
+    ///
+    /// A missing argument converts like `null`, so `Option<T>` reads optional arguments.
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, CallError> {
+        let value = self.args.get(index).cloned().unwrap_or(Value::Null);
+        from_value(value).map_err(|e| {
+            CallError::new(
+                "wamp.error.invalid_argument",
+                format!("argument {index}: {e}"),
+            )
+        })
+    }
+
+    /// Keyword argument `name` converted to `T` (missing converts like `null`).
+    pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, CallError> {
+        let value = self.kwargs.get(name).cloned().unwrap_or(Value::Null);
+        from_value(value).map_err(|e| {
+            CallError::new(
+                "wamp.error.invalid_argument",
+                format!("keyword argument '{name}': {e}"),
+            )
+        })
+    }
+
+    /// The caller's authid, when the router disclosed it.
+    pub fn caller_authid(&self) -> Option<&str> {
+        self.details.get("caller_authid").and_then(Value::as_str)
+    }
+
+    /// The caller's role, when the router disclosed it.
+    pub fn caller_authrole(&self) -> Option<&str> {
+        self.details.get("caller_authrole").and_then(Value::as_str)
+    }
+
+    /// True when the caller asked for progressive results.
+    pub fn wants_progress(&self) -> bool {
+        self.details
+            .get("receive_progress")
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// True once the caller cancelled the call (the router sent INTERRUPT). A long-running
+    /// handler should check this and stop; what it returns afterwards is not delivered.
+    pub fn is_cancelled(&self) -> bool {
+        self.state.is_interrupted()
+    }
+
+    /// Sends one progressive result to the caller before the final one.
+    ///
+    /// Fails with [`Error::InvalidArgument`] when the caller did not ask for progressive
+    /// results.
+    pub fn progress<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
+        if !self.wants_progress() {
+            return Err(Error::InvalidArgument(
+                "the caller did not ask for progressive results (receive_progress)".into(),
+            ));
+        }
+        let mut options = Dict::new();
+        options.insert("progress".into(), Value::Bool(true));
+        let message = Message::Yield {
+            request: self.request,
+            options,
+            args: vec![to_value(value)?],
+            kwargs: Dict::new(),
+        };
+        self.shared.send(&message, None)
+    }
+}
+
+impl fmt::Debug for Invocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Invocation")
+            .field("procedure", &self.procedure)
+            .field("args", &self.args)
+            .field("kwargs", &self.kwargs)
+            .field("details", &self.details)
+            .finish()
+    }
+}
+
+/// An event received on one of our subscriptions.
+///
+/// `details` holds `publisher`, `publisher_authid`, `publisher_authrole` when disclosed and,
+/// for a pattern subscription, `topic`.
+#[derive(Debug, Clone)]
+pub struct Event {
+    /// Positional arguments.
+    pub args: Vec<Value>,
+    /// Keyword arguments.
+    pub kwargs: Dict,
+    /// Details from the router.
+    pub details: Dict,
+    /// The topic the event was published to (for pattern subscriptions, the full topic).
+    pub topic: String,
+    /// The publication id.
+    pub publication: Id,
+}
+
+impl Event {
+    /// Positional argument `index` converted to `T` (missing converts like `null`).
+    pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, Error> {
+        Ok(from_value(
+            self.args.get(index).cloned().unwrap_or(Value::Null),
+        )?)
+    }
+
+    /// Keyword argument `name` converted to `T` (missing converts like `null`).
+    pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
+        Ok(from_value(
+            self.kwargs.get(name).cloned().unwrap_or(Value::Null),
+        )?)
+    }
+}
+
+/// The error a registered procedure returns to its caller: a WAMP error URI with arguments.
+///
+/// Any `std::error::Error` converts into one with `?`, becoming
+/// `<uri_base>.error.invoke.failure` with the arguments `["Call failed: <message>"]`, the
+/// shape Python swampyer callees produce and Python callers already match on.
+///
+/// ```
+/// use izaber_wamp::CallError;
+/// let e = CallError::new("com.example.error.not_found", "no such widget");
+/// assert_eq!(e.uri(), "com.example.error.not_found");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallError {
+    uri: Option<String>,
+    /// Positional arguments of the error (usually a message first).
+    pub args: Vec<Value>,
+    /// Keyword arguments of the error.
+    pub kwargs: Dict,
+}
+
+/// The URI suffix for failures that carry no URI of their own, after swampyer.
+pub(crate) const INVOKE_FAILURE: &str = "error.invoke.failure";
+
+impl CallError {
+    /// An error with `uri` and a message as its only argument.
+    pub fn new(uri: impl Into<String>, message: impl Into<String>) -> CallError {
+        CallError {
+            uri: Some(uri.into()),
+            args: vec![Value::String(message.into())],
+            kwargs: Dict::new(),
+        }
+    }
+
+    /// An error with `uri` and the given arguments.
+    pub fn with_args(uri: impl Into<String>, args: Vec<Value>, kwargs: Dict) -> CallError {
+        CallError {
+            uri: Some(uri.into()),
+            args,
+            kwargs,
+        }
+    }
+
+    /// A failure without a URI of its own: sent as `<uri_base>.error.invoke.failure` with
+    /// `"Call failed: <message>"`, like a Python callee's exception.
+    pub fn failure(message: impl fmt::Display) -> CallError {
+        CallError {
+            uri: None,
+            args: vec![Value::String(format!("Call failed: {message}"))],
+            kwargs: Dict::new(),
+        }
+    }
+
+    /// The error URI (`error.invoke.failure` under the client's URI base when none was set).
+    pub fn uri(&self) -> &str {
+        self.uri.as_deref().unwrap_or(INVOKE_FAILURE)
+    }
+
+    pub(crate) fn into_parts(self, uri_base: Option<&str>) -> (String, Vec<Value>, Dict) {
+        let uri = match (self.uri, uri_base) {
+            (Some(uri), _) => uri,
+            (None, Some(base)) => format!("{base}.{INVOKE_FAILURE}"),
+            (None, None) => INVOKE_FAILURE.to_owned(),
+        };
+        (uri, self.args, self.kwargs)
+    }
+}
+
+impl<E: std::error::Error> From<E> for CallError {
+    fn from(e: E) -> Self {
+        CallError::failure(e)
+    }
+}

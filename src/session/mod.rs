@@ -1,0 +1,407 @@
+//! The session: one OS thread per client that owns the socket, the table matching request ids
+//! to waiting callers, and the live registrations and subscriptions.
+//!
+//! Callers never touch the socket. They encode their message on their own thread, hand the
+//! bytes and a reply channel to the socket thread through a channel, and wake it with a
+//! `mio::Waker`; the socket thread wakes on socket readiness and on those wake-ups alike, so
+//! nothing polls on a timer. Replies travel back on the caller's channel. Invocations and
+//! events run on handler workers ([`dispatch`]), never on the socket thread.
+//!
+//! When the connection drops, every pending request fails at once with
+//! [`Error::ConnectionLost`]; the thread then reconnects (when configured to), joins again and
+//! restores every registration and subscription, then runs the join hooks.
+
+mod cra;
+pub(crate) mod dispatch;
+pub(crate) mod handler;
+mod join;
+mod socket;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
+
+use crate::Error;
+use crate::Secret;
+use crate::protocol::{Dict, Id, Message, Serializer, Value};
+use crate::transport::{Endpoint, FRAME_HEADROOM, TransportOptions};
+
+use dispatch::{ConcurrencyLimit, WorkerPool};
+use handler::{CallError, Event, Invocation};
+
+pub(crate) use socket::{run_join_hooks, spawn};
+
+/// How the client proves who it is.
+#[derive(Clone, Debug)]
+pub enum Auth {
+    /// No credentials: Nexus gives such sessions the `public` role.
+    Anonymous,
+    /// WAMP-Ticket: the router's CHALLENGE is answered with the ticket (on Nexus: a password,
+    /// a one-time password or an API key).
+    Ticket {
+        /// The login.
+        authid: String,
+        /// The secret; never logged.
+        ticket: Secret,
+    },
+    /// WAMP-CRA: the challenge is signed with HMAC-SHA256 keyed by the secret (salted with
+    /// PBKDF2 when the router says so).
+    WampCra {
+        /// The login.
+        authid: String,
+        /// The shared secret; never logged.
+        secret: Secret,
+    },
+}
+
+/// When and how to reconnect after the connection drops.
+#[derive(Clone, Debug)]
+pub struct ReconnectPolicy {
+    /// Give up after this many failed attempts in a row; `None` keeps trying forever.
+    pub max_attempts: Option<u32>,
+    /// The first wait.
+    pub initial_delay: Duration,
+    /// The longest wait between attempts.
+    pub max_delay: Duration,
+}
+
+impl ReconnectPolicy {
+    /// Never reconnect: a dropped connection ends the client.
+    pub fn never() -> ReconnectPolicy {
+        ReconnectPolicy {
+            max_attempts: Some(0),
+            ..ReconnectPolicy::default()
+        }
+    }
+
+    /// The wait before attempt `attempt` (1-based): exponential, capped, with jitter so that
+    /// many clients restarting with the router do not all knock at once.
+    pub(crate) fn delay(&self, attempt: u32) -> Duration {
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(16))
+            .unwrap_or(u32::MAX);
+        let base = self
+            .initial_delay
+            .saturating_mul(factor)
+            .min(self.max_delay);
+        // Jitter from the clock's low bits is enough: it only needs to spread clients apart.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        let jitter = 0.5 + (nanos % 1000) as f64 / 1000.0; // 0.5 ..= 1.5
+        base.mul_f64(jitter).min(self.max_delay)
+    }
+}
+
+impl Default for ReconnectPolicy {
+    fn default() -> Self {
+        ReconnectPolicy {
+            max_attempts: None,
+            initial_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Everything the socket thread needs to connect and run.
+#[derive(Clone, Debug)]
+pub(crate) struct SessionConfig {
+    pub endpoint: Endpoint,
+    pub transport: TransportOptions,
+    pub realm: String,
+    pub auth: Auth,
+    pub agent: String,
+    pub uri_base: Option<String>,
+    pub ping_interval: Option<Duration>,
+    pub heartbeat_timeout: Duration,
+    pub max_payload: usize,
+    pub reconnect: ReconnectPolicy,
+}
+
+/// The answer to a request: the router's message, or why there is none.
+pub(crate) type Reply = Result<Message, Error>;
+
+/// A procedure's handler, after the client wrapped the user's closure.
+pub(crate) type ProcedureFn =
+    dyn Fn(Invocation) -> Result<(Vec<Value>, Dict), CallError> + Send + Sync + 'static;
+/// An event handler.
+pub(crate) type EventFn = dyn Fn(Event) + Send + Sync + 'static;
+
+/// A registration the client keeps alive across reconnects.
+pub(crate) struct Registration {
+    pub local_id: u64,
+    pub procedure: String,
+    pub options: Dict,
+    pub handler: Arc<ProcedureFn>,
+    pub limit: Arc<ConcurrencyLimit>,
+    /// Registrations made by a join hook are made again by that hook after a reconnect, so
+    /// the session does not restore them itself.
+    pub restore: bool,
+}
+
+/// A subscription the client keeps alive across reconnects.
+pub(crate) struct Subscription {
+    pub local_id: u64,
+    pub topic: String,
+    pub options: Dict,
+    pub handler: Arc<EventFn>,
+    pub limit: Arc<ConcurrencyLimit>,
+    pub restore: bool,
+}
+
+/// What a request waits for, and what to do when it comes.
+pub(crate) enum Pending {
+    /// CALL: RESULT (progressive ones too) or ERROR.
+    Call(Sender<Reply>),
+    /// PUBLISH with acknowledge: PUBLISHED or ERROR.
+    Publish(Sender<Reply>),
+    /// REGISTER: on REGISTERED the handler is installed before any INVOCATION can arrive.
+    Register(Sender<Reply>, Arc<Registration>),
+    /// SUBSCRIBE: on SUBSCRIBED the handler is installed before any EVENT can arrive.
+    Subscribe(Sender<Reply>, Arc<Subscription>),
+    /// UNREGISTER of the registration with this local id.
+    Unregister(Sender<Reply>, u64),
+    /// UNSUBSCRIBE of the subscription with this local id.
+    Unsubscribe(Sender<Reply>, u64),
+    /// REGISTER sent by the session itself after a reconnect.
+    Restore(Arc<Registration>),
+    /// SUBSCRIBE sent by the session itself after a reconnect.
+    Resubscribe(Arc<Subscription>),
+}
+
+/// Work for the socket thread.
+pub(crate) enum Command {
+    /// Send an encoded message (encoded for connection `epoch`) and, for a request, route its
+    /// replies to `pending`.
+    Send {
+        frame: Vec<u8>,
+        epoch: u64,
+        request: Option<(Id, Pending)>,
+        /// The INVOCATION this frame answers, if it is a final YIELD or ERROR.
+        finishes_invocation: Option<Id>,
+    },
+    /// Stop waiting for `request` (the caller timed out), sending CANCEL with `mode`.
+    Cancel {
+        request: Id,
+        mode: Option<String>,
+    },
+    Unregister {
+        local_id: u64,
+        reply: Sender<Reply>,
+    },
+    Unsubscribe {
+        local_id: u64,
+        reply: Sender<Reply>,
+    },
+    /// A handler finished an invocation whose answer the router no longer wants.
+    ForgetInvocation(Id),
+    /// Say GOODBYE, close the socket and end the thread.
+    Close,
+}
+
+/// Where the connection stands.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum LinkState {
+    Connected,
+    /// Down; the thread is waiting to reconnect.
+    Reconnecting {
+        reason: String,
+    },
+    /// Closed for good (by `close`, or after giving up reconnecting).
+    Closed {
+        reason: String,
+    },
+}
+
+/// Facts about the current connection, read by callers to encode and check their requests.
+#[derive(Clone, Debug)]
+pub(crate) struct Link {
+    pub state: LinkState,
+    pub epoch: u64,
+    pub serializer: Serializer,
+    pub max_outgoing: usize,
+    pub session_id: Option<Id>,
+    pub welcome: Dict,
+}
+
+/// Counters, as swampyer's `stats()`.
+#[derive(Default)]
+pub(crate) struct Counters {
+    pub messages_sent: AtomicU64,
+    pub messages_received: AtomicU64,
+    pub calls: AtomicU64,
+    pub invocations: AtomicU64,
+    pub events: AtomicU64,
+    pub publications: AtomicU64,
+    pub errors: AtomicU64,
+    pub reconnections: AtomicU64,
+    pub revoked_registrations: AtomicU64,
+    pub restore_failures: AtomicU64,
+    pub rejected_by_queue_limit: AtomicU64,
+}
+
+/// A join hook, run on a worker after every join.
+pub(crate) type JoinHook = Arc<dyn Fn(&Dict) + Send + Sync + 'static>;
+/// A hook run when the session ends or the connection drops; it gets the reason.
+pub(crate) type LeaveHook = Arc<dyn Fn(&str) + Send + Sync + 'static>;
+
+#[derive(Default)]
+pub(crate) struct Hooks {
+    pub join: Vec<JoinHook>,
+    pub leave: Vec<LeaveHook>,
+    pub disconnect: Vec<LeaveHook>,
+    pub revoked: Vec<LeaveHook>,
+}
+
+/// State shared by every client handle and the socket thread.
+pub(crate) struct Shared {
+    pub config: SessionConfig,
+    commands: Sender<Command>,
+    waker: mio::Waker,
+    next_request: AtomicU64,
+    next_local_id: AtomicU64,
+    link: Mutex<Link>,
+    link_changed: Condvar,
+    pub counters: Counters,
+    pub pool: Arc<WorkerPool>,
+    pub hooks: Mutex<Hooks>,
+}
+
+thread_local! {
+    /// Set while a join hook runs on this thread: what it registers is not restored by the
+    /// session, because the hook registers it again after a reconnect.
+    pub(crate) static IN_JOIN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Shared {
+    /// A new request id: sequential from 1, as the WAMP specification asks of session scope.
+    pub fn next_request_id(&self) -> Id {
+        self.next_request.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn next_local_id(&self) -> u64 {
+        self.next_local_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub fn link(&self) -> Link {
+        self.link.lock().clone()
+    }
+
+    pub(crate) fn set_link(&self, update: impl FnOnce(&mut Link)) {
+        let mut link = self.link.lock();
+        update(&mut link);
+        self.link_changed.notify_all();
+    }
+
+    /// Waits until connected, closed for good, or `timeout`.
+    pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut link = self.link.lock();
+        loop {
+            match &link.state {
+                LinkState::Connected => return Ok(()),
+                LinkState::Closed { reason } => return Err(closed_error(reason)),
+                LinkState::Reconnecting { .. } => {}
+            }
+            if self
+                .link_changed
+                .wait_until(&mut link, deadline)
+                .timed_out()
+            {
+                return Err(Error::Timeout {
+                    operation: "waiting for the connection".into(),
+                    after: timeout,
+                });
+            }
+        }
+    }
+
+    /// Waits until the session has ended for good, or `timeout`.
+    pub fn wait_closed(&self, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        let mut link = self.link.lock();
+        while !matches!(link.state, LinkState::Closed { .. }) {
+            if self
+                .link_changed
+                .wait_until(&mut link, deadline)
+                .timed_out()
+            {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Encodes `message` for the current connection and hands it to the socket thread.
+    pub fn send(&self, message: &Message, request: Option<(Id, Pending)>) -> Result<(), Error> {
+        self.send_full(message, request, None)
+    }
+
+    pub fn send_full(
+        &self,
+        message: &Message,
+        request: Option<(Id, Pending)>,
+        finishes_invocation: Option<Id>,
+    ) -> Result<(), Error> {
+        let (epoch, serializer, max_outgoing) = {
+            let link = self.link.lock();
+            match &link.state {
+                LinkState::Connected => {}
+                LinkState::Closed { reason } => return Err(closed_error(reason)),
+                LinkState::Reconnecting { reason } => {
+                    return Err(Error::lost(format!("reconnecting after: {reason}")));
+                }
+            }
+            (link.epoch, link.serializer, link.max_outgoing)
+        };
+        let mut frame = Vec::with_capacity(256);
+        frame.resize(FRAME_HEADROOM, 0);
+        serializer.encode_into(message, &mut frame)?;
+        let size = frame.len() - FRAME_HEADROOM;
+        let limit = self.config.max_payload.min(max_outgoing);
+        if size > limit {
+            return Err(Error::PayloadTooLarge {
+                message: describe(message),
+                size,
+                limit,
+            });
+        }
+        self.command(Command::Send {
+            frame,
+            epoch,
+            request,
+            finishes_invocation,
+        })
+    }
+
+    pub fn command(&self, command: Command) -> Result<(), Error> {
+        self.commands.send(command).map_err(|_| Error::Closed)?;
+        // A failed wake means the poll is gone, i.e. the socket thread has ended.
+        self.waker.wake().map_err(|_| Error::Closed)
+    }
+}
+
+fn closed_error(reason: &str) -> Error {
+    if reason.is_empty() {
+        Error::Closed
+    } else {
+        Error::lost(format!("closed: {reason}"))
+    }
+}
+
+/// "CALL com.example.proc": how errors name a message.
+pub(crate) fn describe(message: &Message) -> String {
+    match message {
+        Message::Call { procedure, .. } | Message::Register { procedure, .. } => {
+            format!("{} {procedure}", message.name())
+        }
+        Message::Publish { topic, .. } | Message::Subscribe { topic, .. } => {
+            format!("{} {topic}", message.name())
+        }
+        other => other.name().to_owned(),
+    }
+}

@@ -1,0 +1,1001 @@
+//! The socket thread: the only code that touches the connection.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::Receiver;
+use mio::{Events, Interest, Poll, Token, Waker};
+use parking_lot::{Condvar, Mutex};
+
+use crate::Error;
+use crate::protocol::{Dict, Id, Message, Value, code};
+use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
+
+use super::dispatch::WorkerPool;
+use super::handler::{CallError, Event, Invocation, InvocationState};
+use super::join::{Welcome, join};
+use super::{
+    Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Pending, Registration, Reply,
+    SessionConfig, Shared, Subscription, describe,
+};
+
+const WAKER: Token = Token(0);
+const SOCKET: Token = Token(1);
+/// How long `close` waits for the router's GOODBYE before closing anyway.
+const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+
+/// Connects, joins, and starts the socket thread. Connection and authentication errors are
+/// returned here, to the caller of `connect`.
+pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, Error> {
+    let poll = Poll::new().map_err(|e| Error::io("creating the event loop", e))?;
+    let waker =
+        Waker::new(poll.registry(), WAKER).map_err(|e| Error::io("creating the event loop", e))?;
+    let (transport, welcome) = connect_and_join(&config)?;
+    let (commands_tx, commands) = crossbeam_channel::unbounded();
+    let shared = Arc::new(Shared {
+        commands: commands_tx,
+        waker,
+        next_request: AtomicU64::new(1),
+        next_local_id: AtomicU64::new(1),
+        link: Mutex::new(Link {
+            state: LinkState::Connected,
+            epoch: 1,
+            serializer: transport.serializer(),
+            max_outgoing: transport.max_outgoing.unwrap_or(usize::MAX),
+            session_id: Some(welcome.session),
+            welcome: welcome.details.clone(),
+        }),
+        link_changed: Condvar::new(),
+        counters: Counters::default(),
+        pool: WorkerPool::new("wamp-handler"),
+        hooks: Mutex::new(hooks),
+        config,
+    });
+    let mut socket = SocketLoop {
+        shared: shared.clone(),
+        poll,
+        commands,
+        transport,
+        epoch: 1,
+        pending: HashMap::new(),
+        registrations: HashMap::new(),
+        registration_ids: HashMap::new(),
+        subscriptions: HashMap::new(),
+        subscription_ids: HashMap::new(),
+        invocations: HashMap::new(),
+        last_received: Instant::now(),
+        last_ping: Instant::now(),
+    };
+    socket.register_socket()?;
+    std::thread::Builder::new()
+        .name("wamp-session".into())
+        .spawn(move || socket.run())
+        .map_err(|e| Error::io("starting the session thread", e))?;
+    Ok(shared)
+}
+
+fn connect_and_join(config: &SessionConfig) -> Result<(Transport, Welcome), Error> {
+    let mut transport = Transport::connect(&config.endpoint, &config.transport)?;
+    transport.set_blocking(Some(config.transport.connect_timeout))?;
+    let welcome = join(&mut transport, config);
+    let welcome = match welcome {
+        Ok(welcome) => welcome,
+        Err(e) => {
+            transport.close();
+            return Err(e);
+        }
+    };
+    transport.set_blocking(None)?;
+    log::debug!(
+        "joined realm '{}' as session {} ({} serializer)",
+        config.realm,
+        welcome.session,
+        transport.serializer()
+    );
+    Ok((transport, welcome))
+}
+
+/// Why `serve` returned.
+enum Exit {
+    /// `close` was called.
+    Closed,
+    /// The connection broke.
+    Lost(String),
+}
+
+struct SocketLoop {
+    shared: Arc<Shared>,
+    poll: Poll,
+    commands: Receiver<Command>,
+    transport: Transport,
+    epoch: u64,
+    pending: HashMap<Id, Pending>,
+    /// Router registration id → registration.
+    registrations: HashMap<Id, Arc<Registration>>,
+    /// Our stable id → router registration id on the current connection.
+    registration_ids: HashMap<u64, Id>,
+    subscriptions: HashMap<Id, Arc<Subscription>>,
+    subscription_ids: HashMap<u64, Id>,
+    /// Invocations whose handler is still running, for INTERRUPT.
+    invocations: HashMap<Id, Arc<InvocationState>>,
+    last_received: Instant,
+    last_ping: Instant,
+}
+
+impl SocketLoop {
+    fn run(mut self) {
+        loop {
+            let reason = match self.serve() {
+                Exit::Closed => {
+                    self.shutdown("", Error::Closed);
+                    return;
+                }
+                Exit::Lost(reason) => reason,
+            };
+            log::warn!("connection to the router lost: {reason}");
+            self.transport.close();
+            self.fail_pending(|| Error::lost(reason.clone()));
+            self.invocations.clear();
+            self.shared.set_link(|link| {
+                link.state = LinkState::Reconnecting {
+                    reason: reason.clone(),
+                };
+                link.session_id = None;
+            });
+            self.run_hooks(|hooks| hooks.disconnect.clone(), &reason);
+            if !self.reconnect(&reason) {
+                return;
+            }
+        }
+    }
+
+    /// Fails every pending request and ends the session for good.
+    fn shutdown(&mut self, reason: &str, error: Error) {
+        let message = error.to_string();
+        self.fail_pending(|| match &error {
+            Error::Closed => Error::Closed,
+            _ => Error::lost(message.clone()),
+        });
+        self.shared.set_link(|link| {
+            link.state = LinkState::Closed {
+                reason: reason.to_owned(),
+            };
+            link.session_id = None;
+        });
+        self.run_hooks(
+            |hooks| hooks.leave.clone(),
+            if reason.is_empty() { "closed" } else { reason },
+        );
+        // Answer commands that raced with the shutdown instead of leaving their callers to
+        // time out.
+        while let Ok(command) = self.commands.try_recv() {
+            self.refuse(command, || Error::Closed);
+        }
+    }
+
+    fn fail_pending(&mut self, error: impl Fn() -> Error) {
+        for (_, pending) in self.pending.drain() {
+            match pending {
+                Pending::Call(tx)
+                | Pending::Publish(tx)
+                | Pending::Register(tx, _)
+                | Pending::Subscribe(tx, _)
+                | Pending::Unregister(tx, _)
+                | Pending::Unsubscribe(tx, _) => {
+                    let _ = tx.send(Err(error()));
+                }
+                Pending::Restore(_) | Pending::Resubscribe(_) => {}
+            }
+        }
+    }
+
+    /// Answers a command that cannot be carried out.
+    fn refuse(&mut self, command: Command, error: impl Fn() -> Error) {
+        match command {
+            Command::Send {
+                request: Some((_, pending)),
+                ..
+            } => respond(pending, Err(error())),
+            Command::Unregister { reply, .. } | Command::Unsubscribe { reply, .. } => {
+                let _ = reply.send(Err(error()));
+            }
+            _ => {}
+        }
+    }
+
+    fn register_socket(&mut self) -> Result<(), Error> {
+        self.poll
+            .registry()
+            .register(
+                self.transport.source(),
+                SOCKET,
+                Interest::READABLE | Interest::WRITABLE,
+            )
+            .map_err(|e| Error::io("registering the socket", e))
+    }
+
+    /// Moves messages until the connection breaks or `close` is called.
+    fn serve(&mut self) -> Exit {
+        let mut events = Events::with_capacity(16);
+        self.last_received = Instant::now();
+        self.last_ping = Instant::now();
+        loop {
+            let timeout = self.next_heartbeat();
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Exit::Lost(format!("event loop failed: {e}"));
+            }
+            let mut readable = false;
+            for event in events.iter() {
+                if event.token() == SOCKET && (event.is_readable() || event.is_read_closed()) {
+                    readable = true;
+                }
+            }
+            if let Some(exit) = self.drain_commands() {
+                return exit;
+            }
+            if readable && let Err(e) = self.read_all() {
+                return Exit::Lost(e);
+            }
+            if let Err(e) = self.transport.flush() {
+                return Exit::Lost(e.to_string());
+            }
+            if let Some(reason) = self.heartbeat() {
+                return Exit::Lost(reason);
+            }
+        }
+    }
+
+    fn next_heartbeat(&self) -> Option<Duration> {
+        let config = &self.shared.config;
+        let dead_at = self.last_received + config.heartbeat_timeout;
+        let mut next = dead_at;
+        if let Some(interval) = config.ping_interval {
+            next = next.min(self.last_ping + interval);
+        }
+        Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
+    }
+
+    fn heartbeat(&mut self) -> Option<String> {
+        let config = &self.shared.config;
+        let interval = config.ping_interval?;
+        let silent = self.last_received.elapsed();
+        if silent > config.heartbeat_timeout {
+            return Some(format!(
+                "nothing received from the router for {silent:?} (heartbeat timeout {:?})",
+                config.heartbeat_timeout
+            ));
+        }
+        if self.last_ping.elapsed() >= interval {
+            self.last_ping = Instant::now();
+            if let Err(e) = self
+                .transport
+                .queue_ping(b"izaber")
+                .and_then(|_| self.transport.flush().map(|_| ()))
+            {
+                return Some(format!("sending a heartbeat ping failed: {e}"));
+            }
+        }
+        None
+    }
+
+    fn drain_commands(&mut self) -> Option<Exit> {
+        while let Ok(command) = self.commands.try_recv() {
+            match command {
+                Command::Send {
+                    frame,
+                    epoch,
+                    request,
+                    finishes_invocation,
+                } => {
+                    if let Some(invocation) = finishes_invocation {
+                        self.invocations.remove(&invocation);
+                    }
+                    if epoch != self.epoch {
+                        // Encoded for a connection that has since been replaced.
+                        if let Some((_, pending)) = request {
+                            respond(
+                                pending,
+                                Err(Error::lost("the connection was replaced before sending")),
+                            );
+                        }
+                        continue;
+                    }
+                    if let Some((id, pending)) = request {
+                        self.pending.insert(id, pending);
+                    }
+                    self.shared
+                        .counters
+                        .messages_sent
+                        .fetch_add(1, Ordering::Relaxed);
+                    if let Err(e) = self.transport.queue_message(frame) {
+                        return Some(Exit::Lost(e.to_string()));
+                    }
+                }
+                Command::Cancel { request, mode } => {
+                    if self.pending.remove(&request).is_some() {
+                        let mut options = Dict::new();
+                        if let Some(mode) = mode {
+                            options.insert("mode".into(), Value::String(mode));
+                        }
+                        self.send_own(&Message::Cancel { request, options });
+                    }
+                }
+                Command::Unregister { local_id, reply } => {
+                    match self.registration_ids.get(&local_id) {
+                        Some(&registration) => {
+                            let request = self.shared.next_request_id();
+                            self.pending
+                                .insert(request, Pending::Unregister(reply, local_id));
+                            self.send_own(&Message::Unregister {
+                                request,
+                                registration,
+                            });
+                        }
+                        None => {
+                            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                                "no live registration with id {local_id}"
+                            ))));
+                        }
+                    }
+                }
+                Command::Unsubscribe { local_id, reply } => {
+                    match self.subscription_ids.get(&local_id) {
+                        Some(&subscription) => {
+                            let request = self.shared.next_request_id();
+                            self.pending
+                                .insert(request, Pending::Unsubscribe(reply, local_id));
+                            self.send_own(&Message::Unsubscribe {
+                                request,
+                                subscription,
+                            });
+                        }
+                        None => {
+                            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                                "no live subscription with id {local_id}"
+                            ))));
+                        }
+                    }
+                }
+                Command::ForgetInvocation(request) => {
+                    self.invocations.remove(&request);
+                }
+                Command::Close => {
+                    self.say_goodbye();
+                    return Some(Exit::Closed);
+                }
+            }
+        }
+        None
+    }
+
+    /// Sends a message the socket thread writes itself (CANCEL, UNREGISTER, error replies).
+    fn send_own(&mut self, message: &Message) {
+        let mut frame = vec![0u8; FRAME_HEADROOM];
+        let result = self
+            .transport
+            .serializer()
+            .encode_into(message, &mut frame)
+            .map_err(Error::from)
+            .and_then(|_| self.transport.queue_message(frame));
+        if let Err(e) = result {
+            log::warn!("could not send {}: {e}", message.name());
+        } else {
+            self.shared
+                .counters
+                .messages_sent
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn say_goodbye(&mut self) {
+        let mut details = Dict::new();
+        details.insert("message".into(), Value::String("client closing".into()));
+        self.send_own(&Message::Goodbye {
+            details,
+            reason: "wamp.close.normal".into(),
+        });
+        let deadline = Instant::now() + GOODBYE_WAIT;
+        let mut events = Events::with_capacity(4);
+        // Wait for the router's GOODBYE so that it has let go of our registrations before
+        // we return; give up quietly at the deadline.
+        while Instant::now() < deadline {
+            if self.transport.flush().is_err() {
+                break;
+            }
+            match self.transport.read() {
+                Ok(Some(Incoming::Message(payload))) => {
+                    if let Ok(Message::Goodbye { .. }) =
+                        self.transport.serializer().decode(&payload)
+                    {
+                        break;
+                    }
+                }
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    let _ = self.poll.poll(
+                        &mut events,
+                        Some(deadline.saturating_duration_since(Instant::now())),
+                    );
+                }
+                Err(_) => break,
+            }
+        }
+        self.transport.close();
+    }
+
+    fn read_all(&mut self) -> Result<(), String> {
+        loop {
+            match self.transport.read() {
+                Ok(Some(incoming)) => {
+                    self.last_received = Instant::now();
+                    if let Incoming::Message(payload) = incoming {
+                        self.shared
+                            .counters
+                            .messages_received
+                            .fetch_add(1, Ordering::Relaxed);
+                        match self.transport.serializer().decode(&payload) {
+                            Ok(message) => {
+                                if log::log_enabled!(log::Level::Debug) {
+                                    log::debug!("received {message:?}");
+                                }
+                                self.handle(message)?;
+                            }
+                            Err(e) => {
+                                // A peer that breaks the protocol cannot be trusted with the
+                                // rest of the stream either.
+                                return Err(format!("undecodable message from the router: {e}"));
+                            }
+                        }
+                    }
+                }
+                Ok(None) => return Ok(()),
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    fn handle(&mut self, message: Message) -> Result<(), String> {
+        match message {
+            Message::Result {
+                request,
+                ref details,
+                ..
+            } => {
+                let progress = details
+                    .get("progress")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false);
+                if progress {
+                    if let Some(Pending::Call(tx)) = self.pending.get(&request) {
+                        let _ = tx.send(Ok(message));
+                    }
+                } else if let Some(pending) = self.pending.remove(&request) {
+                    respond(pending, Ok(message));
+                }
+            }
+            Message::Error {
+                request_type,
+                request,
+                ..
+            } => {
+                self.shared.counters.errors.fetch_add(1, Ordering::Relaxed);
+                if let Some(pending) = self.pending.remove(&request) {
+                    match pending {
+                        Pending::Restore(registration) => {
+                            self.restore_failed(&registration.procedure, &message);
+                        }
+                        Pending::Resubscribe(subscription) => {
+                            self.restore_failed(&subscription.topic, &message);
+                        }
+                        other => respond(other, Ok(message)),
+                    }
+                } else if request_type != code::INVOCATION {
+                    log::debug!("ERROR for unknown request {request}: {message:?}");
+                }
+            }
+            Message::Registered {
+                request,
+                registration,
+            } => match self.pending.remove(&request) {
+                Some(Pending::Register(tx, entry)) => {
+                    self.install_registration(registration, entry);
+                    let _ = tx.send(Ok(message));
+                }
+                Some(Pending::Restore(entry)) => {
+                    log::info!("registration of {} restored", entry.procedure);
+                    self.install_registration(registration, entry);
+                }
+                Some(other) => respond(other, Ok(message)),
+                None => {}
+            },
+            Message::Subscribed {
+                request,
+                subscription,
+            } => match self.pending.remove(&request) {
+                Some(Pending::Subscribe(tx, entry)) => {
+                    self.install_subscription(subscription, entry);
+                    let _ = tx.send(Ok(message));
+                }
+                Some(Pending::Resubscribe(entry)) => {
+                    log::info!("subscription to {} restored", entry.topic);
+                    self.install_subscription(subscription, entry);
+                }
+                Some(other) => respond(other, Ok(message)),
+                None => {}
+            },
+            Message::Unregistered {
+                request,
+                ref details,
+            } => {
+                if request == 0 {
+                    let registration = details
+                        .as_ref()
+                        .and_then(|d| d.get("registration"))
+                        .and_then(Value::as_u64);
+                    let reason = details
+                        .as_ref()
+                        .and_then(|d| d.get("reason"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("no reason given")
+                        .to_owned();
+                    if let Some(entry) = registration.and_then(|id| self.registrations.remove(&id))
+                    {
+                        self.registration_ids.remove(&entry.local_id);
+                        self.shared
+                            .counters
+                            .revoked_registrations
+                            .fetch_add(1, Ordering::Relaxed);
+                        let what = format!(
+                            "the router revoked our registration of {}: {reason}",
+                            entry.procedure
+                        );
+                        log::warn!("{what}");
+                        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+                    }
+                } else if let Some(pending) = self.pending.remove(&request) {
+                    if let Pending::Unregister(_, local_id) = &pending
+                        && let Some(id) = self.registration_ids.remove(local_id)
+                    {
+                        self.registrations.remove(&id);
+                    }
+                    respond(pending, Ok(message));
+                }
+            }
+            Message::Unsubscribed {
+                request,
+                ref details,
+            } => {
+                if request == 0 {
+                    let subscription = details
+                        .as_ref()
+                        .and_then(|d| d.get("subscription"))
+                        .and_then(Value::as_u64);
+                    if let Some(entry) = subscription.and_then(|id| self.subscriptions.remove(&id))
+                    {
+                        self.subscription_ids.remove(&entry.local_id);
+                        let what =
+                            format!("the router revoked our subscription to {}", entry.topic);
+                        log::warn!("{what}");
+                        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+                    }
+                } else if let Some(pending) = self.pending.remove(&request) {
+                    if let Pending::Unsubscribe(_, local_id) = &pending
+                        && let Some(id) = self.subscription_ids.remove(local_id)
+                    {
+                        self.subscriptions.remove(&id);
+                    }
+                    respond(pending, Ok(message));
+                }
+            }
+            Message::Published { request, .. } => {
+                if let Some(pending) = self.pending.remove(&request) {
+                    respond(pending, Ok(message));
+                }
+            }
+            Message::Invocation {
+                request,
+                registration,
+                details,
+                args,
+                kwargs,
+            } => self.invoke(request, registration, details, args, kwargs),
+            Message::Interrupt { request, options } => {
+                if let Some(state) = self.invocations.get(&request) {
+                    let mode = options
+                        .get("mode")
+                        .and_then(Value::as_str)
+                        .unwrap_or("kill");
+                    state.interrupt(mode);
+                }
+            }
+            Message::Event {
+                subscription,
+                publication,
+                details,
+                args,
+                kwargs,
+            } => self.deliver(subscription, publication, details, args, kwargs),
+            Message::Goodbye { reason, .. } => {
+                self.send_own(&Message::Goodbye {
+                    details: Dict::new(),
+                    reason: "wamp.close.goodbye_and_out".into(),
+                });
+                let _ = self.transport.flush();
+                return Err(format!("the router ended the session: {reason}"));
+            }
+            Message::Abort { reason, details } => {
+                let text = details.get("message").and_then(Value::as_str).unwrap_or("");
+                return Err(format!("the router aborted the session: {reason} {text}"));
+            }
+            other => {
+                return Err(format!(
+                    "unexpected {} message from the router during the session",
+                    other.name()
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn install_registration(&mut self, registration: Id, entry: Arc<Registration>) {
+        self.registration_ids.insert(entry.local_id, registration);
+        self.registrations.insert(registration, entry);
+    }
+
+    fn install_subscription(&mut self, subscription: Id, entry: Arc<Subscription>) {
+        self.subscription_ids.insert(entry.local_id, subscription);
+        self.subscriptions.insert(subscription, entry);
+    }
+
+    fn restore_failed(&mut self, uri: &str, error: &Message) {
+        self.shared
+            .counters
+            .restore_failures
+            .fetch_add(1, Ordering::Relaxed);
+        let why = match error {
+            Message::Error { error, args, .. } => match args.first().and_then(Value::as_str) {
+                Some(text) => format!("{error}: {text}"),
+                None => error.clone(),
+            },
+            _ => "unknown error".into(),
+        };
+        let what = format!("could not restore {uri} after reconnecting: {why}");
+        log::error!("{what}");
+        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+    }
+
+    fn invoke(
+        &mut self,
+        request: Id,
+        registration: Id,
+        details: Dict,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) {
+        self.shared
+            .counters
+            .invocations
+            .fetch_add(1, Ordering::Relaxed);
+        let Some(entry) = self.registrations.get(&registration).cloned() else {
+            self.send_invocation_error(
+                request,
+                "wamp.error.no_such_registration",
+                format!("no handler for registration {registration}"),
+            );
+            return;
+        };
+        let state = InvocationState::new();
+        self.invocations.insert(request, state.clone());
+        let procedure = details
+            .get("procedure")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| entry.procedure.clone());
+        let shared = self.shared.clone();
+        let invocation = Invocation {
+            args,
+            kwargs,
+            details,
+            procedure,
+            request,
+            state: state.clone(),
+            shared: shared.clone(),
+        };
+        let handler = entry.handler.clone();
+        let job = Box::new(move || {
+            let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
+                .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
+            answer_invocation(&shared, request, &state, outcome);
+        });
+        if let Err(full) = entry.limit.submit(&self.shared.pool, job) {
+            self.invocations.remove(&request);
+            self.shared
+                .counters
+                .rejected_by_queue_limit
+                .fetch_add(1, Ordering::Relaxed);
+            self.send_invocation_error(
+                request,
+                "wamp.error.concurrency_limit",
+                format!(
+                    "{} is busy: {} running and {} queued, the configured limits",
+                    entry.procedure, full.running, full.queued
+                ),
+            );
+        }
+    }
+
+    fn send_invocation_error(&mut self, request: Id, uri: &str, message: String) {
+        self.send_own(&Message::Error {
+            request_type: code::INVOCATION,
+            request,
+            details: Dict::new(),
+            error: uri.to_owned(),
+            args: vec![Value::String(message)],
+            kwargs: Dict::new(),
+        });
+    }
+
+    fn deliver(
+        &mut self,
+        subscription: Id,
+        publication: Id,
+        details: Dict,
+        args: Vec<Value>,
+        kwargs: Dict,
+    ) {
+        self.shared.counters.events.fetch_add(1, Ordering::Relaxed);
+        let Some(entry) = self.subscriptions.get(&subscription).cloned() else {
+            log::debug!("event for unknown subscription {subscription} dropped");
+            return;
+        };
+        let topic = details
+            .get("topic")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| entry.topic.clone());
+        let event = Event {
+            args,
+            kwargs,
+            details,
+            topic,
+            publication,
+        };
+        let handler = entry.handler.clone();
+        let job = Box::new(move || {
+            let topic = event.topic.clone();
+            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(event))) {
+                log::error!(
+                    "event handler for {topic} panicked: {}",
+                    panic_message(&panic)
+                );
+            }
+        });
+        if entry.limit.submit(&self.shared.pool, job).is_err() {
+            self.shared
+                .counters
+                .rejected_by_queue_limit
+                .fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "event on {} dropped: its handler queue is full",
+                entry.topic
+            );
+        }
+    }
+
+    /// Runs hooks on a worker, never on the socket thread.
+    fn run_hooks(&self, pick: impl Fn(&Hooks) -> Vec<super::LeaveHook>, reason: &str) {
+        let hooks = pick(&self.shared.hooks.lock());
+        if hooks.is_empty() {
+            return;
+        }
+        let reason = reason.to_owned();
+        self.shared.pool.run(Box::new(move || {
+            for hook in hooks {
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| hook(&reason))) {
+                    log::error!("hook panicked: {}", panic_message(&panic));
+                }
+            }
+        }));
+    }
+
+    /// Waits and reconnects until joined again (true) or closed / out of attempts (false).
+    fn reconnect(&mut self, reason: &str) -> bool {
+        let policy = self.shared.config.reconnect.clone();
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            if policy.max_attempts.is_some_and(|max| attempt > max) {
+                let why = format!("gave up reconnecting after: {reason}");
+                log::error!("{why}");
+                self.shutdown(&why, Error::lost(why.clone()));
+                return false;
+            }
+            let delay = policy.delay(attempt);
+            log::info!("reconnecting in {delay:?} (attempt {attempt})");
+            if self.wait_while_disconnected(delay) {
+                self.shutdown("", Error::Closed);
+                return false;
+            }
+            match connect_and_join(&self.shared.config) {
+                Ok((transport, welcome)) => {
+                    self.transport = transport;
+                    self.epoch += 1;
+                    if let Err(e) = self.register_socket() {
+                        log::warn!("reconnected but could not watch the socket: {e}");
+                        self.transport.close();
+                        continue;
+                    }
+                    self.shared
+                        .counters
+                        .reconnections
+                        .fetch_add(1, Ordering::Relaxed);
+                    self.restore();
+                    let epoch = self.epoch;
+                    let serializer = self.transport.serializer();
+                    let max_outgoing = self.transport.max_outgoing.unwrap_or(usize::MAX);
+                    self.shared.set_link(|link| {
+                        link.state = LinkState::Connected;
+                        link.epoch = epoch;
+                        link.serializer = serializer;
+                        link.max_outgoing = max_outgoing;
+                        link.session_id = Some(welcome.session);
+                        link.welcome = welcome.details.clone();
+                    });
+                    log::info!("reconnected as session {}", welcome.session);
+                    let hooks = self.shared.hooks.lock().join.clone();
+                    if !hooks.is_empty() {
+                        let details = welcome.details;
+                        self.shared.pool.run(Box::new(move || {
+                            run_join_hooks(&hooks, &details);
+                        }));
+                    }
+                    return true;
+                }
+                Err(e) => log::warn!("reconnect attempt {attempt} failed: {e}"),
+            }
+        }
+    }
+
+    /// Sleeps `delay` while answering commands (they fail: we are disconnected). True when
+    /// `close` was called meanwhile.
+    fn wait_while_disconnected(&mut self, delay: Duration) -> bool {
+        let deadline = Instant::now() + delay;
+        let mut events = Events::with_capacity(4);
+        loop {
+            while let Ok(command) = self.commands.try_recv() {
+                match command {
+                    Command::Close => return true,
+                    other => self.refuse(other, || Error::lost("reconnecting")),
+                }
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            let _ = self.poll.poll(&mut events, Some(left));
+        }
+    }
+
+    /// Sends REGISTER and SUBSCRIBE again for everything that was live, with fresh ids.
+    fn restore(&mut self) {
+        let registrations: Vec<_> = self.registrations.drain().map(|(_, r)| r).collect();
+        self.registration_ids.clear();
+        for entry in registrations.into_iter().filter(|r| r.restore) {
+            let request = self.shared.next_request_id();
+            let message = Message::Register {
+                request,
+                options: entry.options.clone(),
+                procedure: entry.procedure.clone(),
+            };
+            self.pending.insert(request, Pending::Restore(entry));
+            self.send_own(&message);
+        }
+        let subscriptions: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
+        self.subscription_ids.clear();
+        for entry in subscriptions.into_iter().filter(|s| s.restore) {
+            let request = self.shared.next_request_id();
+            let message = Message::Subscribe {
+                request,
+                options: entry.options.clone(),
+                topic: entry.topic.clone(),
+            };
+            self.pending.insert(request, Pending::Resubscribe(entry));
+            self.send_own(&message);
+        }
+    }
+}
+
+/// Delivers a reply to whoever waits for it.
+fn respond(pending: Pending, reply: Reply) {
+    match pending {
+        Pending::Call(tx)
+        | Pending::Publish(tx)
+        | Pending::Register(tx, _)
+        | Pending::Subscribe(tx, _)
+        | Pending::Unregister(tx, _)
+        | Pending::Unsubscribe(tx, _) => {
+            let _ = tx.send(reply);
+        }
+        Pending::Restore(_) | Pending::Resubscribe(_) => {}
+    }
+}
+
+/// Runs join hooks one after the other, marking the thread so that what they register is
+/// left to them to restore.
+pub(crate) fn run_join_hooks(hooks: &[super::JoinHook], details: &Dict) {
+    IN_JOIN_HOOK.with(|flag| flag.set(true));
+    for hook in hooks {
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| hook(details))) {
+            log::error!("join hook panicked: {}", panic_message(&panic));
+        }
+    }
+    IN_JOIN_HOOK.with(|flag| flag.set(false));
+}
+
+/// Sends the handler's outcome as YIELD or ERROR, unless the router no longer wants it.
+fn answer_invocation(
+    shared: &Arc<Shared>,
+    request: Id,
+    state: &InvocationState,
+    outcome: Result<(Vec<Value>, Dict), CallError>,
+) {
+    if state.answer_unwanted() {
+        let _ = shared.command(Command::ForgetInvocation(request));
+        return;
+    }
+    let outcome = if state.is_interrupted() {
+        Err(CallError::new(
+            "wamp.error.canceled",
+            "the call was cancelled",
+        ))
+    } else {
+        outcome
+    };
+    let message = match outcome {
+        Ok((args, kwargs)) => Message::Yield {
+            request,
+            options: Dict::new(),
+            args,
+            kwargs,
+        },
+        Err(error) => error_message(shared, request, error),
+    };
+    match shared.send_full(&message, None, Some(request)) {
+        Ok(()) => {}
+        Err(e @ (Error::PayloadTooLarge { .. } | Error::Protocol(_))) => {
+            // The result cannot be sent as it is: tell the caller why instead of leaving it
+            // waiting.
+            let error = CallError::failure(&e);
+            let _ = shared.send_full(&error_message(shared, request, error), None, Some(request));
+        }
+        Err(e) => log::warn!("could not answer {}: {e}", describe(&message)),
+    }
+}
+
+fn error_message(shared: &Shared, request: Id, error: CallError) -> Message {
+    let (error, args, kwargs) = error.into_parts(shared.config.uri_base.as_deref());
+    Message::Error {
+        request_type: code::INVOCATION,
+        request,
+        details: Dict::new(),
+        error,
+        args,
+        kwargs,
+    }
+}
+
+pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = panic.downcast_ref::<&str>() {
+        format!("handler panicked: {s}")
+    } else if let Some(s) = panic.downcast_ref::<String>() {
+        format!("handler panicked: {s}")
+    } else {
+        "handler panicked".to_owned()
+    }
+}

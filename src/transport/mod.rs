@@ -1,0 +1,406 @@
+//! Moving WAMP messages as bytes: WebSocket (`ws://`, `wss://`) and RawSocket (`tcpip://`,
+//! `tcpips://`, `unix://`), chosen by URL scheme like swampyer does.
+//!
+//! A transport knows frames, not WAMP: it takes encoded messages and hands back payloads.
+//! Connecting (TCP, TLS, the WebSocket or RawSocket handshake) is blocking with a timeout;
+//! after that the session thread drives the transport without blocking.
+
+mod rawsocket;
+mod stream;
+mod websocket;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Error;
+use crate::protocol::Serializer;
+
+use rawsocket::{Handshake, RawSocket};
+use stream::{Control, Stream};
+use websocket::WebSocketTransport;
+
+/// A received payload (cheap to slice and to pass between threads).
+pub(crate) type Payload = tungstenite::Bytes;
+
+/// Bytes reserved in front of every encoded outgoing message, so that a RawSocket header can be
+/// written in place and the frame leaves in one write without a copy.
+pub(crate) const FRAME_HEADROOM: usize = 4;
+
+/// The largest message a RawSocket can carry (2^24 bytes, the protocol's limit).
+pub const RAWSOCKET_MAX_MESSAGE: usize = 16 * 1024 * 1024;
+
+/// Where to connect, parsed from the URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Endpoint {
+    /// `ws://host:port/path` or, with `tls`, `wss://host:port/path`.
+    WebSocket {
+        /// The URL as given (it is the WebSocket request URL).
+        url: String,
+        /// Host name or address.
+        host: String,
+        /// Port (80/443 when not given).
+        port: u16,
+        /// `wss://`.
+        tls: bool,
+    },
+    /// `tcpip://host:port` or, with `tls`, `tcpips://host:port`.
+    RawSocketTcp {
+        /// Host name or address.
+        host: String,
+        /// Port.
+        port: u16,
+        /// `tcpips://`.
+        tls: bool,
+    },
+    /// `unix:///path/to/socket`.
+    RawSocketUnix {
+        /// The socket's path.
+        path: PathBuf,
+    },
+}
+
+impl Endpoint {
+    /// Parses a router URL.
+    ///
+    /// ```
+    /// use izaber_wamp::transport::Endpoint;
+    /// let e = Endpoint::parse("tcpip://127.0.0.1:8283").unwrap();
+    /// assert_eq!(e, Endpoint::RawSocketTcp { host: "127.0.0.1".into(), port: 8283, tls: false });
+    /// assert!(Endpoint::parse("http://example.com").is_err());
+    /// ```
+    pub fn parse(url: &str) -> Result<Endpoint, Error> {
+        let invalid = |reason: &str| Error::InvalidUrl {
+            url: url.to_owned(),
+            reason: reason.to_owned(),
+        };
+        let (scheme, rest) = url
+            .split_once("://")
+            .ok_or_else(|| invalid("expected scheme://..., e.g. ws://127.0.0.1:8282/ws"))?;
+        let scheme = scheme.to_ascii_lowercase();
+        if scheme == "unix" {
+            if rest.is_empty() {
+                return Err(invalid(
+                    "unix:// needs a socket path, e.g. unix:///run/nexus.sock",
+                ));
+            }
+            return Ok(Endpoint::RawSocketUnix {
+                path: PathBuf::from(rest),
+            });
+        }
+        let default_port = match scheme.as_str() {
+            "ws" => Some(80),
+            "wss" => Some(443),
+            "tcpip" | "tcpips" => None,
+            _ => {
+                return Err(invalid(
+                    "unknown scheme: use ws, wss, tcpip, tcpips or unix",
+                ));
+            }
+        };
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let authority = authority.rsplit('@').next().unwrap_or(authority);
+        let (host, port) = split_host_port(authority).map_err(|reason| invalid(&reason))?;
+        let port = match (port, default_port) {
+            (Some(port), _) => port,
+            (None, Some(port)) => port,
+            (None, None) => return Err(invalid("a RawSocket URL needs a port")),
+        };
+        if host.is_empty() {
+            return Err(invalid("missing host"));
+        }
+        Ok(match scheme.as_str() {
+            "ws" | "wss" => Endpoint::WebSocket {
+                url: url.to_owned(),
+                host,
+                port,
+                tls: scheme == "wss",
+            },
+            _ => Endpoint::RawSocketTcp {
+                host,
+                port,
+                tls: scheme == "tcpips",
+            },
+        })
+    }
+}
+
+fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
+    let parse_port = |p: &str| {
+        p.parse::<u16>()
+            .map_err(|_| format!("'{p}' is not a port number"))
+    };
+    if let Some(rest) = authority.strip_prefix('[') {
+        // [::1]:8282
+        let (host, after) = rest
+            .split_once(']')
+            .ok_or_else(|| "unclosed '[' in IPv6 address".to_owned())?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => Some(parse_port(p)?),
+            None if after.is_empty() => None,
+            None => return Err(format!("unexpected '{after}' after the IPv6 address")),
+        };
+        return Ok((host.to_owned(), port));
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => Ok((host.to_owned(), Some(parse_port(port)?))),
+        None => Ok((authority.to_owned(), None)),
+    }
+}
+
+/// How to open a transport.
+#[derive(Clone, Debug)]
+pub struct TransportOptions {
+    /// Serializers to offer, most wanted first.
+    pub serializers: Vec<Serializer>,
+    /// Limit for connecting and for each handshake step.
+    pub connect_timeout: Duration,
+    /// An extra CA certificate (PEM) trusted for `wss://` and `tcpips://`.
+    pub ca_file: Option<PathBuf>,
+    /// Turns certificate verification off. Anyone on the network can then impersonate the
+    /// router; use only against a test router.
+    pub danger_accept_invalid_certs: bool,
+    /// The largest message accepted from the router.
+    pub max_incoming_message: usize,
+}
+
+impl Default for TransportOptions {
+    fn default() -> Self {
+        TransportOptions {
+            serializers: Serializer::DEFAULT_PREFERENCE.to_vec(),
+            connect_timeout: Duration::from_secs(10),
+            ca_file: None,
+            danger_accept_invalid_certs: false,
+            max_incoming_message: RAWSOCKET_MAX_MESSAGE,
+        }
+    }
+}
+
+/// What a read produced.
+pub(crate) enum Incoming {
+    /// A WAMP message's bytes.
+    Message(Payload),
+    /// An answer to our ping.
+    Pong,
+    /// A control frame the transport handled itself (e.g. a ping it answered).
+    Control,
+}
+
+enum Framing {
+    WebSocket(WebSocketTransport),
+    RawSocket(RawSocket),
+}
+
+/// An open connection to the router.
+pub(crate) struct Transport {
+    framing: Framing,
+    control: Control,
+    serializer: Serializer,
+    /// The most the router accepts in one message, when the transport says (RawSocket).
+    pub max_outgoing: Option<usize>,
+}
+
+impl Transport {
+    /// Connects and runs the transport handshake, negotiating the serializer.
+    pub fn connect(endpoint: &Endpoint, options: &TransportOptions) -> Result<Transport, Error> {
+        if options.serializers.is_empty() {
+            return Err(Error::InvalidArgument("no serializer configured".into()));
+        }
+        let timeout = options.connect_timeout;
+        match endpoint {
+            Endpoint::WebSocket {
+                url,
+                host,
+                port,
+                tls,
+            } => {
+                let (mut stream, control) = Stream::connect_tcp(host, *port, timeout)?;
+                if *tls {
+                    stream = stream.start_tls(host, options)?;
+                }
+                let ws = WebSocketTransport::handshake(
+                    stream,
+                    url,
+                    &options.serializers,
+                    options.max_incoming_message,
+                )?;
+                Ok(Transport {
+                    serializer: ws.serializer(),
+                    framing: Framing::WebSocket(ws),
+                    control,
+                    max_outgoing: None,
+                })
+            }
+            Endpoint::RawSocketTcp { .. } | Endpoint::RawSocketUnix { .. } => {
+                // A RawSocket router refuses a serializer it lacks; the connection is then
+                // spent, so each further preference gets a fresh one.
+                for serializer in &options.serializers {
+                    let (stream, control) = match endpoint {
+                        Endpoint::RawSocketTcp { host, port, tls } => {
+                            let (stream, control) = Stream::connect_tcp(host, *port, timeout)?;
+                            let stream = if *tls {
+                                stream.start_tls(host, options)?
+                            } else {
+                                stream
+                            };
+                            (stream, control)
+                        }
+                        Endpoint::RawSocketUnix { path } => Stream::connect_unix(path, timeout)?,
+                        Endpoint::WebSocket { .. } => unreachable!(),
+                    };
+                    let max_incoming = options.max_incoming_message.min(RAWSOCKET_MAX_MESSAGE);
+                    match RawSocket::handshake(stream, *serializer, max_incoming)? {
+                        Handshake::Accepted(raw) => {
+                            return Ok(Transport {
+                                serializer: *serializer,
+                                max_outgoing: Some(raw.max_outgoing),
+                                framing: Framing::RawSocket(raw),
+                                control,
+                            });
+                        }
+                        Handshake::SerializerUnsupported => {
+                            log::debug!("RawSocket router does not support {serializer}");
+                            control.shutdown();
+                        }
+                    }
+                }
+                Err(Error::RawSocket(format!(
+                    "the router supports none of the serializers offered ({})",
+                    options
+                        .serializers
+                        .iter()
+                        .map(|s| s.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )))
+            }
+        }
+    }
+
+    pub fn serializer(&self) -> Serializer {
+        self.serializer
+    }
+
+    /// Switches between the blocking handshake phase (with `timeout` on each read and write)
+    /// and the non-blocking phase driven by the session thread's poll.
+    pub fn set_blocking(&self, timeout: Option<Duration>) -> Result<(), Error> {
+        let result = match timeout {
+            Some(t) => self
+                .control
+                .set_nonblocking(false)
+                .and_then(|_| self.control.set_timeouts(Some(t))),
+            None => self
+                .control
+                .set_timeouts(None)
+                .and_then(|_| self.control.set_nonblocking(true)),
+        };
+        result.map_err(|e| Error::io("configuring the socket", e))
+    }
+
+    pub fn source(&mut self) -> &mut dyn mio::event::Source {
+        match &mut self.framing {
+            Framing::WebSocket(ws) => ws.stream_mut().source(),
+            Framing::RawSocket(raw) => raw.stream_mut().source(),
+        }
+    }
+
+    /// Queues an encoded message (with [`FRAME_HEADROOM`] spare bytes in front).
+    pub fn queue_message(&mut self, frame: Vec<u8>) -> Result<(), Error> {
+        match &mut self.framing {
+            Framing::WebSocket(ws) => ws.queue_message(frame),
+            Framing::RawSocket(raw) => raw.queue_message(frame),
+        }
+    }
+
+    pub fn queue_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        match &mut self.framing {
+            Framing::WebSocket(ws) => ws.queue_ping(payload),
+            Framing::RawSocket(raw) => raw.queue_ping(payload),
+        }
+    }
+
+    /// Writes what is queued. `Ok(false)` when the socket cannot take more right now.
+    pub fn flush(&mut self) -> Result<bool, Error> {
+        match &mut self.framing {
+            Framing::WebSocket(ws) => ws.flush(),
+            Framing::RawSocket(raw) => raw.flush(),
+        }
+    }
+
+    /// Reads the next frame; `Ok(None)` when nothing more is available now (or, in blocking
+    /// mode, when the read timed out).
+    pub fn read(&mut self) -> Result<Option<Incoming>, Error> {
+        match &mut self.framing {
+            Framing::WebSocket(ws) => ws.read(),
+            Framing::RawSocket(raw) => raw.read(),
+        }
+    }
+
+    /// Closes the connection (WebSocket close frame where there is one) and shuts the socket.
+    pub fn close(&mut self) {
+        if let Framing::WebSocket(ws) = &mut self.framing {
+            ws.close();
+        }
+        self.control.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_scheme() {
+        assert_eq!(
+            Endpoint::parse("ws://127.0.0.1:8282/ws").unwrap(),
+            Endpoint::WebSocket {
+                url: "ws://127.0.0.1:8282/ws".into(),
+                host: "127.0.0.1".into(),
+                port: 8282,
+                tls: false
+            }
+        );
+        assert!(matches!(
+            Endpoint::parse("wss://nexus.izaber.com/ws").unwrap(),
+            Endpoint::WebSocket {
+                port: 443,
+                tls: true,
+                ..
+            }
+        ));
+        assert_eq!(
+            Endpoint::parse("tcpips://localhost:9000").unwrap(),
+            Endpoint::RawSocketTcp {
+                host: "localhost".into(),
+                port: 9000,
+                tls: true
+            }
+        );
+        assert_eq!(
+            Endpoint::parse("unix:///tmp/nexus.sock").unwrap(),
+            Endpoint::RawSocketUnix {
+                path: "/tmp/nexus.sock".into()
+            }
+        );
+        assert!(matches!(
+            Endpoint::parse("ws://[::1]:8282/ws").unwrap(),
+            Endpoint::WebSocket { ref host, port: 8282, .. } if host == "::1"
+        ));
+    }
+
+    #[test]
+    fn rejects_unusable_urls() {
+        for url in [
+            "nexus.izaber.com",
+            "http://x:1",
+            "tcpip://127.0.0.1",
+            "ws://:80/ws",
+            "ws://h:notaport/ws",
+            "unix://",
+        ] {
+            assert!(
+                matches!(Endpoint::parse(url), Err(Error::InvalidUrl { .. })),
+                "{url} should be rejected"
+            );
+        }
+    }
+}

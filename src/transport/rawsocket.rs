@@ -1,0 +1,285 @@
+//! WAMP RawSocket: a 4-byte handshake, then frames of a 4-byte header and a payload.
+//!
+//! Header byte 0 holds the frame type (0 message, 1 ping, 2 pong) in its low three bits; bytes
+//! 1-3 are the payload length, big-endian. Each frame is written with one `write` call (the
+//! header is placed in front of the encoded message when it is encoded, see
+//! [`super::FRAME_HEADROOM`]), and TCP_NODELAY is on, so no frame waits for Nagle's algorithm.
+
+use std::collections::VecDeque;
+use std::io::{self, Read, Write};
+
+use crate::Error;
+use crate::protocol::Serializer;
+
+use super::stream::Stream;
+use super::{FRAME_HEADROOM, Incoming, Payload};
+
+const MAGIC: u8 = 0x7F;
+const FRAME_MESSAGE: u8 = 0;
+const FRAME_PING: u8 = 1;
+const FRAME_PONG: u8 = 2;
+/// The largest length a RawSocket peer can announce: 2^(9+15) = 16 MiB.
+pub(crate) const MAX_LENGTH_EXPONENT: u8 = 15;
+const READ_CHUNK: usize = 64 * 1024;
+
+pub(crate) struct RawSocket {
+    stream: Stream,
+    /// The most the router accepts from us, from its handshake reply.
+    pub max_outgoing: usize,
+    /// The most we accept, as announced in our handshake.
+    max_incoming: usize,
+    outgoing: VecDeque<Vec<u8>>,
+    /// How much of the front outgoing frame has been written.
+    written: usize,
+    inbuf: Vec<u8>,
+    /// Start of unparsed data in `inbuf`.
+    inpos: usize,
+    /// A frame whose payload is larger than what the buffer held: read straight into it.
+    partial: Option<(u8, Vec<u8>, usize)>,
+}
+
+/// The length an exponent announces: 2^(9+exp) bytes.
+fn length_for_exponent(exp: u8) -> usize {
+    1usize << (9 + exp as u32)
+}
+
+/// The smallest exponent whose length covers `max`, capped at the protocol's 16 MiB.
+pub(crate) fn exponent_for_length(max: usize) -> u8 {
+    (0..=MAX_LENGTH_EXPONENT)
+        .find(|exp| length_for_exponent(*exp) >= max)
+        .unwrap_or(MAX_LENGTH_EXPONENT)
+}
+
+/// What the router answered to our handshake.
+pub(crate) enum Handshake {
+    Accepted(RawSocket),
+    /// The router does not speak this serializer: try the next one on a new connection.
+    SerializerUnsupported,
+}
+
+impl RawSocket {
+    /// Runs the client handshake on a blocking stream.
+    pub fn handshake(
+        mut stream: Stream,
+        serializer: Serializer,
+        max_incoming: usize,
+    ) -> Result<Handshake, Error> {
+        let exp = exponent_for_length(max_incoming);
+        let hello = [MAGIC, (exp << 4) | serializer.rawsocket_id(), 0, 0];
+        stream
+            .write_all(&hello)
+            .map_err(|e| Error::io("sending the RawSocket handshake", e))?;
+        let mut reply = [0u8; 4];
+        stream
+            .read_exact(&mut reply)
+            .map_err(|e| Error::io("reading the RawSocket handshake reply", e))?;
+        if reply[0] != MAGIC {
+            return Err(Error::RawSocket(format!(
+                "the peer is not a WAMP RawSocket router (first handshake byte 0x{:02x}, expected 0x7f)",
+                reply[0]
+            )));
+        }
+        if reply[1] & 0x0F == 0 {
+            return match reply[1] >> 4 {
+                1 => Ok(Handshake::SerializerUnsupported),
+                2 => Err(Error::RawSocket(
+                    "the router refused our maximum message length".into(),
+                )),
+                3 => Err(Error::RawSocket(
+                    "the router says we used reserved handshake bits".into(),
+                )),
+                4 => Err(Error::RawSocket(
+                    "the router has reached its maximum connection count".into(),
+                )),
+                other => Err(Error::RawSocket(format!(
+                    "the router refused the handshake with error code {other}"
+                ))),
+            };
+        }
+        if reply[1] & 0x0F != serializer.rawsocket_id() {
+            return Err(Error::RawSocket(format!(
+                "asked for serializer {} but the router answered with serializer number {}",
+                serializer,
+                reply[1] & 0x0F
+            )));
+        }
+        let max_outgoing = length_for_exponent(reply[1] >> 4);
+        Ok(Handshake::Accepted(RawSocket {
+            stream,
+            max_outgoing,
+            max_incoming: length_for_exponent(exp),
+            outgoing: VecDeque::new(),
+            written: 0,
+            inbuf: Vec::with_capacity(READ_CHUNK),
+            inpos: 0,
+            partial: None,
+        }))
+    }
+
+    pub fn stream_mut(&mut self) -> &mut Stream {
+        &mut self.stream
+    }
+
+    /// Queues a message frame. `frame` holds [`FRAME_HEADROOM`] spare bytes, then the payload.
+    pub fn queue_message(&mut self, frame: Vec<u8>) -> Result<(), Error> {
+        self.queue(FRAME_MESSAGE, frame)
+    }
+
+    pub fn queue_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut frame = vec![0u8; FRAME_HEADROOM];
+        frame.extend_from_slice(payload);
+        self.queue(FRAME_PING, frame)
+    }
+
+    fn queue(&mut self, frame_type: u8, mut frame: Vec<u8>) -> Result<(), Error> {
+        let len = frame.len() - FRAME_HEADROOM;
+        if len > self.max_outgoing.min(0xFF_FFFF) {
+            return Err(Error::PayloadTooLarge {
+                message: "RawSocket frame".into(),
+                size: len,
+                limit: self.max_outgoing.min(0xFF_FFFF),
+            });
+        }
+        frame[0] = frame_type;
+        frame[1..4].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        self.outgoing.push_back(frame);
+        Ok(())
+    }
+
+    /// Writes queued frames. `Ok(true)` when all are out, `Ok(false)` when the socket is full.
+    pub fn flush(&mut self) -> Result<bool, Error> {
+        while let Some(front) = self.outgoing.front() {
+            match self.stream.write(&front[self.written..]) {
+                Ok(0) => return Err(Error::lost("the router closed the connection")),
+                Ok(n) => {
+                    self.written += n;
+                    if self.written == front.len() {
+                        self.outgoing.pop_front();
+                        self.written = 0;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(Error::io("writing to the router", e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads the next frame. `Ok(None)` when no whole frame is available yet (non-blocking).
+    pub fn read(&mut self) -> Result<Option<Incoming>, Error> {
+        loop {
+            if let Some(incoming) = self.parse()? {
+                return Ok(Some(incoming));
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Reads more bytes into the buffer or into a large frame's payload. `Ok(false)` on
+    /// WouldBlock.
+    fn fill(&mut self) -> Result<bool, Error> {
+        let result = if let Some((_, payload, filled)) = &mut self.partial {
+            self.stream
+                .read(&mut payload[*filled..])
+                .inspect(|n| *filled += n)
+        } else {
+            if self.inpos > 0 {
+                self.inbuf.drain(..self.inpos);
+                self.inpos = 0;
+            }
+            let old_len = self.inbuf.len();
+            self.inbuf.resize(old_len + READ_CHUNK, 0);
+            let result = self.stream.read(&mut self.inbuf[old_len..]);
+            let n = *result.as_ref().unwrap_or(&0);
+            self.inbuf.truncate(old_len + n);
+            result
+        };
+        match result {
+            Ok(0) => Err(Error::lost("the router closed the connection")),
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
+            {
+                Ok(false)
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
+            Err(e) => Err(Error::io("reading from the router", e)),
+        }
+    }
+
+    fn parse(&mut self) -> Result<Option<Incoming>, Error> {
+        if let Some((frame_type, payload, filled)) = &self.partial {
+            if *filled < payload.len() {
+                return Ok(None);
+            }
+            let frame_type = *frame_type;
+            let (_, payload, _) = self.partial.take().expect("checked above");
+            return self.frame(frame_type, payload);
+        }
+        let available = &self.inbuf[self.inpos..];
+        if available.len() < 4 {
+            return Ok(None);
+        }
+        let header = [available[0], available[1], available[2], available[3]];
+        if header[0] & 0xF8 != 0 {
+            return Err(Error::RawSocket(format!(
+                "frame header uses reserved bits (first byte 0x{:02x})",
+                header[0]
+            )));
+        }
+        let frame_type = header[0] & 0x07;
+        let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+        if len > self.max_incoming {
+            return Err(Error::RawSocket(format!(
+                "the router sent a {len}-byte frame, over the {}-byte maximum we announced",
+                self.max_incoming
+            )));
+        }
+        let body = &available[4..];
+        if body.len() >= len {
+            let payload = body[..len].to_vec();
+            self.inpos += 4 + len;
+            return self.frame(frame_type, payload);
+        }
+        // A frame larger than what arrived so far: give it its own buffer and read straight
+        // into it, so a megabyte payload is not shuffled through the small buffer.
+        let mut payload = vec![0u8; len];
+        payload[..body.len()].copy_from_slice(body);
+        let filled = body.len();
+        self.inbuf.clear();
+        self.inpos = 0;
+        self.partial = Some((frame_type, payload, filled));
+        Ok(None)
+    }
+
+    fn frame(&mut self, frame_type: u8, payload: Vec<u8>) -> Result<Option<Incoming>, Error> {
+        match frame_type {
+            FRAME_MESSAGE => Ok(Some(Incoming::Message(Payload::from(payload)))),
+            FRAME_PING => {
+                let mut pong = vec![0u8; FRAME_HEADROOM];
+                pong.extend_from_slice(&payload);
+                self.queue(FRAME_PONG, pong)?;
+                Ok(Some(Incoming::Control))
+            }
+            FRAME_PONG => Ok(Some(Incoming::Pong)),
+            other => Err(Error::RawSocket(format!("unknown frame type {other}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponents_cover_the_requested_length() {
+        assert_eq!(exponent_for_length(512), 0);
+        assert_eq!(exponent_for_length(513), 1);
+        assert_eq!(exponent_for_length(16 * 1024 * 1024), 15);
+        assert_eq!(exponent_for_length(usize::MAX), 15);
+        assert_eq!(length_for_exponent(15), 16 * 1024 * 1024);
+    }
+}

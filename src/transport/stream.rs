@@ -1,0 +1,202 @@
+//! The byte stream under a transport: TCP, TLS over TCP, or a unix socket.
+//!
+//! Connecting and the handshakes are blocking with timeouts; afterwards the session thread
+//! switches the socket to non-blocking and registers it with its `mio` poll.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpStream as StdTcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::time::Duration;
+
+use crate::Error;
+
+use super::TransportOptions;
+
+/// A connected byte stream.
+pub(crate) enum Stream {
+    Tcp(mio::net::TcpStream),
+    Tls(Box<native_tls::TlsStream<mio::net::TcpStream>>),
+    #[cfg(unix)]
+    Unix(mio::net::UnixStream),
+}
+
+/// A second handle on the same socket, kept to change blocking mode and timeouts after the
+/// stream has been wrapped by TLS and WebSocket layers, and to shut it down from outside.
+pub(crate) enum Control {
+    Tcp(StdTcpStream),
+    #[cfg(unix)]
+    Unix(std::os::unix::net::UnixStream),
+}
+
+impl Control {
+    pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
+        match self {
+            Control::Tcp(s) => s.set_nonblocking(nonblocking),
+            #[cfg(unix)]
+            Control::Unix(s) => s.set_nonblocking(nonblocking),
+        }
+    }
+
+    pub fn set_timeouts(&self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            Control::Tcp(s) => {
+                s.set_read_timeout(timeout)?;
+                s.set_write_timeout(timeout)
+            }
+            #[cfg(unix)]
+            Control::Unix(s) => {
+                s.set_read_timeout(timeout)?;
+                s.set_write_timeout(timeout)
+            }
+        }
+    }
+
+    pub fn shutdown(&self) {
+        // Errors only mean the socket is already gone, which is what we want.
+        let _ = match self {
+            Control::Tcp(s) => s.shutdown(std::net::Shutdown::Both),
+            #[cfg(unix)]
+            Control::Unix(s) => s.shutdown(std::net::Shutdown::Both),
+        };
+    }
+}
+
+impl Stream {
+    /// Opens a TCP connection (trying each resolved address) with TCP_NODELAY on, so that
+    /// every frame leaves at once instead of waiting for Nagle's algorithm.
+    pub fn connect_tcp(
+        host: &str,
+        port: u16,
+        timeout: Duration,
+    ) -> Result<(Stream, Control), Error> {
+        let context = || format!("connecting to {host}:{port}");
+        let addrs = (host, port)
+            .to_socket_addrs()
+            .map_err(|e| Error::io(context(), e))?;
+        let mut last_error = io::Error::new(io::ErrorKind::NotFound, "no address resolved");
+        for addr in addrs {
+            match StdTcpStream::connect_timeout(&addr, timeout) {
+                Ok(stream) => {
+                    stream
+                        .set_nodelay(true)
+                        .map_err(|e| Error::io(context(), e))?;
+                    let control = stream.try_clone().map_err(|e| Error::io(context(), e))?;
+                    control
+                        .set_read_timeout(Some(timeout))
+                        .and_then(|_| control.set_write_timeout(Some(timeout)))
+                        .map_err(|e| Error::io(context(), e))?;
+                    // The socket stays blocking (with timeouts) until the handshakes are done;
+                    // mio does not mind, and the session thread flips it to non-blocking later.
+                    let stream = mio::net::TcpStream::from_std(stream);
+                    return Ok((Stream::Tcp(stream), Control::Tcp(control)));
+                }
+                Err(e) => last_error = e,
+            }
+        }
+        Err(Error::io(context(), last_error))
+    }
+
+    /// Wraps a TCP stream in TLS, verifying the certificate unless told otherwise.
+    pub fn start_tls(self, host: &str, options: &TransportOptions) -> Result<Stream, Error> {
+        let tcp = match self {
+            Stream::Tcp(tcp) => tcp,
+            _ => unreachable!("TLS is only layered on TCP"),
+        };
+        let context = || format!("connecting to {host}");
+        let mut builder = native_tls::TlsConnector::builder();
+        if let Some(ca_file) = &options.ca_file {
+            let pem = std::fs::read(ca_file)
+                .map_err(|e| Error::io(format!("reading CA file {}", ca_file.display()), e))?;
+            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| Error::Tls {
+                context: format!("reading CA file {}", ca_file.display()),
+                source: e,
+            })?;
+            builder.add_root_certificate(cert);
+        }
+        if options.danger_accept_invalid_certs {
+            log::warn!("TLS certificate verification is OFF for {host}: anyone can impersonate it");
+            builder.danger_accept_invalid_certs(true);
+            builder.danger_accept_invalid_hostnames(true);
+        }
+        let connector = builder.build().map_err(|e| Error::Tls {
+            context: context(),
+            source: e,
+        })?;
+        match connector.connect(host, tcp) {
+            Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
+            Err(native_tls::HandshakeError::Failure(e)) => Err(Error::Tls {
+                context: context(),
+                source: e,
+            }),
+            Err(native_tls::HandshakeError::WouldBlock(_)) => Err(Error::io(
+                context(),
+                io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"),
+            )),
+        }
+    }
+
+    #[cfg(unix)]
+    pub fn connect_unix(path: &Path, timeout: Duration) -> Result<(Stream, Control), Error> {
+        let context = || format!("connecting to unix socket {}", path.display());
+        let stream =
+            std::os::unix::net::UnixStream::connect(path).map_err(|e| Error::io(context(), e))?;
+        let control = stream.try_clone().map_err(|e| Error::io(context(), e))?;
+        control
+            .set_read_timeout(Some(timeout))
+            .and_then(|_| control.set_write_timeout(Some(timeout)))
+            .map_err(|e| Error::io(context(), e))?;
+        Ok((
+            Stream::Unix(mio::net::UnixStream::from_std(stream)),
+            Control::Unix(control),
+        ))
+    }
+
+    #[cfg(not(unix))]
+    pub fn connect_unix(path: &Path, _timeout: Duration) -> Result<(Stream, Control), Error> {
+        Err(Error::InvalidUrl {
+            url: format!("unix://{}", path.display()),
+            reason: "unix sockets are not available on this platform".into(),
+        })
+    }
+
+    /// The socket to register with the session thread's poll.
+    pub fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Tcp(s) => s,
+            Stream::Tls(s) => s.get_mut(),
+            #[cfg(unix)]
+            Stream::Unix(s) => s,
+        }
+    }
+}
+
+impl Read for Stream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.read(buf),
+            Stream::Tls(s) => s.read(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Stream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Tcp(s) => s.write(buf),
+            Stream::Tls(s) => s.write(buf),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Stream::Tcp(s) => s.flush(),
+            Stream::Tls(s) => s.flush(),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.flush(),
+        }
+    }
+}
