@@ -31,9 +31,10 @@ pub(crate) struct RawSocket {
     outgoing: VecDeque<Vec<u8>>,
     /// How much of the front outgoing frame has been written.
     written: usize,
-    inbuf: Vec<u8>,
-    /// Start of unparsed data in `inbuf`.
+    /// Read buffer, allocated once; `inbuf[inpos..inend]` is received but not yet parsed.
+    inbuf: Box<[u8]>,
     inpos: usize,
+    inend: usize,
     /// A frame whose payload is larger than what the buffer held: read straight into it.
     partial: Option<(u8, Vec<u8>, usize)>,
 }
@@ -110,8 +111,9 @@ impl RawSocket {
             max_incoming: length_for_exponent(exp),
             outgoing: VecDeque::new(),
             written: 0,
-            inbuf: Vec::with_capacity(READ_CHUNK),
+            inbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
             inpos: 0,
+            inend: 0,
             partial: None,
         }))
     }
@@ -187,15 +189,14 @@ impl RawSocket {
                 .inspect(|n| *filled += n)
         } else {
             if self.inpos > 0 {
-                self.inbuf.drain(..self.inpos);
+                // Move the unparsed tail (less than one frame) to the front.
+                self.inbuf.copy_within(self.inpos..self.inend, 0);
+                self.inend -= self.inpos;
                 self.inpos = 0;
             }
-            let old_len = self.inbuf.len();
-            self.inbuf.resize(old_len + READ_CHUNK, 0);
-            let result = self.stream.read(&mut self.inbuf[old_len..]);
-            let n = *result.as_ref().unwrap_or(&0);
-            self.inbuf.truncate(old_len + n);
-            result
+            self.stream
+                .read(&mut self.inbuf[self.inend..])
+                .inspect(|n| self.inend += n)
         };
         match result {
             Ok(0) => Err(Error::lost("the router closed the connection")),
@@ -219,7 +220,7 @@ impl RawSocket {
             let (_, payload, _) = self.partial.take().expect("checked above");
             return self.frame(frame_type, payload);
         }
-        let available = &self.inbuf[self.inpos..];
+        let available = &self.inbuf[self.inpos..self.inend];
         if available.len() < 4 {
             return Ok(None);
         }
@@ -249,8 +250,8 @@ impl RawSocket {
         let mut payload = vec![0u8; len];
         payload[..body.len()].copy_from_slice(body);
         let filled = body.len();
-        self.inbuf.clear();
         self.inpos = 0;
+        self.inend = 0;
         self.partial = Some((frame_type, payload, filled));
         Ok(None)
     }
