@@ -122,6 +122,9 @@ pub enum Error {
     InvalidArgument(String),
     /// The configuration (izaber.yaml) could not be loaded or is invalid.
     Config(crate::config::ConfigError),
+    /// The global `wamp` is not connected: `initialize()` was not called, autorun was off, or
+    /// the configuration says `wamp.run: false` (log in with `wamp.change_user`).
+    NotInitialized,
 }
 
 impl Error {
@@ -191,6 +194,9 @@ impl fmt::Display for Error {
             ),
             Error::InvalidArgument(e) => write!(f, "invalid argument: {e}"),
             Error::Config(e) => write!(f, "configuration error: {e}"),
+            Error::NotInitialized => f.write_str(
+                "wamp is not connected: call initialize() first, or wamp.change_user() when autorun is off",
+            ),
         }
     }
 }

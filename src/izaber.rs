@@ -1,0 +1,487 @@
+//! The izaber layer: `initialize()`, the global [`wamp`], and `AUTORUN`, as in Python's
+//! `izaber` and `izaber_wamp`.
+//!
+//! ```no_run
+//! use izaber_wamp::{initialize, wamp};
+//!
+//! fn main() -> Result<(), izaber_wamp::Error> {
+//!     initialize()?;
+//!     let me = wamp.call("auth.whoami", ())?;
+//!     println!("{me}");
+//!     Ok(())
+//! }
+//! ```
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+use serde::Serialize;
+
+use crate::config::{Config, WampConfig};
+use crate::protocol::{Dict, Id, Serializer, Value};
+use crate::{
+    Auth, CallError, CallOptions, CallResult, Client, ClientBuilder, Error, Event, Invocation,
+    PublishOptions, ReconnectPolicy, RegisterOptions, RegistrationId, Secret, Stats,
+    SubscribeOptions, SubscriptionId,
+};
+
+/// Whether `initialize()` connects `wamp` (Python's `izaber_wamp.AUTORUN`). Turn it off with
+/// [`set_autorun`] to log in later with [`Wamp::change_user`].
+static AUTORUN: AtomicBool = AtomicBool::new(true);
+
+/// `izaber_wamp.AUTORUN = False` in Python: `initialize()` then loads the configuration but
+/// does not connect.
+pub fn set_autorun(autorun: bool) {
+    AUTORUN.store(autorun, Ordering::SeqCst);
+}
+
+static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
+
+/// The configuration `initialize` loaded, for scripts that read their own keys:
+/// `config()?.get_str("wamp.connection.username")`.
+pub fn config() -> Result<Arc<Config>, Error> {
+    CONFIG.read().clone().ok_or(Error::NotInitialized)
+}
+
+/// Where `initialize_with` takes its configuration from.
+#[derive(Clone, Debug, Default)]
+pub struct InitOptions {
+    /// The environment section to merge over `default` (else `IZABER_ENVIRONMENT`, else
+    /// `default`).
+    pub environment: Option<String>,
+    /// An izaber.yaml file, or a directory holding one (else the usual search).
+    pub config_path: Option<PathBuf>,
+    /// The whole YAML text (else the file).
+    pub yaml: Option<String>,
+}
+
+/// Loads izaber.yaml (the current directory, then home, then the user data directory, or the
+/// `IZABER_YAML` environment variable) and connects [`wamp`], unless autorun was turned off
+/// or the configuration says `wamp.run: false`.
+pub fn initialize() -> Result<(), Error> {
+    initialize_with(InitOptions::default())
+}
+
+/// [`initialize`] with an explicit environment, file or YAML text.
+pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
+    let environment = options
+        .environment
+        .clone()
+        .or_else(Config::environment_from_env);
+    let environment = environment.as_deref();
+    let config = match (&options.yaml, &options.config_path) {
+        (Some(yaml), _) => Config::from_yaml_str(yaml, environment)?,
+        (None, Some(path)) => Config::from_path(path, environment)?,
+        (None, None) => Config::load(environment)?,
+    };
+    let settings = config.wamp()?;
+    *CONFIG.write() = Some(Arc::new(config));
+    wamp.configure(settings);
+    if AUTORUN.load(Ordering::SeqCst) && wamp.settings()?.run {
+        wamp.run()?;
+    }
+    Ok(())
+}
+
+type JoinFn = Arc<dyn Fn(&Dict) + Send + Sync + 'static>;
+type ReasonFn = Arc<dyn Fn(&str) + Send + Sync + 'static>;
+
+#[derive(Default)]
+struct HookSet {
+    join: Vec<JoinFn>,
+    leave: Vec<ReasonFn>,
+    disconnect: Vec<ReasonFn>,
+}
+
+/// The global connection, Python's `from izaber_wamp import wamp`.
+///
+/// Usable from any thread. Until [`initialize`] (or [`Wamp::change_user`]) connects it, calls
+/// fail with [`Error::NotInitialized`].
+pub struct Wamp {
+    client: RwLock<Option<Client>>,
+    settings: Mutex<Option<WampConfig>>,
+    hooks: Mutex<HookSet>,
+}
+
+/// The global connection (see [`Wamp`]).
+#[allow(non_upper_case_globals)]
+pub static wamp: Wamp = Wamp {
+    client: RwLock::new(None),
+    settings: Mutex::new(None),
+    hooks: Mutex::new(HookSet {
+        join: Vec::new(),
+        leave: Vec::new(),
+        disconnect: Vec::new(),
+    }),
+};
+
+impl Wamp {
+    fn configure(&self, settings: WampConfig) {
+        *self.settings.lock() = Some(settings);
+    }
+
+    fn settings(&self) -> Result<WampConfig, Error> {
+        self.settings.lock().clone().ok_or(Error::NotInitialized)
+    }
+
+    /// The connected client, to use the whole [`Client`] API.
+    pub fn client(&self) -> Result<Client, Error> {
+        self.client.read().clone().ok_or(Error::NotInitialized)
+    }
+
+    /// Connects with the configured user (closing any previous connection).
+    fn run(&self) -> Result<(), Error> {
+        let settings = self.settings()?;
+        let client = self.builder(&settings, true)?.connect()?;
+        if let Some(old) = self.client.write().replace(client) {
+            old.close();
+        }
+        Ok(())
+    }
+
+    fn builder(&self, settings: &WampConfig, with_hooks: bool) -> Result<ClientBuilder, Error> {
+        let serializers = settings
+            .serializers
+            .iter()
+            .map(|s| s.parse::<Serializer>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let username = settings.username.clone().unwrap_or_default();
+        let authid = settings.authid.clone().unwrap_or_else(|| username.clone());
+        let password = settings.password.clone().unwrap_or_default();
+        let auth = if settings.authmethods.iter().any(|m| m == "ticket") {
+            Auth::Ticket {
+                authid,
+                ticket: password,
+            }
+        } else if settings.authmethods.iter().any(|m| m == "wampcra") {
+            Auth::WampCra {
+                authid,
+                secret: password,
+            }
+        } else {
+            Auth::Anonymous
+        };
+        let reconnect = match settings.auto_reconnect {
+            Some(delay) => ReconnectPolicy {
+                initial_delay: delay,
+                ..ReconnectPolicy::default()
+            },
+            None => ReconnectPolicy::never(),
+        };
+        let mut builder = Client::builder(settings.url.clone())
+            .realm(settings.realm.clone())
+            .auth(auth)
+            .serializers(&serializers)
+            .uri_base(settings.uri_base.clone())
+            .timeout(settings.timeout)
+            .ping_interval(settings.ping_interval)
+            .heartbeat_timeout(settings.heartbeat_timeout)
+            .max_payload_size(settings.max_payload_size)
+            .reconnect(reconnect)
+            .danger_accept_invalid_certs(!settings.tls_verify);
+        if let Some(ca_file) = &settings.ca_file {
+            builder = builder.ca_file(ca_file.clone());
+        }
+        if with_hooks {
+            let hooks = self.hooks.lock();
+            for hook in &hooks.join {
+                let hook = hook.clone();
+                builder = builder.on_join(move |details| hook(details));
+            }
+            for hook in &hooks.leave {
+                let hook = hook.clone();
+                builder = builder.on_leave(move |reason| hook(reason));
+            }
+            for hook in &hooks.disconnect {
+                let hook = hook.clone();
+                builder = builder.on_disconnect(move |reason| hook(reason));
+            }
+        }
+        Ok(builder)
+    }
+
+    /// Adds a hook, before [`initialize`]: `"join"` runs after every join and re-join with the
+    /// WELCOME details (the place to register and subscribe in a service); `"leave"` and
+    /// `"disconnect"` get a details dict with a `reason`.
+    ///
+    /// Hooks apply to connections made after they were added.
+    pub fn hook(
+        &self,
+        event: &str,
+        hook: impl Fn(&Dict) + Send + Sync + 'static,
+    ) -> Result<(), Error> {
+        let hook = Arc::new(hook);
+        let mut hooks = self.hooks.lock();
+        let with_reason = |hook: Arc<dyn Fn(&Dict) + Send + Sync>| -> ReasonFn {
+            Arc::new(move |reason: &str| {
+                let mut details = Dict::new();
+                details.insert("reason".into(), Value::from(reason));
+                hook(&details);
+            })
+        };
+        match event {
+            "join" => hooks.join.push(hook),
+            "leave" => hooks.leave.push(with_reason(hook)),
+            "disconnect" => hooks.disconnect.push(with_reason(hook)),
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown hook '{other}': use join, leave or disconnect"
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reconnects as another user. On success the old session is closed; on failure (a wrong
+    /// password, say) the old session, if any, stays connected and usable, and the error says
+    /// why the new login failed.
+    pub fn change_user(&self, username: &str, password: &str) -> Result<(), Error> {
+        let mut settings = self.settings()?;
+        settings.username = Some(username.to_owned());
+        settings.authid = Some(username.to_owned());
+        settings.password = Some(Secret::new(password));
+        let client = self.builder(&settings, true)?.connect()?;
+        *self.settings.lock() = Some(settings);
+        if let Some(old) = self.client.write().replace(client) {
+            old.close();
+        }
+        Ok(())
+    }
+
+    /// A separate connection with the same settings as another user, without the join hooks:
+    /// Python's `wamp.spawn_connection`. It lives until closed or dropped.
+    pub fn spawn_connection(&self, username: &str, password: &str) -> Result<Client, Error> {
+        let mut settings = self.settings()?;
+        settings.authid = Some(username.to_owned());
+        settings.username = Some(username.to_owned());
+        settings.password = Some(Secret::new(password));
+        self.builder(&settings, false)?.connect()
+    }
+
+    /// True while `wamp` is connected and joined.
+    pub fn is_connected(&self) -> bool {
+        self.client
+            .read()
+            .as_ref()
+            .is_some_and(Client::is_connected)
+    }
+
+    /// Closes the connection; `wamp` is then unconnected until [`Wamp::change_user`] or
+    /// another [`initialize`].
+    pub fn disconnect(&self) {
+        if let Some(client) = self.client.write().take() {
+            client.close();
+        }
+    }
+
+    /// See [`Client::call`]. `uri` is relative to `com.izaber.wamp` unless it already starts
+    /// with it (or with `wamp.`).
+    pub fn call(&self, uri: &str, args: impl Serialize) -> Result<Value, Error> {
+        self.client()?.call(uri, args)
+    }
+
+    /// See [`Client::call_kw`].
+    pub fn call_kw(
+        &self,
+        uri: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+    ) -> Result<Value, Error> {
+        self.client()?.call_kw(uri, args, kwargs)
+    }
+
+    /// See [`Client::call_with`].
+    pub fn call_with(
+        &self,
+        uri: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &CallOptions,
+    ) -> Result<CallResult, Error> {
+        self.client()?.call_with(uri, args, kwargs, options)
+    }
+
+    /// See [`Client::register`].
+    pub fn register<F, R>(&self, uri: &str, handler: F) -> Result<RegistrationId, Error>
+    where
+        F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
+        R: Serialize,
+    {
+        self.client()?.register(uri, handler)
+    }
+
+    /// See [`Client::register_with`].
+    pub fn register_with<F, R>(
+        &self,
+        uri: &str,
+        options: &RegisterOptions,
+        handler: F,
+    ) -> Result<RegistrationId, Error>
+    where
+        F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
+        R: Serialize,
+    {
+        self.client()?.register_with(uri, options, handler)
+    }
+
+    /// See [`Client::unregister`].
+    pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
+        self.client()?.unregister(id)
+    }
+
+    /// See [`Client::subscribe`].
+    pub fn subscribe<F>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
+    where
+        F: Fn(Event) + Send + Sync + 'static,
+    {
+        self.client()?.subscribe(topic, handler)
+    }
+
+    /// See [`Client::subscribe_with`].
+    pub fn subscribe_with<F>(
+        &self,
+        topic: &str,
+        options: &SubscribeOptions,
+        handler: F,
+    ) -> Result<SubscriptionId, Error>
+    where
+        F: Fn(Event) + Send + Sync + 'static,
+    {
+        self.client()?.subscribe_with(topic, options, handler)
+    }
+
+    /// See [`Client::unsubscribe`].
+    pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
+        self.client()?.unsubscribe(id)
+    }
+
+    /// See [`Client::publish`].
+    pub fn publish(&self, topic: &str, args: impl Serialize) -> Result<(), Error> {
+        self.client()?.publish(topic, args)
+    }
+
+    /// See [`Client::publish_with`].
+    pub fn publish_with(
+        &self,
+        topic: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &PublishOptions,
+    ) -> Result<Option<Id>, Error> {
+        self.client()?.publish_with(topic, args, kwargs, options)
+    }
+
+    /// See [`Client::stats`].
+    pub fn stats(&self) -> Result<Stats, Error> {
+        Ok(self.client()?.stats())
+    }
+
+    /// Waits up to `timeout` for the connection to be joined (e.g. after a reconnect).
+    pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
+        self.client()?.wait_connected(timeout)
+    }
+}
+
+/// Nexus helpers on the global connection, with the Python names (see [`Client::whoami`] and
+/// its neighbours for what each does).
+macro_rules! forward_to_client {
+    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*);)*) => {
+        impl Wamp {
+            $(
+                $(#[$doc])*
+                pub fn $name(&self $(, $arg: $ty)*) -> Result<Value, Error> {
+                    self.client()?.$name($($arg),*)
+                }
+            )*
+        }
+    };
+}
+
+forward_to_client! {
+    /// See [`Client::whoami`].
+    fn whoami();
+    /// See [`Client::ad_users`].
+    fn ad_users();
+    /// See [`Client::ad_groups`].
+    fn ad_groups();
+    /// See [`Client::roster_query`].
+    fn roster_query(name: &str);
+    /// See [`Client::roster_unregister`].
+    fn roster_unregister(name: &str);
+    /// See [`Client::metadata_get`].
+    fn metadata_get(key: &str);
+    /// See [`Client::metadata_list`].
+    fn metadata_list();
+    /// See [`Client::metadata_delete`].
+    fn metadata_delete(key: &str);
+    /// See [`Client::otp_create`].
+    fn otp_create();
+    /// See [`Client::otp_list`].
+    fn otp_list();
+    /// See [`Client::otp_delete`].
+    fn otp_delete(uuid: &str);
+    /// See [`Client::apikeys_list`].
+    fn apikeys_list();
+    /// See [`Client::apikeys_delete`].
+    fn apikeys_delete(uuid: &str);
+}
+
+impl Wamp {
+    /// See [`Client::roster_register`].
+    pub fn roster_register(&self, name: &str, data: impl Serialize) -> Result<Value, Error> {
+        self.client()?.roster_register(name, data)
+    }
+
+    /// See [`Client::metadata_set`].
+    pub fn metadata_set(&self, key: &str, value: impl Serialize) -> Result<Value, Error> {
+        self.client()?.metadata_set(key, value)
+    }
+
+    /// See [`Client::apikeys_create`].
+    pub fn apikeys_create(&self, data: impl Serialize) -> Result<Value, Error> {
+        self.client()?.apikeys_create(data)
+    }
+}
+
+/// Calls a procedure the way Python does: positional arguments, then `name = value` keyword
+/// arguments, all in one list. Works with [`wamp`] and with any [`Client`].
+///
+/// ```no_run
+/// use izaber_wamp::{call, initialize, wamp};
+/// # fn main() -> Result<(), izaber_wamp::Error> {
+/// initialize()?;
+/// // Python: wamp.call('example.call', 'pos1', 'pos2', keyword1='value1', keyword2='value2')
+/// let results = call!(wamp, "example.call", "pos1", "pos2", keyword1 = "value1", keyword2 = "value2")?;
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! call {
+    ($client:expr, $uri:expr $(, $($rest:tt)*)?) => {
+        $crate::__call_munch!($client, $uri, [], [], $($($rest)*)?)
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __call_munch {
+    ($client:expr, $uri:expr, [$($arg:expr,)*], [$($key:ident = $val:expr,)*], $(,)?) => {
+        (|| -> ::std::result::Result<$crate::protocol::Value, $crate::Error> {
+            let args: ::std::vec::Vec<$crate::protocol::Value> =
+                ::std::vec![$($crate::protocol::to_value(&$arg)?,)*];
+            #[allow(unused_mut)]
+            let mut kwargs = $crate::protocol::Dict::new();
+            $(kwargs.insert(::std::stringify!($key).to_owned(), $crate::protocol::to_value(&$val)?);)*
+            $client.call_kw($uri, args, kwargs)
+        })()
+    };
+    ($client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $key:ident = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__call_munch!($client, $uri, [$($arg,)*], [$($kw)* $key = $val,], $($($rest)*)?)
+    };
+    ($client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $next:expr $(, $($rest:tt)*)?) => {
+        $crate::__call_munch!($client, $uri, [$($arg,)* $next,], [$($kw)*], $($($rest)*)?)
+    };
+}
