@@ -1,0 +1,23 @@
+//! A simple subscription to receive push notifications from the server.
+use std::time::Duration;
+
+use izaber_wamp::{Event, initialize, wamp};
+
+fn subscribe_event(event: Event) {
+    println!("subscription event: {:?}", event.details);
+    println!("subscription event received args: {:?}", event.args);
+    println!(
+        "subscription event received keyword args: {:?}",
+        event.kwargs
+    );
+}
+
+fn main() -> anyhow::Result<()> {
+    initialize()?;
+
+    let sub_id = wamp.subscribe("test.sub", subscribe_event)?;
+    println!("{sub_id}");
+
+    std::thread::sleep(Duration::from_secs(10000));
+    Ok(())
+}
