@@ -203,11 +203,25 @@ def accepts(kind, address):
         s.close()
 
 
+def launch_router(attempts=4, **kwargs):
+    """Prepare and start a router; when another process took one of its
+    ports between picking and binding, try again with fresh ports."""
+    for attempt in range(attempts):
+        r = RouterProcess.create(**kwargs)
+        try:
+            return r.start()
+        except RuntimeError:
+            clash = "Address already in use" in r.log()
+            r.stop()
+            if not clash or attempt == attempts - 1:
+                raise
+            shutil.rmtree(r.dir, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def router():
-    r = RouterProcess.create(watch_parent=os.getpid())
+    r = launch_router(watch_parent=os.getpid())
     try:
-        r.start()
         yield r
     finally:
         r.stop()

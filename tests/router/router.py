@@ -4,7 +4,7 @@
 Run with the venv's python (see setup-venv.sh):
 
     python tests/router/router.py prepare DIR [--ports JSON]
-    python tests/router/router.py start DIR [--watch-parent PID]
+    python tests/router/router.py start DIR [--watch-parent PID [--cleanup-dir]]
 
 ``prepare`` picks free loopback ports (or takes the ones given with --ports,
 so that a restarted router keeps its ports), generates a throw-away CA and a
@@ -16,7 +16,8 @@ router (ports, URLs, CA file, unix socket, realm, users).
 exit status. Callers put this process in its own process group and stop the
 router by signalling the whole group. With ``--watch-parent PID`` the router
 is also stopped when process PID goes away, so that a test binary which exits
-without cleaning up does not leak routers.
+without cleaning up does not leak routers (and with --cleanup-dir, DIR is
+then removed too).
 
 Only the standard library and ``cryptography`` (a dependency of crossbar) are
 used here; the Nexus behaviour itself lives in nexus_component.py, which the
@@ -28,6 +29,7 @@ import datetime
 import ipaddress
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -498,6 +500,9 @@ def cmd_start(args):
             return 0
         if args.watch_parent and not parent_alive(args.watch_parent, original_ppid):
             stop("watched process {} is gone".format(args.watch_parent))
+            if args.cleanup_dir:
+                # nobody is left to read the log or reuse the directory
+                shutil.rmtree(directory, ignore_errors=True)
             return 0
         try:
             child.wait(timeout=0.25)
@@ -517,6 +522,11 @@ def main():
     s = sub.add_parser("start", help="run the router for DIR in the foreground")
     s.add_argument("dir")
     s.add_argument("--watch-parent", type=int, metavar="PID", help="stop the router when PID exits")
+    s.add_argument(
+        "--cleanup-dir",
+        action="store_true",
+        help="remove DIR after stopping because the watched process is gone",
+    )
     s.add_argument("--loglevel", default="info", choices=["error", "warn", "info", "debug", "trace"])
     s.add_argument("--grace", type=float, default=10.0, help="seconds to wait after SIGTERM before SIGKILL")
     s.set_defaults(func=cmd_start)
