@@ -461,6 +461,43 @@ def test_pattern_registration_gets_procedure(connect):
     assert seen["procedure"] == prefix + "deep.name"
 
 
+def test_wildcard_registration_and_pattern_subscription(connect):
+    callee = connect("backend-1")
+    caller = connect("backend-2")
+    base = P + unique("wc")
+    seen = {}
+
+    def handler(invoke, *args, **kwargs):
+        seen.update(invoke.details)
+        return "wild"
+
+    callee.register(base + "..end", handler, details={"match": "wildcard"})
+    assert caller.call(base + ".middle.end") == "wild"
+    assert seen["procedure"] == base + ".middle.end"
+
+    events = []
+    callee.subscribe(base + ".", lambda event, *a, **k: events.append(event.details), options={"match": "prefix"})
+    request(caller, PUBLISH(options={"acknowledge": True}, topic=base + ".t1", args=[], kwargs={}))
+    wait_for(lambda: events, what="event")
+    assert events[0]["topic"] == base + ".t1"
+
+
+def test_roundrobin_shared_registration(connect):
+    uri = P + unique("rr")
+    a = connect("backend-1")
+    b = connect("backend-3")
+    a.register(uri, lambda invoke: "a", details={"invoke": "roundrobin"})
+    b.register(uri, lambda invoke: "b", details={"invoke": "roundrobin"})
+    caller = connect("backend-2")
+    answers = [caller.call(uri) for _ in range(4)]
+    assert sorted(answers) == ["a", "a", "b", "b"]
+
+
+def test_unregister_unknown_registration(connect):
+    msg = request(connect("backend-1"), UNREGISTER(registration_id=123456789))
+    assert msg == swampyer.WAMP_ERROR and msg.error == "wamp.error.no_such_registration"
+
+
 def test_force_reregister_displaces_the_old_callee(connect):
     unregistered = []
 
