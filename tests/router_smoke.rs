@@ -107,6 +107,7 @@ fn every_ticket_user_gets_its_role() {
     assert_eq!(router.public().role, "public");
     assert_eq!(router.cra_plain().authmethod, "wampcra");
     assert!(router.cra_salted().salt.is_some());
+    assert_eq!(router.age_otp_procedure(), "nexus.testing.otp.age");
 }
 
 #[test]

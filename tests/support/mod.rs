@@ -427,6 +427,15 @@ impl Router {
         LogGuard { router: self }
     }
 
+    /// `nexus.testing.otp.age`: trust-only test hook, called with
+    /// `(uuid, seconds)`, that moves a one-time password's expiry `seconds`
+    /// into the past (OTPs expire 10 minutes after creation).
+    pub fn age_otp_procedure(&self) -> &str {
+        self.info["procedures"]["age_otp"]
+            .as_str()
+            .unwrap_or("nexus.testing.otp.age")
+    }
+
     // --- users -----------------------------------------------------------
 
     /// All users of the router.
