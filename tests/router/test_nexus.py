@@ -988,3 +988,38 @@ def test_restart_keeps_ports_and_resets_state(tmp_path):
         import shutil
 
         shutil.rmtree(r.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# Zaber's Python library against the fixture
+# ---------------------------------------------------------------------------
+
+
+def test_izaber_wamp_python_library(router):
+    """izaber-wamp's client (the library being ported) works with the
+    router: it calls with uri_base com.izaber.wamp and the my.otps.* names."""
+    import izaber_wamp
+
+    client = izaber_wamp.WAMPClientTicket(
+        url=router.url("ws"),
+        realm="izaber",
+        username="frontend-1",
+        password="frontend-1-secret",
+        uri_base="com.izaber.wamp",
+        serializers=["cbor"],
+        auto_reconnect=False,
+        timeout=10,
+    ).start()
+    try:
+        assert client.whoami() == {"authid": "frontend-1", "role": "frontend"}
+        key = unique("iz.")
+        assert client.metadata_set(key, {"v": 1}) == {"v": 1}
+        assert client.metadata_get(key) == {"v": 1}
+        otp = client.otp_create()
+        assert otp["uuid"] in [o["uuid"] for o in client.otp_list()]
+        assert client.otp_delete(otp["uuid"]) is True
+        name = "roster." + unique()
+        client.roster_register(name, {"x": 1})
+        assert client.roster_query(name) == [{"x": 1}]
+    finally:
+        close_client(client)
