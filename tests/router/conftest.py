@@ -1,0 +1,425 @@
+"""pytest fixtures for the test router (run with the router venv, see
+run-oracle-tests.sh).
+
+* ``router``: one router for the whole pytest session, prepared in a temporary
+  directory, started in its own process group and stopped at the end.
+* ``connect``: opens swampyer sessions to it and closes them after the test.
+
+Also plain helpers that tests import: ``RouterProcess``, ``raw_ws_session``,
+``RawSocketSession``, ``request``.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+import swampyer
+import websockets.sync.client as ws_client
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROUTER_PY = os.path.join(HERE, "router.py")
+
+READY_TIMEOUT = 60.0
+STOP_GRACE = 15.0
+
+
+class RouterProcess:
+    """A router started with `router.py start`, in its own process group."""
+
+    def __init__(self, directory, info, watch_parent=None):
+        self.dir = directory
+        self.info = info
+        self.log_path = os.path.join(directory, "router.log")
+        self.watch_parent = watch_parent
+        self.proc = None
+
+    @classmethod
+    def create(cls, directory=None, ports=None, watch_parent=None):
+        if directory is None:
+            # short: the unix socket path lives in here (max ~107 bytes)
+            directory = tempfile.mkdtemp(prefix="izr-", dir="/tmp")
+        cmd = [sys.executable, ROUTER_PY, "prepare", directory]
+        if ports:
+            cmd += ["--ports", json.dumps(ports)]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True, timeout=60).stdout
+        return cls(directory, json.loads(out), watch_parent)
+
+    def start(self):
+        if self.proc is not None:
+            # a restart: the old router must be gone, or the readiness check
+            # below could talk to its still-open sockets
+            self.wait_gone()
+        cmd = [sys.executable, ROUTER_PY, "start", self.dir]
+        if self.watch_parent:
+            cmd += ["--watch-parent", str(self.watch_parent)]
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(
+                cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # own process group, pgid == pid
+            )
+        self.wait_ready()
+        return self
+
+    def endpoints(self):
+        """(kind, address) of every listening endpoint."""
+        ports = self.info["ports"]
+        eps = [("tcp", ("127.0.0.1", ports[name])) for name in ("ws", "wss", "tcp", "tcps")]
+        eps.append(("unix", self.info["unix_socket"]))
+        return eps
+
+    def wait_ready(self, timeout=READY_TIMEOUT):
+        """Poll until every endpoint accepts a connection; fail with the log otherwise."""
+        deadline = time.monotonic() + timeout
+        pending = self.endpoints()
+        while pending:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    "router exited with status {} before it was ready\n{}".format(
+                        self.proc.returncode, self.log_tail()
+                    )
+                )
+            if time.monotonic() > deadline:
+                raise RuntimeError(
+                    "router not ready after {}s (waiting for {})\n{}".format(timeout, pending, self.log_tail())
+                )
+            pending = [ep for ep in pending if not accepts(*ep)]
+            if pending:
+                time.sleep(0.05)
+
+    def log(self):
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except FileNotFoundError:
+            return ""
+
+    def log_tail(self, lines=80):
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def signal_group(self, sig):
+        try:
+            os.killpg(self.proc.pid, sig)
+        except ProcessLookupError:
+            pass
+
+    def group_alive(self):
+        return bool(live_group_members(self.proc.pid))
+
+    def wait_gone(self, timeout=STOP_GRACE):
+        """Wait until no process of the router's group is left (zombies
+        aside: they have closed their sockets already). A process killed with
+        SIGKILL keeps its listening sockets open while the kernel tears down
+        its memory, so "the supervisor exited" is not enough."""
+        deadline = time.monotonic() + timeout
+        while self.group_alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
+    def kill(self):
+        """SIGKILL the whole router (a crash) and wait until it is gone."""
+        self.signal_group(signal.SIGKILL)
+        self.proc.wait()
+        self.wait_gone()
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.signal_group(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        if not self.wait_gone(timeout=2):
+            self.signal_group(signal.SIGKILL)
+            self.proc.wait()
+            self.wait_gone()
+
+    # --- connecting ---------------------------------------------------
+
+    def user(self, username):
+        for u in self.info["users"]:
+            if u["username"] == username:
+                return u
+        raise KeyError(username)
+
+    def url(self, kind):
+        return self.info["urls"][kind]
+
+    def ssl_context(self):
+        return ssl.create_default_context(cafile=self.info["ca_file"])
+
+
+def live_group_members(pgid):
+    """PIDs in process group `pgid` that still have a running thread (Linux /proc).
+
+    A killed multi-threaded process shows its main thread as a zombie while
+    the other threads are still exiting, and its file descriptors (listening
+    sockets included) are only closed when the last thread is gone. So look
+    at every thread, not at the process state."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/{}/stat".format(entry)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            # fields after the command: state, ppid, pgrp, ...
+            if int(fields[2]) != pgid:
+                continue
+            for task in os.listdir("/proc/{}/task".format(entry)):
+                with open("/proc/{}/task/{}/stat".format(entry, task)) as f:
+                    if f.read().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                        members.append(int(entry))
+                        break
+        except (OSError, IndexError, ValueError):
+            continue  # the process went away while we looked
+    return members
+
+
+def accepts(kind, address):
+    family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(address)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def launch_router(attempts=4, **kwargs):
+    """Prepare and start a router; when another process took one of its
+    ports between picking and binding, try again with fresh ports."""
+    for attempt in range(attempts):
+        r = RouterProcess.create(**kwargs)
+        try:
+            return r.start()
+        except RuntimeError:
+            clash = "Address already in use" in r.log()
+            r.stop()
+            if not clash or attempt == attempts - 1:
+                raise
+            shutil.rmtree(r.dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def router():
+    r = launch_router(watch_parent=os.getpid())
+    try:
+        yield r
+    finally:
+        r.stop()
+        if os.environ.get("IZABER_KEEP_ROUTER_DIR"):
+            print("router directory kept: " + r.dir)
+        else:
+            shutil.rmtree(r.dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def _router_log_on_failure(request):
+    """Print the end of the router log when a test that used the router fails."""
+    yield
+    rep = getattr(request.node, "rep_call", None)
+    if rep is not None and rep.failed and "router" in request.fixturenames:
+        r = request.getfixturevalue("router")
+        print("----- router log (tail) -----\n" + r.log_tail(60))
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    rep = outcome.get_result()
+    setattr(item, "rep_" + rep.when, rep)
+
+
+class CraClient(swampyer.WAMPClient):
+    """swampyer has no WAMP-CRA; this answers the challenge with the stdlib only
+    (PBKDF2 when the challenge carries salt/iterations/keylen, then HMAC-SHA256,
+    both base64), which is what a client library must do too."""
+
+    def __init__(self, username, password, **kwargs):
+        kwargs.setdefault("authmethods", ["wampcra"])
+        kwargs["authid"] = username
+        super().__init__(**kwargs)
+        self.cra_password = password
+
+    def handle_challenge(self, data):
+        import base64
+        import hashlib
+        import hmac
+
+        extra = data.extra
+        key = self.cra_password.encode()
+        if "salt" in extra:
+            derived = hashlib.pbkdf2_hmac(
+                "sha256", key, extra["salt"].encode(), extra["iterations"], extra["keylen"]
+            )
+            key = base64.b64encode(derived)
+        sig = base64.b64encode(hmac.new(key, extra["challenge"].encode(), hashlib.sha256).digest())
+        self.send_message(swampyer.AUTHENTICATE(signature=sig.decode(), extra={}))
+
+
+def close_client(client):
+    """Leave cleanly (GOODBYE, close) and let swampyer's reader thread end.
+
+    swampyer's own shutdown() injects an exception into that thread, which
+    pytest then reports; setting the flag and waking the loop is enough."""
+    try:
+        client.disconnect()
+    except Exception:
+        pass
+    client._request_shutdown = True
+    cond = client._request_loop_notify_restart
+    with cond:
+        cond.notify_all()
+
+
+@pytest.fixture
+def connect(router):
+    """connect(username=None, kind="ws", serializer="json", **swampyer_options).
+
+    username None: anonymous. A username from the router's user list logs in
+    with its password (ticket or WAMP-CRA); pass password= to override.
+    """
+    clients = []
+
+    def _connect(username=None, kind="ws", serializer="json", password=None, **options):
+        options.setdefault("realm", router.info["realm"])
+        options.setdefault("auto_reconnect", False)
+        options.setdefault("timeout", 10)
+        options.setdefault("serializers", [serializer])
+        options["url"] = router.url(kind)
+        if kind == "wss":
+            options.setdefault("sslopt", router.ssl_context())
+        if username is None and password is None:
+            client = swampyer.WAMPClient(**options)
+        else:
+            try:
+                user = router.user(username)
+            except KeyError:
+                user = {"authmethod": "ticket", "password": None}
+            if password is None:
+                password = user["password"]
+            if user["authmethod"] == "wampcra":
+                client = CraClient(username, password, **options)
+            else:
+                client = swampyer.WAMPClientTicket(username=username, password=password, **options)
+        clients.append(client)
+        return client.start()
+
+    yield _connect
+    for c in clients:
+        close_client(c)
+
+
+def request(client, message):
+    """Send a request and return the router's reply message as is (swampyer's
+    own helpers drop the error URI when there are args)."""
+    return client.send_and_await_response(message)
+
+
+# --- raw clients: see exactly what the router sends ----------------------
+
+
+def raw_ws_session(url, realm, authid=None, ticket=None, authmethods=None, ssl_context=None, timeout=10):
+    """WAMP-over-WebSocket (json) opening handshake done by hand.
+
+    Returns (connection, first message that is not a CHALLENGE): a WELCOME or
+    an ABORT, as a list."""
+    conn = ws_client.connect(
+        url, subprotocols=["wamp.2.json"], open_timeout=timeout, ssl=ssl_context, max_size=None
+    )
+    details = {"roles": {"caller": {}, "callee": {}, "publisher": {}, "subscriber": {}}}
+    details["authmethods"] = authmethods or (["ticket"] if ticket is not None else ["anonymous"])
+    if authid is not None:
+        details["authid"] = authid
+    conn.send(json.dumps([1, realm, details]))
+    while True:
+        msg = json.loads(conn.recv(timeout=timeout))
+        if msg[0] == 4:  # CHALLENGE
+            conn.send(json.dumps([5, ticket or "", {}]))
+            continue
+        return conn, msg
+
+
+class RawSocketSession:
+    """A minimal WAMP RawSocket client (json), written from the spec, to check
+    the router's framing independently of swampyer (whose send() does not
+    loop on partial writes, so it cannot carry large messages)."""
+
+    def __init__(self, address, family=socket.AF_INET, max_len_exp=24, ssl_context=None, server_hostname=None):
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
+        self.sock.settimeout(30)
+        self.sock.connect(address)
+        if ssl_context is not None:
+            self.sock = ssl_context.wrap_socket(self.sock, server_hostname=server_hostname)
+        # 0x7F, high nibble: max length 2**(9+n) we accept, low nibble: 1 = json
+        self.sock.sendall(bytes([0x7F, ((max_len_exp - 9) << 4) | 1, 0, 0]))
+        reply = self._recv_exact(4)
+        if reply[0] != 0x7F or reply[1] & 0x0F != 1:
+            raise RuntimeError("rawsocket handshake refused: {!r}".format(reply))
+        self.router_max_len = 2 ** (9 + (reply[1] >> 4))
+        self.request_id = 0
+
+    def _recv_exact(self, n):
+        buf = bytearray()
+        while len(buf) < n:
+            chunk = self.sock.recv(n - len(buf))
+            if not chunk:
+                raise ConnectionError("connection closed after {} of {} bytes".format(len(buf), n))
+            buf += chunk
+        return bytes(buf)
+
+    def send(self, msg):
+        payload = json.dumps(msg).encode()
+        if len(payload) > self.router_max_len:
+            raise ValueError("message of {} bytes exceeds the router's {}".format(len(payload), self.router_max_len))
+        self.sock.sendall(struct.pack("!I", len(payload)) + payload)  # type byte 0 = message
+
+    def recv(self):
+        while True:
+            header = self._recv_exact(4)
+            kind, length = header[0] & 0x07, struct.unpack("!I", b"\0" + header[1:])[0]
+            payload = self._recv_exact(length)
+            if kind == 0:
+                return json.loads(payload)
+            if kind == 1:  # PING: answer with PONG carrying the same payload
+                self.sock.sendall(bytes([2]) + header[1:] + payload)
+
+    def hello(self, realm, authid=None, ticket=None):
+        details = {"roles": {"caller": {}, "callee": {}}, "authmethods": ["ticket"] if ticket else ["anonymous"]}
+        if authid:
+            details["authid"] = authid
+        self.send([1, realm, details])
+        msg = self.recv()
+        if msg[0] == 4:
+            self.send([5, ticket, {}])
+            msg = self.recv()
+        return msg
+
+    def call(self, procedure, args=None):
+        self.request_id += 1
+        self.send([48, self.request_id, {}, procedure, args or []])
+        return self.recv()
+
+    def close(self):
+        try:
+            self.sock.close()
+        except OSError:
+            pass

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Create (or reuse) the Python venv that runs the test router (Crossbar.io plus
+# our Nexus component) and the Python oracle tests.
+#
+#   bash tests/router/setup-venv.sh
+#
+# The venv lives in tests/router/.venv unless IZABER_ROUTER_VENV names another
+# directory. A marker file is written only after every step succeeded, so an
+# interrupted install is thrown away and redone on the next run. The marker
+# holds SETUP_VERSION: bump it when the package list below changes, so that
+# existing venvs are rebuilt.
+#
+# Set PYTHON to choose the interpreter that creates the venv (default python3).
+set -euo pipefail
+
+SETUP_VERSION=1
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+venv="${IZABER_ROUTER_VENV:-$here/.venv}"
+python="${PYTHON:-python3}"
+marker="$venv/.izaber-router-venv-complete"
+
+log() { echo "setup-venv: $*" >&2; }
+
+is_complete() {
+    [[ -f "$marker" && "$(cat "$marker")" == "$SETUP_VERSION" && -x "$venv/bin/python" && -x "$venv/bin/crossbar" ]]
+}
+
+# Several test processes may call this at once: serialise on a lock next to
+# the venv so that only one installs and the others then see the marker.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+
+if is_complete; then
+    log "venv ready: $venv"
+    exit 0
+fi
+
+log "creating venv in $venv (crossbar is large; this takes a minute or two)"
+rm -rf "$venv"
+"$python" -m venv "$venv"
+pip=("$venv/bin/python" -m pip --disable-pip-version-check --no-input --quiet)
+
+"${pip[@]}" install --upgrade pip setuptools wheel
+"${pip[@]}" install crossbar
+# The bjdata wheel on PyPI was compiled against NumPy 1.x; with the NumPy 2
+# that crossbar pulls in, every router worker logs "_ARRAY_API not found" and
+# a traceback at start. Rebuild it from source against the installed NumPy
+# (no wheel, no cached wheel, no isolated build env with another NumPy).
+"${pip[@]}" install --force-reinstall --no-deps --no-build-isolation \
+    --no-binary bjdata --no-cache-dir bjdata
+# Python clients: swampyer is the oracle the fixture is tested with;
+# izaber-wamp (Zaber's Python library) is for interop tests.
+"${pip[@]}" install swampyer izaber-wamp pytest
+
+# Check that what we need actually imports and runs before declaring success.
+"$venv/bin/python" -c 'import crossbar, autobahn, cryptography, swampyer, izaber.wamp, pytest'
+"$venv/bin/crossbar" version >/dev/null
+if "$venv/bin/python" -c 'import bjdata' 2>&1 | grep -q '_ARRAY_API'; then
+    log "bjdata is still built against NumPy 1.x; the router would log tracebacks"
+    exit 1
+fi
+
+echo "$SETUP_VERSION" >"$marker"
+log "venv ready: $venv"
