@@ -438,6 +438,11 @@ impl Router {
 
     // --- users -----------------------------------------------------------
 
+    /// The router venv's Python, for tests that run Python peers (swampyer, izaber-wamp).
+    pub fn python(&self) -> &Path {
+        &self.python
+    }
+
     /// All users of the router.
     pub fn users(&self) -> &[User] {
         &self.users

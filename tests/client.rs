@@ -1,0 +1,593 @@
+//! The core client against a real Crossbar router with Nexus's behaviour.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use izaber_wamp::protocol::{Serializer, Value};
+use izaber_wamp::{
+    CallError, CallOptions, CancelMode, Client, Error, Match, PublishOptions, RegisterOptions,
+    SubscribeOptions,
+};
+use support::{Router, User};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn connect(router: &Router, url: &str, user: &User, serializer: Serializer) -> Client {
+    Client::builder(url)
+        .realm(&router.realm)
+        .ticket(&user.username, user.password.as_str())
+        .uri_base("com.izaber.wamp")
+        .serializer(serializer)
+        .ca_file(&router.ca_file)
+        .timeout(WAIT)
+        .connect()
+        .unwrap_or_else(|e| panic!("connecting to {url} with {serializer}: {e}"))
+}
+
+fn backend(router: &Router) -> Client {
+    connect(router, &router.ws_url, router.backend(1), Serializer::Cbor)
+}
+
+/// A URI no other test uses, so tests can run in parallel on the shared router.
+fn unique(name: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "test.{name}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+#[test]
+fn every_transport_and_serializer_calls_registers_and_publishes() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let urls = [
+        &router.ws_url,
+        &router.wss_url,
+        &router.tcp_url,
+        &router.tcps_url,
+        &router.unix_url,
+    ];
+    for url in urls {
+        for serializer in [Serializer::Json, Serializer::MsgPack, Serializer::Cbor] {
+            let callee = connect(router, url, router.backend(1), serializer);
+            let caller = connect(router, url, router.backend(2), serializer);
+            assert_eq!(caller.serializer(), serializer);
+            let procedure = unique("echo");
+            callee
+                .register(&procedure, |invocation| Ok(invocation.args))
+                .unwrap();
+            let payload = (
+                "text",
+                -5_000_000_000i64,
+                2.5,
+                Value::Bytes(vec![0, 1, 255]),
+                (),
+            );
+            let echoed = caller.call(&procedure, payload).unwrap();
+            assert_eq!(
+                echoed,
+                Value::List(vec![
+                    Value::from("text"),
+                    Value::from(-5_000_000_000i64),
+                    Value::Float(2.5),
+                    Value::Bytes(vec![0, 1, 255]),
+                    Value::Null,
+                ]),
+                "{url} {serializer}"
+            );
+
+            let topic = unique("topic");
+            let (tx, rx) = crossbeam_channel::unbounded();
+            callee
+                .subscribe(&topic, move |event| tx.send(event).unwrap())
+                .unwrap();
+            caller
+                .publish_with(
+                    &topic,
+                    ("hello",),
+                    serde_json::json!({"n": 1}),
+                    &PublishOptions::new().acknowledge(true),
+                )
+                .unwrap();
+            let event = rx.recv_timeout(WAIT).expect("event delivered");
+            assert_eq!(event.args, vec![Value::from("hello")]);
+            assert_eq!(event.kwargs["n"], 1i64);
+            assert_eq!(event.topic, format!("com.izaber.wamp.{topic}"));
+            callee.close();
+            caller.close();
+        }
+    }
+}
+
+#[test]
+fn whoami_answers_with_the_logged_in_user() {
+    let router = Router::shared();
+    let client = backend(router);
+    let me = client.call("auth.whoami", ()).unwrap();
+    assert_eq!(me["authid"], "backend-1");
+    assert_eq!(me["role"], "backend");
+    assert_eq!(client.authrole().as_deref(), Some("backend"));
+    // A full URI is used as it is, not prefixed twice.
+    assert_eq!(client.call("com.izaber.wamp.auth.whoami", ()).unwrap(), me);
+}
+
+#[test]
+fn a_prefix_registration_sees_the_procedure_actually_called() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.ws_url, router.backend(2), Serializer::Json);
+    let base = unique("prefix");
+    callee
+        .register_with(
+            &base,
+            &RegisterOptions::new().match_policy(Match::Prefix),
+            |invocation| Ok(invocation.procedure),
+        )
+        .unwrap();
+    let called = caller.call(&format!("{base}.deeper.still"), ()).unwrap();
+    assert_eq!(
+        called,
+        format!("com.izaber.wamp.{base}.deeper.still").as_str()
+    );
+}
+
+#[test]
+fn a_wildcard_subscription_sees_the_topic_actually_published() {
+    let router = Router::shared();
+    let subscriber = backend(router);
+    let publisher = connect(
+        router,
+        &router.tcp_url,
+        router.backend(2),
+        Serializer::MsgPack,
+    );
+    let base = unique("wild");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    subscriber
+        .subscribe_with(
+            &format!("{base}..status"),
+            &SubscribeOptions::new().match_policy(Match::Wildcard),
+            move |event| tx.send(event.topic).unwrap(),
+        )
+        .unwrap();
+    publisher
+        .publish_with(
+            &format!("{base}.motor7.status"),
+            ((),),
+            (),
+            &PublishOptions::new().acknowledge(true),
+        )
+        .unwrap();
+    assert_eq!(
+        rx.recv_timeout(WAIT).unwrap(),
+        format!("com.izaber.wamp.{base}.motor7.status")
+    );
+}
+
+#[test]
+fn fifty_threads_share_one_client() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let procedure = unique("add");
+    callee
+        .register(&procedure, |invocation| {
+            Ok(invocation.arg::<i64>(0)? + invocation.arg::<i64>(1)?)
+        })
+        .unwrap();
+    let caller = connect(router, &router.tcp_url, router.backend(2), Serializer::Cbor);
+    let threads: Vec<_> = (0..50i64)
+        .map(|t| {
+            let caller = caller.clone();
+            let procedure = procedure.clone();
+            std::thread::spawn(move || {
+                for i in 0..200i64 {
+                    let sum = caller.call(&procedure, (t, i)).unwrap();
+                    assert_eq!(sum, t + i, "thread {t} call {i}");
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+    assert!(caller.stats().calls >= 10_000);
+}
+
+#[test]
+fn a_handler_can_call_through_the_same_client() {
+    let router = Router::shared();
+    let client = backend(router);
+    let inner = unique("inner");
+    let outer = unique("outer");
+    client
+        .register(&inner, |invocation| Ok(invocation.arg::<i64>(0)? * 2))
+        .unwrap();
+    let nested = client.clone();
+    let inner_uri = inner.clone();
+    client
+        .register(&outer, move |invocation| {
+            let x: i64 = invocation.arg(0)?;
+            Ok(nested.call(&inner_uri, (x,))?.as_i64().unwrap_or(0) + 1)
+        })
+        .unwrap();
+    assert_eq!(client.call(&outer, (20,)).unwrap(), 41i64);
+}
+
+#[test]
+fn a_panicking_handler_fails_its_call_and_the_client_keeps_working() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.ws_url, router.backend(2), Serializer::Json);
+    let procedure = unique("panics");
+    callee
+        .register(&procedure, |invocation| {
+            if invocation.arg::<bool>(0)? {
+                panic!("boom");
+            }
+            Ok("fine")
+        })
+        .unwrap();
+    let error = caller.call(&procedure, (true,)).unwrap_err();
+    let Error::Wamp(error) = error else {
+        panic!("expected a WAMP error, got {error}")
+    };
+    assert_eq!(error.uri, "com.izaber.wamp.error.invoke.failure");
+    assert!(error.message().unwrap().contains("boom"), "{error}");
+    assert_eq!(caller.call(&procedure, (false,)).unwrap(), "fine");
+}
+
+#[test]
+fn handler_errors_reach_the_caller_with_uri_and_arguments() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(
+        router,
+        &router.ws_url,
+        router.backend(2),
+        Serializer::MsgPack,
+    );
+    let procedure = unique("fails");
+    callee
+        .register(&procedure, |invocation| -> Result<(), CallError> {
+            match invocation.arg::<String>(0)?.as_str() {
+                "custom" => Err(CallError::new("com.example.error.widget", "no such widget")),
+                _ => Err("x".parse::<i32>().unwrap_err().into()),
+            }
+        })
+        .unwrap();
+    let error = caller.call(&procedure, ("custom",)).unwrap_err();
+    assert_eq!(error.wamp_uri(), Some("com.example.error.widget"));
+    assert!(error.to_string().contains("no such widget"));
+    let error = caller.call(&procedure, ("other",)).unwrap_err();
+    let Error::Wamp(error) = error else {
+        panic!("expected a WAMP error")
+    };
+    assert_eq!(error.uri, "com.izaber.wamp.error.invoke.failure");
+    assert_eq!(
+        error.message(),
+        Some("Call failed: invalid digit found in string")
+    );
+    // Bad arguments are the caller's fault and say which argument.
+    let error = caller.call(&procedure, (5,)).unwrap_err();
+    assert_eq!(error.wamp_uri(), Some("wamp.error.invalid_argument"));
+}
+
+#[test]
+fn calling_nobody_is_no_such_procedure() {
+    let router = Router::shared();
+    let client = backend(router);
+    let error = client.call(&unique("nobody"), ()).unwrap_err();
+    assert_eq!(error.wamp_uri(), Some("wamp.error.no_such_procedure"));
+}
+
+#[test]
+fn a_call_that_times_out_is_cancelled_and_the_callee_told() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.ws_url, router.backend(2), Serializer::Cbor);
+    let procedure = unique("slow");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    callee
+        .register(&procedure, move |invocation| {
+            let started = Instant::now();
+            while !invocation.is_cancelled() && started.elapsed() < WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            tx.send(invocation.is_cancelled()).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    let started = Instant::now();
+    let error = caller
+        .call_with(
+            &procedure,
+            (),
+            (),
+            &CallOptions::new()
+                .timeout(Duration::from_millis(300))
+                .cancel_mode(CancelMode::Kill),
+        )
+        .unwrap_err();
+    assert!(matches!(error, Error::Timeout { .. }), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert!(
+        rx.recv_timeout(WAIT).unwrap(),
+        "the callee saw the INTERRUPT"
+    );
+    // The client is still usable.
+    assert_eq!(
+        caller.call("auth.whoami", ()).unwrap()["authid"],
+        "backend-2"
+    );
+}
+
+#[test]
+fn progressive_results_flow_from_handler_to_caller() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.tcp_url, router.backend(2), Serializer::Json);
+    let procedure = unique("countdown");
+    callee
+        .register(&procedure, |invocation| {
+            let from: i64 = invocation.arg(0)?;
+            for n in (1..=from).rev() {
+                invocation.progress(&n)?;
+            }
+            Ok("liftoff")
+        })
+        .unwrap();
+    let mut seen = Vec::new();
+    let result = caller
+        .call_progressive(&procedure, (3,), (), &CallOptions::new(), |progress| {
+            seen.push(progress.value())
+        })
+        .unwrap();
+    assert_eq!(
+        seen,
+        vec![Value::from(3i64), Value::from(2i64), Value::from(1i64)]
+    );
+    assert_eq!(result.value(), "liftoff");
+    // Without receive_progress, progress() refuses and the final result still arrives.
+    let procedure2 = unique("noprogress");
+    callee
+        .register(&procedure2, |invocation| {
+            Ok(invocation.progress(&1).is_err())
+        })
+        .unwrap();
+    assert_eq!(caller.call(&procedure2, ()).unwrap(), Value::Bool(true));
+}
+
+#[test]
+fn a_wrong_password_is_refused_with_nexus_reason_and_message() {
+    let router = Router::shared();
+    let error = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .ticket("backend-1", "not the password")
+        .connect()
+        .unwrap_err();
+    match error {
+        Error::Aborted { reason, message } => {
+            assert_eq!(reason, "com.izaber.wamp.error.permissiondenied");
+            assert_eq!(message.as_deref(), Some("Permission Denied"));
+        }
+        other => panic!("expected ABORT, got {other}"),
+    }
+}
+
+#[test]
+fn an_unknown_realm_is_refused() {
+    let router = Router::shared();
+    let error = Client::builder(&router.tcp_url)
+        .realm("no.such.realm")
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Aborted { reason, .. } if reason == "wamp.error.no_such_realm"),
+        "{error}"
+    );
+}
+
+#[test]
+fn anonymous_sessions_get_the_public_role() {
+    let router = Router::shared();
+    let client = Client::builder(&router.unix_url)
+        .realm(&router.realm)
+        .uri_base("com.izaber.wamp")
+        .connect()
+        .unwrap();
+    assert_eq!(client.authrole().as_deref(), Some("public"));
+}
+
+#[test]
+fn wamp_cra_logs_in_with_plain_and_salted_secrets() {
+    let router = Router::shared();
+    for user in [router.cra_plain(), router.cra_salted()] {
+        let client = Client::builder(&router.ws_url)
+            .realm(&router.realm)
+            .wampcra(&user.username, user.password.as_str())
+            .connect()
+            .unwrap_or_else(|e| panic!("{}: {e}", user.username));
+        assert_eq!(client.authid().as_deref(), Some(user.username.as_str()));
+        assert_eq!(client.authrole().as_deref(), Some(user.role.as_str()));
+    }
+    let error = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .wampcra("cra-backend", "wrong secret")
+        .connect()
+        .unwrap_err();
+    assert!(matches!(error, Error::Aborted { .. }), "{error}");
+}
+
+#[test]
+fn tls_needs_a_trusted_certificate() {
+    let router = Router::shared();
+    for url in [&router.wss_url, &router.tcps_url] {
+        let error = Client::builder(url.as_str())
+            .realm(&router.realm)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(error, Error::Tls { .. }), "{url}: {error}");
+        let client = Client::builder(url.as_str())
+            .realm(&router.realm)
+            .ca_file(&router.ca_file)
+            .connect()
+            .unwrap();
+        assert!(client.is_connected());
+        let client = Client::builder(url.as_str())
+            .realm(&router.realm)
+            .danger_accept_invalid_certs(true)
+            .connect()
+            .unwrap();
+        assert!(client.is_connected());
+    }
+}
+
+#[test]
+fn a_frontend_user_may_not_register_or_publish_with_acknowledgement() {
+    let router = Router::shared();
+    let client = connect(router, &router.ws_url, router.frontend(), Serializer::Cbor);
+    let error = client.register(&unique("denied"), |_| Ok(())).unwrap_err();
+    assert_eq!(error.wamp_uri(), Some("wamp.error.not_authorized"));
+    let error = client
+        .publish_with(
+            &unique("denied"),
+            (),
+            (),
+            &PublishOptions::new().acknowledge(true),
+        )
+        .unwrap_err();
+    assert_eq!(error.wamp_uri(), Some("wamp.error.not_authorized"));
+}
+
+#[test]
+fn a_megabyte_round_trips_on_every_transport() {
+    let router = Router::shared();
+    let big = "x".repeat(1 << 20);
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let client = connect(router, url, router.backend(1), Serializer::MsgPack);
+        let procedure = unique("big");
+        client
+            .register(&procedure, |invocation| invocation.arg::<String>(0))
+            .unwrap();
+        let echoed = client.call(&procedure, (&big,)).unwrap();
+        assert_eq!(echoed.as_str().map(str::len), Some(big.len()), "{url}");
+    }
+}
+
+#[test]
+fn a_message_over_the_payload_limit_is_refused_before_sending() {
+    let router = Router::shared();
+    let client = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .max_payload_size(1000)
+        .connect()
+        .unwrap();
+    let error = client.call("anything", ("y".repeat(2000),)).unwrap_err();
+    match error {
+        Error::PayloadTooLarge { message, limit, .. } => {
+            assert_eq!(message, "CALL anything");
+            assert_eq!(limit, 1000);
+        }
+        other => panic!("expected PayloadTooLarge, got {other}"),
+    }
+    assert!(client.is_connected());
+}
+
+#[test]
+fn unregistering_and_unsubscribing_stop_delivery() {
+    let router = Router::shared();
+    let client = backend(router);
+    let other = connect(router, &router.ws_url, router.backend(2), Serializer::Cbor);
+    let procedure = unique("temporary");
+    let id = client.register(&procedure, |_| Ok(1)).unwrap();
+    assert_eq!(other.call(&procedure, ()).unwrap(), 1i64);
+    client.unregister(id).unwrap();
+    assert_eq!(
+        other.call(&procedure, ()).unwrap_err().wamp_uri(),
+        Some("wamp.error.no_such_procedure")
+    );
+    assert!(matches!(
+        client.unregister(id),
+        Err(Error::InvalidArgument(_))
+    ));
+
+    let topic = unique("quiet");
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let sub = client
+        .subscribe(&topic, move |_| {
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    client.unsubscribe(sub).unwrap();
+    other
+        .publish_with(&topic, (), (), &PublishOptions::new().acknowledge(true))
+        .unwrap();
+    // A round trip through the router after the publication: had the event been
+    // delivered, it would have arrived before this answer.
+    client.call("auth.whoami", ()).unwrap();
+    assert_eq!(received.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn closing_fails_later_requests_and_is_idempotent() {
+    let router = Router::shared();
+    let client = backend(router);
+    let clone = client.clone();
+    client.close();
+    assert!(!clone.is_connected());
+    assert!(matches!(clone.call("auth.whoami", ()), Err(Error::Closed)));
+    clone.close();
+}
+
+#[test]
+fn positional_arguments_must_be_a_list() {
+    let router = Router::shared();
+    let client = backend(router);
+    let error = client.call("auth.whoami", "not a tuple").unwrap_err();
+    assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+}
+
+#[test]
+fn a_full_handler_queue_refuses_extra_invocations() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.ws_url, router.backend(2), Serializer::Cbor);
+    let procedure = unique("narrow");
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    callee
+        .register_with(
+            &procedure,
+            &RegisterOptions::new().concurrency(1).queue_limit(1),
+            move |_| {
+                let _ = release_rx.recv_timeout(WAIT);
+                Ok("done")
+            },
+        )
+        .unwrap();
+    let calls: Vec<_> = (0..2)
+        .map(|_| {
+            let caller = caller.clone();
+            let procedure = procedure.clone();
+            std::thread::spawn(move || caller.call(&procedure, ()))
+        })
+        .collect();
+    // Wait until one runs and one is queued, then the third is refused.
+    let deadline = Instant::now() + WAIT;
+    while callee.stats().invocations < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let error = caller.call(&procedure, ()).unwrap_err();
+    assert_eq!(error.wamp_uri(), Some("wamp.error.concurrency_limit"));
+    release_tx.send(()).unwrap();
+    release_tx.send(()).unwrap();
+    for call in calls {
+        assert_eq!(call.join().unwrap().unwrap(), "done");
+    }
+    assert_eq!(callee.stats().rejected_by_queue_limit, 1);
+}
