@@ -78,6 +78,8 @@ pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
         (None, None) => Config::load(environment)?,
     };
     let settings = config.wamp()?;
+    // As Python's initializer resets `wamp`: a second initialize starts from scratch.
+    wamp.disconnect();
     *CONFIG.write() = Some(Arc::new(config));
     wamp.configure(settings);
     if AUTORUN.load(Ordering::SeqCst) && wamp.settings()?.run {
@@ -135,11 +137,19 @@ impl Wamp {
     /// Connects with the configured user (closing any previous connection).
     fn run(&self) -> Result<(), Error> {
         let settings = self.settings()?;
-        let client = self.builder(&settings, true)?.connect()?;
-        if let Some(old) = self.client.write().replace(client) {
-            old.close();
-        }
+        let client = self.builder(&settings, true)?.connect_deferring_hooks()?;
+        self.install(client);
         Ok(())
+    }
+
+    /// Makes `client` the global connection, closes the previous one, then runs the join
+    /// hooks, which may use `wamp` and must find the new connection there.
+    fn install(&self, client: Client) {
+        let previous = self.client.write().replace(client.clone());
+        if let Some(previous) = previous {
+            previous.close();
+        }
+        client.run_join_hooks();
     }
 
     fn builder(&self, settings: &WampConfig, with_hooks: bool) -> Result<ClientBuilder, Error> {
@@ -244,11 +254,9 @@ impl Wamp {
         settings.username = Some(username.to_owned());
         settings.authid = Some(username.to_owned());
         settings.password = Some(Secret::new(password));
-        let client = self.builder(&settings, true)?.connect()?;
+        let client = self.builder(&settings, true)?.connect_deferring_hooks()?;
         *self.settings.lock() = Some(settings);
-        if let Some(old) = self.client.write().replace(client) {
-            old.close();
-        }
+        self.install(client);
         Ok(())
     }
 

@@ -329,6 +329,15 @@ impl ClientBuilder {
 
     /// Connects, joins, runs the join hooks, and returns the client.
     pub fn connect(self) -> Result<Client, Error> {
+        let client = self.connect_deferring_hooks()?;
+        client.run_join_hooks();
+        Ok(client)
+    }
+
+    /// Connects and joins but leaves the first run of the join hooks to the caller
+    /// ([`Client::run_join_hooks`]), so that the client can be published (e.g. as the global
+    /// `wamp`) before hooks that use it run.
+    pub(crate) fn connect_deferring_hooks(self) -> Result<Client, Error> {
         let endpoint = Endpoint::parse(&self.url)?;
         let config = SessionConfig {
             endpoint,
@@ -342,7 +351,6 @@ impl ClientBuilder {
             max_payload: self.max_payload,
             reconnect: self.reconnect,
         };
-        let join_hooks = self.join_hooks.clone();
         let hooks = Hooks {
             join: self.join_hooks,
             leave: self.leave_hooks,
@@ -350,17 +358,12 @@ impl ClientBuilder {
             revoked: self.revoked_hooks,
         };
         let shared = spawn(config, hooks)?;
-        let client = Client {
+        Ok(Client {
             inner: Arc::new(ClientInner {
                 shared,
                 timeout: self.timeout,
             }),
-        };
-        if !join_hooks.is_empty() {
-            let welcome = client.inner.shared.link().welcome;
-            crate::session::run_join_hooks(&join_hooks, &welcome);
-        }
-        Ok(client)
+        })
     }
 }
 
@@ -368,6 +371,15 @@ impl Client {
     /// A builder for the router at `url`.
     pub fn builder(url: impl Into<String>) -> ClientBuilder {
         ClientBuilder::new(url)
+    }
+
+    /// Runs the join hooks for the current session on this thread (after reconnects the
+    /// session runs them itself, on a worker).
+    pub(crate) fn run_join_hooks(&self) {
+        let hooks = self.shared().hooks.lock().join.clone();
+        if !hooks.is_empty() {
+            crate::session::run_join_hooks(&hooks, &self.shared().link().welcome);
+        }
     }
 
     fn shared(&self) -> &Shared {
@@ -656,7 +668,8 @@ impl Client {
     }
 
     /// Publishes an event with positional `args`, fire and forget: the router does not say
-    /// whether anyone received it, or whether we were allowed to publish.
+    /// whether anyone received it, or whether we were allowed to publish. Returns once the
+    /// event has been written to the connection.
     pub fn publish(&self, topic: &str, args: impl Serialize) -> Result<(), Error> {
         self.publish_with(topic, args, (), &PublishOptions::default())
             .map(|_| ())
@@ -683,8 +696,18 @@ impl Client {
             kwargs: to_kwargs(&kwargs)?,
         };
         if !options.acknowledged() {
-            shared.send(&message, None)?;
-            return Ok(None);
+            // Wait until the event is on the socket, so that a script that publishes and
+            // exits right away does not lose it.
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            shared.send(&message, Some((request, Pending::Written(tx))))?;
+            return match rx.recv_timeout(self.inner.timeout) {
+                Ok(result) => result.map(|()| None),
+                Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+                    operation: crate::session::describe(&message),
+                    after: self.inner.timeout,
+                }),
+                Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
+            };
         }
         let (tx, rx) = crossbeam_channel::bounded(1);
         shared.send(&message, Some((request, Pending::Publish(tx))))?;

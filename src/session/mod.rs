@@ -167,6 +167,9 @@ pub(crate) enum Pending {
     Unregister(Sender<Reply>, u64),
     /// UNSUBSCRIBE of the subscription with this local id.
     Unsubscribe(Sender<Reply>, u64),
+    /// A fire-and-forget message whose sender waits until it has been written to the socket
+    /// (so that a script that publishes and exits does not lose the event).
+    Written(Sender<Result<(), Error>>),
     /// REGISTER sent by the session itself after a reconnect.
     Restore(Arc<Registration>),
     /// SUBSCRIBE sent by the session itself after a reconnect.

@@ -66,6 +66,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         subscriptions: HashMap::new(),
         subscription_ids: HashMap::new(),
         invocations: HashMap::new(),
+        awaiting_flush: Vec::new(),
         last_received: Instant::now(),
         last_ping: Instant::now(),
     };
@@ -121,6 +122,8 @@ struct SocketLoop {
     subscription_ids: HashMap<u64, Id>,
     /// Invocations whose handler is still running, for INTERRUPT.
     invocations: HashMap<Id, Arc<InvocationState>>,
+    /// Senders waiting for their fire-and-forget message to reach the socket.
+    awaiting_flush: Vec<crossbeam_channel::Sender<Result<(), Error>>>,
     last_received: Instant,
     last_ping: Instant,
 }
@@ -177,6 +180,9 @@ impl SocketLoop {
     }
 
     fn fail_pending(&mut self, error: impl Fn() -> Error) {
+        for written in self.awaiting_flush.drain(..) {
+            let _ = written.send(Err(error()));
+        }
         for (_, pending) in self.pending.drain() {
             match pending {
                 Pending::Call(tx)
@@ -185,6 +191,9 @@ impl SocketLoop {
                 | Pending::Subscribe(tx, _)
                 | Pending::Unregister(tx, _)
                 | Pending::Unsubscribe(tx, _) => {
+                    let _ = tx.send(Err(error()));
+                }
+                Pending::Written(tx) => {
                     let _ = tx.send(Err(error()));
                 }
                 Pending::Restore(_) | Pending::Resubscribe(_) => {}
@@ -242,8 +251,14 @@ impl SocketLoop {
             if readable && let Err(e) = self.read_all() {
                 return Exit::Lost(e);
             }
-            if let Err(e) = self.transport.flush() {
-                return Exit::Lost(e.to_string());
+            match self.transport.flush() {
+                Ok(true) => {
+                    for written in self.awaiting_flush.drain(..) {
+                        let _ = written.send(Ok(()));
+                    }
+                }
+                Ok(false) => {}
+                Err(e) => return Exit::Lost(e.to_string()),
             }
             if let Some(reason) = self.heartbeat() {
                 return Exit::Lost(reason);
@@ -306,8 +321,12 @@ impl SocketLoop {
                         }
                         continue;
                     }
-                    if let Some((id, pending)) = request {
-                        self.pending.insert(id, pending);
+                    match request {
+                        Some((_, Pending::Written(tx))) => self.awaiting_flush.push(tx),
+                        Some((id, pending)) => {
+                            self.pending.insert(id, pending);
+                        }
+                        None => {}
                     }
                     self.shared
                         .counters
@@ -914,6 +933,9 @@ impl SocketLoop {
 /// Delivers a reply to whoever waits for it.
 fn respond(pending: Pending, reply: Reply) {
     match pending {
+        Pending::Written(tx) => {
+            let _ = tx.send(reply.map(|_| ()));
+        }
         Pending::Call(tx)
         | Pending::Publish(tx)
         | Pending::Register(tx, _)

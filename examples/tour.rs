@@ -1,0 +1,145 @@
+//! A tour of the library against a local Nexus-like router that it starts and stops itself.
+//!
+//! ```text
+//! bash examples/tour.sh      # sets up the router's Python venv once, then runs this
+//! ```
+//!
+//! It calls, registers, publishes and subscribes, uses rosters, metadata, one-time passwords
+//! and API keys, and changes user, printing what it does.
+
+#[path = "../tests/support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use izaber_wamp::{InitOptions, call, config, initialize_with, wamp};
+use serde_json::json;
+
+fn main() -> anyhow::Result<()> {
+    env_logger::init();
+    println!("== starting a local router (Crossbar.io with a Nexus-like component)");
+    let router = support::Router::private();
+    let backend = router.backend(1);
+    let frontend = router.frontend();
+    println!("   listening on {}", router.ws_url);
+
+    // What izaber.yaml would hold; here it is passed as text.
+    let yaml = format!(
+        "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n",
+        router.ws_url, backend.username, backend.password
+    );
+    initialize_with(InitOptions {
+        yaml: Some(yaml),
+        ..InitOptions::default()
+    })?;
+    println!(
+        "== initialize(): connected as {}",
+        config()?
+            .get_str("wamp.connection.username")?
+            .unwrap_or("?")
+    );
+
+    println!("== wamp.whoami() -> {}", wamp.whoami()?);
+
+    wamp.register("tour.greet", |invocation| {
+        let name: String = invocation.arg(0)?;
+        let punctuation: Option<String> = invocation.kwarg("punctuation")?;
+        Ok(format!(
+            "Hello {name}{} (from a handler, called by {})",
+            punctuation.unwrap_or_default(),
+            invocation.caller_authid().unwrap_or("<unknown>")
+        ))
+    })?;
+    let greeting = call!(wamp, "tour.greet", "Zaber", punctuation = "!")?;
+    println!(
+        "== registered tour.greet and called it: {}",
+        greeting.as_str().unwrap_or("?")
+    );
+
+    let (events_tx, events_rx) = crossbeam_channel::unbounded();
+    wamp.subscribe("tour.news", move |event| {
+        let _ = events_tx.send(event);
+    })?;
+    let reporter =
+        wamp.spawn_connection(&router.backend(2).username, &router.backend(2).password)?;
+    reporter.publish(
+        "tour.news",
+        (json!({"headline": "Rust client joins Nexus"}),),
+    )?;
+    let event = events_rx.recv_timeout(Duration::from_secs(10))?;
+    println!(
+        "== subscribed to tour.news; event from {}: {}",
+        event
+            .details
+            .get("publisher_authid")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?"),
+        event.args[0]
+    );
+
+    let roster_key = format!("roster.tour.{}", backend.username);
+    wamp.roster_register(&roster_key, json!({"service": "tour", "version": 1}))?;
+    println!(
+        "== roster_register({roster_key}); roster_query -> {}",
+        reporter.roster_query(&roster_key)?
+    );
+    wamp.roster_unregister(&roster_key)?;
+
+    wamp.metadata_set("tour.theme", "dark")?;
+    println!(
+        "== metadata: get -> {}, list -> {} keys",
+        wamp.metadata_get("tour.theme")?,
+        wamp.metadata_list()?.as_dict().map_or(0, |d| d.len())
+    );
+    wamp.metadata_delete("tour.theme")?;
+
+    let otp = wamp.otp_create()?;
+    let otp_login = otp["login"].as_str().unwrap_or_default().to_owned();
+    let otp_session = wamp.spawn_connection(
+        &otp_login,
+        otp["plaintext_key"].as_str().unwrap_or_default(),
+    )?;
+    println!(
+        "== otp_create(): logged in once with it as {}; that session may not make another: {}",
+        otp_session.whoami()?["authid"].as_str().unwrap_or("?"),
+        otp_session.otp_create().unwrap_err()
+    );
+    otp_session.close();
+
+    let apikey = wamp.apikeys_create(json!({"description": "tour"}))?;
+    let key_session = wamp.spawn_connection(
+        &backend.username,
+        apikey["plaintext_key"].as_str().unwrap_or_default(),
+    )?;
+    println!(
+        "== apikeys_create(): {} key(s) listed; logged in with the key as {}",
+        wamp.apikeys_list()?.as_list().map_or(0, |l| l.len()),
+        key_session.whoami()?["authid"].as_str().unwrap_or("?")
+    );
+    key_session.close();
+    wamp.apikeys_delete(apikey["uuid"].as_str().unwrap_or_default())?;
+
+    match wamp.change_user(&frontend.username, "a wrong password") {
+        Ok(()) => println!("== change_user with a wrong password unexpectedly worked"),
+        Err(e) => println!(
+            "== change_user with a wrong password fails ({e}); still {}",
+            wamp.whoami()?["authid"].as_str().unwrap_or("?")
+        ),
+    }
+    wamp.change_user(&frontend.username, &frontend.password)?;
+    println!(
+        "== change_user({}): now {}",
+        frontend.username,
+        wamp.whoami()?
+    );
+    match wamp.register("tour.forbidden", |_| Ok(())) {
+        Ok(_) => println!("   (the frontend user could register: unexpected)"),
+        Err(e) => println!("   a frontend user may not register: {e}"),
+    }
+
+    println!("== stats: {:?}", wamp.stats()?);
+    reporter.close();
+    wamp.disconnect();
+    println!("== done; stopping the router");
+    Ok(())
+}

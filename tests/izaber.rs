@@ -1,0 +1,287 @@
+//! The izaber layer: initialize(), the global `wamp`, hooks, change_user, spawn_connection,
+//! and the Nexus helpers, against the router fixture.
+//!
+//! `wamp` is one per process, so the tests that use it take turns (`GLOBAL`).
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use izaber_wamp::protocol::{Serializer, Value};
+use izaber_wamp::{Client, Error, InitOptions, initialize_with, set_autorun, wamp};
+use parking_lot::Mutex;
+use support::{Router, User};
+
+static GLOBAL: Mutex<()> = Mutex::new(());
+const WAIT: Duration = Duration::from_secs(15);
+
+fn yaml(url: &str, user: &User) -> String {
+    format!(
+        "default:\n  wamp:\n    connection:\n      url: '{url}'\n      username: '{}'\n      password: '{}'\n      timeout: 15\n      auto_reconnect: 0.2\n",
+        user.username, user.password
+    )
+}
+
+fn init(url: &str, user: &User) -> Result<(), Error> {
+    initialize_with(InitOptions {
+        yaml: Some(yaml(url, user)),
+        ..InitOptions::default()
+    })
+}
+
+fn client(router: &Router, user: &User) -> Client {
+    Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .ticket(&user.username, user.password.as_str())
+        .uri_base("com.izaber.wamp")
+        .serializer(Serializer::Json)
+        .timeout(WAIT)
+        .connect()
+        .unwrap_or_else(|e| panic!("{} could not log in: {e}", user.username))
+}
+
+#[test]
+fn initialize_connects_wamp_with_the_configured_user() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    assert!(wamp.is_connected());
+    assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
+    assert_eq!(wamp.call("auth.whoami", ()).unwrap()["role"], "backend");
+    assert_eq!(
+        izaber_wamp::config()
+            .unwrap()
+            .get_str("wamp.connection.username")
+            .unwrap(),
+        Some("backend-1")
+    );
+    // CBOR is the configured default, as in the Python library.
+    assert_eq!(wamp.client().unwrap().serializer(), Serializer::Cbor);
+    wamp.disconnect();
+}
+
+#[test]
+fn with_autorun_off_wamp_waits_for_change_user() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    set_autorun(false);
+    let result = init(&router.ws_url, router.backend(1));
+    set_autorun(true);
+    result.unwrap();
+    assert!(!wamp.is_connected());
+    assert!(matches!(wamp.whoami(), Err(Error::NotInitialized)));
+    let frontend = router.frontend();
+    wamp.change_user(&frontend.username, &frontend.password)
+        .unwrap();
+    assert_eq!(wamp.whoami().unwrap()["authid"], "frontend-1");
+    wamp.disconnect();
+}
+
+#[test]
+fn run_false_in_the_configuration_also_defers_the_login() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    let text =
+        yaml(&router.ws_url, router.backend(1)).replace("  wamp:\n", "  wamp:\n    run: false\n");
+    initialize_with(InitOptions {
+        yaml: Some(text),
+        ..InitOptions::default()
+    })
+    .unwrap();
+    assert!(!wamp.is_connected());
+}
+
+#[test]
+fn a_failed_change_user_keeps_the_old_session() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    let error = wamp
+        .change_user("frontend-1", "wrong password")
+        .unwrap_err();
+    assert!(
+        matches!(&error, Error::Aborted { reason, .. } if reason == "com.izaber.wamp.error.permissiondenied"),
+        "{error}"
+    );
+    assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
+    let frontend = router.frontend();
+    wamp.change_user(&frontend.username, &frontend.password)
+        .unwrap();
+    assert_eq!(wamp.whoami().unwrap()["authid"], "frontend-1");
+    wamp.disconnect();
+}
+
+#[test]
+fn spawn_connection_is_independent_of_wamp() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    let frontend = router.frontend();
+    let other = wamp
+        .spawn_connection(&frontend.username, &frontend.password)
+        .unwrap();
+    assert_eq!(other.whoami().unwrap()["authid"], "frontend-1");
+    other.close();
+    assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
+    let third = wamp
+        .spawn_connection(&router.backend(2).username, &router.backend(2).password)
+        .unwrap();
+    wamp.disconnect();
+    assert_eq!(third.whoami().unwrap()["authid"], "backend-2");
+}
+
+#[test]
+fn the_join_hook_runs_once_per_join_and_its_registrations_come_back() {
+    let _turn = GLOBAL.lock();
+    let router = Router::private();
+    let (joins_tx, joins_rx) = crossbeam_channel::unbounded();
+    wamp.hook("join", move |_details| {
+        let registered = wamp.register("hooked.ping", |_| Ok("pong"));
+        // Hooks stay for the rest of this process; later joins find no one listening.
+        let _ = joins_tx.send(registered.map(|_| ()).map_err(|e| e.to_string()));
+    })
+    .unwrap();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    assert_eq!(joins_rx.recv_timeout(WAIT).unwrap(), Ok(()));
+    let caller = client(&router, router.backend(2));
+    assert_eq!(caller.call("hooked.ping", ()).unwrap(), "pong");
+
+    router.restart();
+    wamp.wait_connected(WAIT).unwrap();
+    // The hook registers again; the session does not also restore it (which would make
+    // the hook's registration fail with procedure_already_exists).
+    assert_eq!(joins_rx.recv_timeout(WAIT).unwrap(), Ok(()));
+    assert!(joins_rx.recv_timeout(Duration::from_millis(300)).is_err());
+    caller.wait_connected(WAIT).unwrap();
+    assert_eq!(caller.call("hooked.ping", ()).unwrap(), "pong");
+    wamp.disconnect();
+}
+
+#[test]
+fn roster_entries_live_as_long_as_their_session() {
+    let router = Router::shared();
+    let owner = client(router, router.backend(1));
+    let reader = client(router, router.frontend());
+    let name = format!("roster.test.{}", std::process::id());
+    let record = owner
+        .roster_register(&name, serde_json::json!({"db": "zerp"}))
+        .unwrap();
+    assert_eq!(record["name"], name.as_str());
+    assert_eq!(
+        reader.roster_query(&name).unwrap(),
+        Value::List(vec![Value::Dict(
+            [("db".to_owned(), Value::from("zerp"))]
+                .into_iter()
+                .collect()
+        )])
+    );
+    owner.close();
+    let deadline = Instant::now() + WAIT;
+    while reader.roster_query(&name).unwrap() != Value::List(Vec::new()) {
+        assert!(Instant::now() < deadline, "the entry outlived its session");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn metadata_is_stored_per_user() {
+    let router = Router::shared();
+    let client = client(router, router.backend(3));
+    let key = format!("test.pref.{}", std::process::id());
+    assert_eq!(
+        client.metadata_set(&key, vec![1, 2]).unwrap(),
+        Value::List(vec![1i64.into(), 2i64.into()])
+    );
+    assert_eq!(
+        client.metadata_get(&key).unwrap(),
+        Value::List(vec![1i64.into(), 2i64.into()])
+    );
+    assert!(client.metadata_list().unwrap().get(&key).is_some());
+    assert_eq!(client.metadata_delete(&key).unwrap(), Value::Null);
+    assert_eq!(client.metadata_get(&key).unwrap(), Value::Null);
+}
+
+#[test]
+fn a_one_time_password_logs_in_once_and_its_session_is_restricted() {
+    let router = Router::shared();
+    let owner = client(router, router.backend(2));
+    let otp = owner.otp_create().unwrap();
+    let login = otp["login"].as_str().unwrap().to_owned();
+    let key = otp["plaintext_key"].as_str().unwrap().to_owned();
+    assert_eq!(key.len(), 32);
+    let otp_user = User {
+        username: login.clone(),
+        password: key.clone(),
+        ..router.backend(2).clone()
+    };
+    let session = client(router, &otp_user);
+    assert_eq!(session.whoami().unwrap()["authid"], "backend-2");
+    for error in [
+        session.otp_create().unwrap_err(),
+        session.apikeys_create(()).unwrap_err(),
+    ] {
+        assert_eq!(error.wamp_uri(), Some("wamp.error.not_authorized"));
+        assert!(error.to_string().contains("is not authorized"), "{error}");
+    }
+    // Metadata still works for such sessions.
+    session.metadata_get("anything").unwrap();
+    let error = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .ticket(&login, key.as_str())
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::Aborted { .. }),
+        "second use: {error}"
+    );
+    assert!(owner.otp_list().unwrap().as_list().is_some());
+}
+
+#[test]
+fn an_api_key_logs_in_until_deleted() {
+    let router = Router::shared();
+    let owner = client(router, router.backend(3));
+    let key = owner
+        .apikeys_create(serde_json::json!({"description": "test key"}))
+        .unwrap();
+    assert_eq!(key["description"], "test key");
+    let key_user = User {
+        password: key["plaintext_key"].as_str().unwrap().to_owned(),
+        ..router.backend(3).clone()
+    };
+    for _ in 0..2 {
+        let session = client(router, &key_user);
+        assert_eq!(session.whoami().unwrap()["authid"], "backend-3");
+        assert_eq!(
+            session.apikeys_list().unwrap_err().wamp_uri(),
+            Some("wamp.error.not_authorized")
+        );
+        session.close();
+    }
+    let uuid = key["uuid"].as_str().unwrap();
+    assert!(
+        owner
+            .apikeys_list()
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .iter()
+            .any(|k| k["uuid"] == uuid)
+    );
+    assert_eq!(owner.apikeys_delete(uuid).unwrap(), true);
+    let error = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .ticket(&key_user.username, key_user.password.as_str())
+        .connect()
+        .unwrap_err();
+    assert!(matches!(error, Error::Aborted { .. }), "{error}");
+}
+
+#[test]
+fn ad_users_and_groups_answer_for_backend_users() {
+    let router = Router::shared();
+    let client = client(router, router.backend(1));
+    assert!(client.ad_users().unwrap().as_list().is_some());
+    assert!(client.ad_groups().unwrap().as_list().is_some());
+}
