@@ -192,7 +192,8 @@ impl Wamp {
             .heartbeat_timeout(settings.heartbeat_timeout)
             .max_payload_size(settings.max_payload_size)
             .reconnect(reconnect)
-            .danger_accept_invalid_certs(!settings.tls_verify);
+            .danger_accept_invalid_certs(!settings.tls_verify)
+            .danger_accept_invalid_hostnames(!settings.tls_verify_hostname);
         if let Some(ca_file) = &settings.ca_file {
             builder = builder.ca_file(ca_file.clone());
         }

@@ -1,4 +1,56 @@
 //! A blocking WAMP client for Rust, ported from Zaber's Python `izaber-wamp`.
+//!
+//! The simplest use reads `izaber.yaml` like the Python library and calls through the global
+//! [`wamp`]:
+//!
+//! ```no_run
+//! use izaber_wamp::{initialize, wamp};
+//!
+//! fn main() -> Result<(), izaber_wamp::Error> {
+//!     initialize()?;
+//!     let me = wamp.call("auth.whoami", ())?;
+//!     println!("{}", me["authid"]);
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Registering a procedure and subscribing to a topic: handlers run on worker threads and may
+//! use `wamp` themselves.
+//!
+//! ```no_run
+//! use izaber_wamp::{call, initialize, wamp};
+//!
+//! fn main() -> Result<(), izaber_wamp::Error> {
+//!     initialize()?;
+//!     wamp.register("example.add", |invocation| {
+//!         Ok(invocation.arg::<i64>(0)? + invocation.arg::<i64>(1)?)
+//!     })?;
+//!     wamp.subscribe("example.news", |event| println!("news: {:?}", event.args))?;
+//!     let sum = call!(wamp, "example.add", 2, 3)?;
+//!     wamp.publish("example.news", (format!("2 + 3 = {sum}"),))?;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Without izaber.yaml, build a [`Client`] yourself:
+//!
+//! ```no_run
+//! use izaber_wamp::Client;
+//!
+//! # fn main() -> Result<(), izaber_wamp::Error> {
+//! let client = Client::builder("ws://127.0.0.1:8282/ws")
+//!     .realm("izaber")
+//!     .ticket("backend-1", "secret")
+//!     .uri_base("com.izaber.wamp")
+//!     .connect()?;
+//! println!("{}", client.whoami()?);
+//! # Ok(()) }
+//! ```
+//!
+//! Layers, each knowing only the ones below it: [`protocol`] (messages and serializers, no
+//! I/O), [`transport`] (bytes over WebSocket or RawSocket), the session thread (owns the
+//! socket, matches answers to requests, dispatches to handlers, reconnects), [`Client`] (the
+//! blocking API), and the izaber layer ([`config`](mod@config), [`initialize`], [`wamp`], Nexus helpers).
 
 #![warn(missing_docs)]
 

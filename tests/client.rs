@@ -591,3 +591,89 @@ fn a_full_handler_queue_refuses_extra_invocations() {
     }
     assert_eq!(callee.stats().rejected_by_queue_limit, 1);
 }
+
+#[test]
+fn a_cancel_token_cancels_a_running_call_in_every_mode() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.ws_url, router.backend(2), Serializer::Cbor);
+    let procedure = unique("cancellable");
+    let (interrupted_tx, interrupted_rx) = crossbeam_channel::unbounded();
+    callee
+        .register(&procedure, move |invocation| {
+            let started = Instant::now();
+            while !invocation.is_cancelled() && started.elapsed() < Duration::from_secs(3) {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            interrupted_tx.send(invocation.is_cancelled()).unwrap();
+            Ok("finished anyway")
+        })
+        .unwrap();
+    for (mode, callee_told) in [
+        (CancelMode::Skip, false),
+        (CancelMode::Kill, true),
+        (CancelMode::KillNoWait, true),
+    ] {
+        let token = izaber_wamp::CancelToken::new();
+        let canceller = {
+            let token = token.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(200));
+                token.cancel();
+            })
+        };
+        let started = Instant::now();
+        let error = caller
+            .call_with(
+                &procedure,
+                (),
+                (),
+                &CallOptions::new().cancel_token(&token).cancel_mode(mode),
+            )
+            .unwrap_err();
+        canceller.join().unwrap();
+        assert_eq!(
+            error.wamp_uri(),
+            Some("wamp.error.canceled"),
+            "{mode:?}: {error}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{mode:?} took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(
+            interrupted_rx.recv_timeout(WAIT).unwrap(),
+            callee_told,
+            "{mode:?}"
+        );
+    }
+}
+
+#[test]
+fn a_registration_taken_over_with_force_reregister_is_reported() {
+    let router = Router::shared();
+    let (revoked_tx, revoked_rx) = crossbeam_channel::unbounded();
+    let user = router.backend(1);
+    let displaced = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .ticket(&user.username, user.password.as_str())
+        .uri_base("com.izaber.wamp")
+        .on_revoked(move |what| revoked_tx.send(what.to_owned()).unwrap())
+        .connect()
+        .unwrap();
+    let procedure = unique("contested");
+    displaced.register(&procedure, |_| Ok("old")).unwrap();
+    let usurper = connect(router, &router.tcp_url, router.backend(2), Serializer::Json);
+    usurper
+        .register_with(
+            &procedure,
+            &RegisterOptions::new().force_reregister(true),
+            |_| Ok("new"),
+        )
+        .unwrap();
+    let what = revoked_rx.recv_timeout(WAIT).expect("revocation reported");
+    assert!(what.contains(&procedure), "{what}");
+    assert_eq!(displaced.stats().revoked_registrations, 1);
+    assert_eq!(displaced.call(&procedure, ()).unwrap(), "new");
+}

@@ -285,3 +285,30 @@ fn ad_users_and_groups_answer_for_backend_users() {
     assert!(client.ad_users().unwrap().as_list().is_some());
     assert!(client.ad_groups().unwrap().as_list().is_some());
 }
+
+#[test]
+fn otp_helpers_fall_back_to_the_old_procedure_names() {
+    // A server that predates the rename has my.otp.* but no my.otps.*: imitate one under a
+    // private URI base, served by a backend session.
+    let router = Router::shared();
+    let server = client(router, router.backend(1));
+    let base = format!("com.izaber.wamp.test.oldnexus{}", std::process::id());
+    server
+        .register(&format!("{base}.my.otp.create"), |_| {
+            Ok(serde_json::json!({"old": true}))
+        })
+        .unwrap();
+    let user = router.backend(2);
+    let old_style = Client::builder(&router.ws_url)
+        .realm(&router.realm)
+        .ticket(&user.username, user.password.as_str())
+        .uri_base(&base)
+        .connect()
+        .unwrap();
+    assert_eq!(old_style.otp_create().unwrap()["old"], true);
+    // Other errors are not hidden by the fallback.
+    assert_eq!(
+        old_style.otp_list().unwrap_err().wamp_uri(),
+        Some("wamp.error.no_such_procedure")
+    );
+}

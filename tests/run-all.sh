@@ -18,6 +18,10 @@ cargo clippy --all-targets --locked -- -D warnings
 echo "== router oracle tests (Python swampyer against the Nexus-like router)"
 bash tests/router/run-oracle-tests.sh
 
+echo "== cargo doc (broken links and missing docs fail)"
+RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
+
 echo "== cargo test"
-cargo test --locked --all-targets
+# Unit and integration tests (examples are built and run by tests/examples.rs), then doc tests.
+cargo test --locked --lib --tests
 cargo test --locked --doc

@@ -23,7 +23,7 @@ use crate::transport::{Endpoint, TransportOptions};
 use crate::{Error, Secret, WampError};
 
 pub use options::{
-    CallOptions, CancelMode, Match, PublishOptions, RegisterOptions, SubscribeOptions,
+    CallOptions, CancelMode, CancelToken, Match, PublishOptions, RegisterOptions, SubscribeOptions,
 };
 
 /// How long requests wait for their answer unless told otherwise (as in the Python library).
@@ -249,6 +249,13 @@ impl ClientBuilder {
     /// only against a test router.
     pub fn danger_accept_invalid_certs(mut self, accept: bool) -> Self {
         self.transport.danger_accept_invalid_certs = accept;
+        self
+    }
+
+    /// Accept a certificate that names another host (the chain is still verified). Use only
+    /// against a test router.
+    pub fn danger_accept_invalid_hostnames(mut self, accept: bool) -> Self {
+        self.transport.danger_accept_invalid_hostnames = accept;
         self
     }
 
@@ -481,8 +488,40 @@ impl Client {
         };
         shared.send(&message, Some((request, Pending::Call(tx))))?;
         let deadline = Instant::now() + timeout;
+        let mut cancel = options.cancel_token.as_ref().map(CancelToken::receiver);
         loop {
-            match rx.recv_deadline(deadline) {
+            let next = match &cancel {
+                Some(cancelled) => crossbeam_channel::select! {
+                    recv(rx) -> reply => reply.map_err(|_| RecvTimeoutError::Disconnected),
+                    recv(cancelled) -> _ => {
+                        // Ask the router to cancel, then wait for its answer (the ERROR
+                        // `wamp.error.canceled`, or the result if it came first). For `skip`
+                        // the specification has the router answer at once, but Crossbar sends
+                        // nothing at all, so the client answers the call itself.
+                        let skip = options.cancel_mode == CancelMode::Skip;
+                        let _ = shared.command(Command::Cancel {
+                            request,
+                            mode: Some(options.cancel_mode_str().to_owned()),
+                            forget: skip,
+                        });
+                        if skip {
+                            return Err(Error::Wamp(WampError {
+                                uri: "wamp.error.canceled".into(),
+                                args: vec![Value::from("the caller cancelled the call (skip)")],
+                                kwargs: Dict::new(),
+                                details: Dict::new(),
+                            }));
+                        }
+                        cancel = None;
+                        continue;
+                    },
+                    default(deadline.saturating_duration_since(Instant::now())) => {
+                        Err(RecvTimeoutError::Timeout)
+                    },
+                },
+                None => rx.recv_deadline(deadline),
+            };
+            match next {
                 Ok(Ok(Message::Result {
                     details,
                     args,
@@ -508,6 +547,7 @@ impl Client {
                     let _ = shared.command(Command::Cancel {
                         request,
                         mode: Some(options.cancel_mode_str().to_owned()),
+                        forget: true,
                     });
                     return Err(Error::Timeout {
                         operation: describe_call(&message),
@@ -810,6 +850,12 @@ impl Client {
     pub fn close(&self) {
         if self.shared().command(Command::Close).is_ok() {
             let _ = self.shared().wait_closed(Duration::from_secs(5));
+        }
+        let thread = self.shared().thread.lock().take();
+        if let Some(thread) = thread
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
         }
     }
 }

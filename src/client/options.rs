@@ -39,6 +39,46 @@ impl CancelMode {
     }
 }
 
+/// Cancels a call from another thread: pass it with [`CallOptions::cancel_token`], then call
+/// [`cancel`](CancelToken::cancel). The call then ends with the router's answer to the CANCEL
+/// (usually the error `wamp.error.canceled`).
+///
+/// ```
+/// use izaber_wamp::{CallOptions, CancelMode, CancelToken};
+/// let token = CancelToken::new();
+/// let options = CallOptions::new().cancel_token(&token).cancel_mode(CancelMode::KillNoWait);
+/// // ... on another thread, while the call runs:
+/// token.cancel();
+/// ```
+#[derive(Clone, Debug)]
+pub struct CancelToken {
+    tx: crossbeam_channel::Sender<()>,
+    rx: crossbeam_channel::Receiver<()>,
+}
+
+impl CancelToken {
+    /// A token that has not been used.
+    pub fn new() -> CancelToken {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        CancelToken { tx, rx }
+    }
+
+    /// Cancels the call using this token (once; later calls do nothing).
+    pub fn cancel(&self) {
+        let _ = self.tx.try_send(());
+    }
+
+    pub(crate) fn receiver(&self) -> crossbeam_channel::Receiver<()> {
+        self.rx.clone()
+    }
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken::new()
+    }
+}
+
 /// Options of one call.
 ///
 /// ```
@@ -52,6 +92,7 @@ impl CancelMode {
 pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) cancel_mode: CancelMode,
+    pub(crate) cancel_token: Option<CancelToken>,
     pub(crate) options: Dict,
 }
 
@@ -63,6 +104,7 @@ impl Default for CallOptions {
         CallOptions {
             timeout: None,
             cancel_mode: CancelMode::Kill,
+            cancel_token: None,
             options,
         }
     }
@@ -81,7 +123,14 @@ impl CallOptions {
         self
     }
 
-    /// How the call is cancelled when the timeout passes (default [`CancelMode::Kill`]).
+    /// Lets another thread cancel the call with [`CancelToken::cancel`].
+    pub fn cancel_token(mut self, token: &CancelToken) -> Self {
+        self.cancel_token = Some(token.clone());
+        self
+    }
+
+    /// How the call is cancelled, on timeout or by a [`CancelToken`] (default
+    /// [`CancelMode::Kill`]).
     pub fn cancel_mode(mut self, mode: CancelMode) -> Self {
         self.cancel_mode = mode;
         self

@@ -187,10 +187,12 @@ pub(crate) enum Command {
         /// The INVOCATION this frame answers, if it is a final YIELD or ERROR.
         finishes_invocation: Option<Id>,
     },
-    /// Stop waiting for `request` (the caller timed out), sending CANCEL with `mode`.
+    /// Send CANCEL for `request` with `mode`. With `forget`, stop routing its answer too (the
+    /// caller gave up); without, the caller waits for the router's ERROR.
     Cancel {
         request: Id,
         mode: Option<String>,
+        forget: bool,
     },
     Unregister {
         local_id: u64,
@@ -272,6 +274,8 @@ pub(crate) struct Shared {
     pub counters: Counters,
     pub pool: Arc<WorkerPool>,
     pub hooks: Mutex<Hooks>,
+    /// The socket thread, joined by `close`.
+    pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 thread_local! {
@@ -361,6 +365,10 @@ impl Shared {
             }
             (link.epoch, link.serializer, link.max_outgoing)
         };
+        if log::log_enabled!(log::Level::Debug) {
+            // Secrets inside messages are `Secret`s, which print as <redacted>.
+            log::debug!("sending {message:?}");
+        }
         let mut frame = Vec::with_capacity(256);
         frame.resize(FRAME_HEADROOM, 0);
         serializer.encode_into(message, &mut frame)?;

@@ -52,6 +52,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         counters: Counters::default(),
         pool: WorkerPool::new("wamp-handler"),
         hooks: Mutex::new(hooks),
+        thread: Mutex::new(None),
         config,
     });
     let mut socket = SocketLoop {
@@ -71,10 +72,11 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         last_ping: Instant::now(),
     };
     socket.register_socket()?;
-    std::thread::Builder::new()
+    let thread = std::thread::Builder::new()
         .name("wamp-session".into())
         .spawn(move || socket.run())
         .map_err(|e| Error::io("starting the session thread", e))?;
+    *shared.thread.lock() = Some(thread);
     Ok(shared)
 }
 
@@ -336,8 +338,17 @@ impl SocketLoop {
                         return Some(Exit::Lost(e.to_string()));
                     }
                 }
-                Command::Cancel { request, mode } => {
-                    if self.pending.remove(&request).is_some() {
+                Command::Cancel {
+                    request,
+                    mode,
+                    forget,
+                } => {
+                    let pending = if forget {
+                        self.pending.remove(&request).is_some()
+                    } else {
+                        self.pending.contains_key(&request)
+                    };
+                    if pending {
                         let mut options = Dict::new();
                         if let Some(mode) = mode {
                             options.insert("mode".into(), Value::String(mode));

@@ -159,6 +159,8 @@ pub struct TransportOptions {
     /// Turns certificate verification off. Anyone on the network can then impersonate the
     /// router; use only against a test router.
     pub danger_accept_invalid_certs: bool,
+    /// Accepts a valid certificate that names another host. Use only against a test router.
+    pub danger_accept_invalid_hostnames: bool,
     /// The largest message accepted from the router.
     pub max_incoming_message: usize,
 }
@@ -170,6 +172,7 @@ impl Default for TransportOptions {
             connect_timeout: Duration::from_secs(10),
             ca_file: None,
             danger_accept_invalid_certs: false,
+            danger_accept_invalid_hostnames: false,
             max_incoming_message: RAWSOCKET_MAX_MESSAGE,
         }
     }

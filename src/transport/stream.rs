@@ -117,6 +117,9 @@ impl Stream {
             log::warn!("TLS certificate verification is OFF for {host}: anyone can impersonate it");
             builder.danger_accept_invalid_certs(true);
             builder.danger_accept_invalid_hostnames(true);
+        } else if options.danger_accept_invalid_hostnames {
+            log::warn!("TLS host name verification is OFF for {host}");
+            builder.danger_accept_invalid_hostnames(true);
         }
         let connector = builder.build().map_err(|e| Error::Tls {
             context: context(),
