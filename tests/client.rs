@@ -677,3 +677,28 @@ fn a_registration_taken_over_with_force_reregister_is_reported() {
     assert_eq!(displaced.stats().revoked_registrations, 1);
     assert_eq!(displaced.call(&procedure, ()).unwrap(), "new");
 }
+
+#[test]
+fn a_result_that_cannot_be_serialized_becomes_an_error_for_the_caller() {
+    let router = Router::shared();
+    let callee = backend(router);
+    let procedure = unique("unsendable");
+    callee
+        .register(&procedure, |_| {
+            // Map keys must be strings (or numbers) in WAMP; a tuple key cannot be sent.
+            let mut map = std::collections::BTreeMap::new();
+            map.insert((1, 2), "x");
+            Ok(map)
+        })
+        .unwrap();
+    let error = callee.call(&procedure, ()).unwrap_err();
+    let Error::Wamp(error) = error else {
+        panic!("expected a WAMP error")
+    };
+    assert_eq!(error.uri, "com.izaber.wamp.error.invoke.failure");
+    assert!(
+        error.message().unwrap().contains("cannot be sent"),
+        "{error}"
+    );
+    assert!(callee.is_connected());
+}

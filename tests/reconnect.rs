@@ -151,30 +151,50 @@ fn registrations_and_subscriptions_come_back_after_a_restart() {
 
 #[test]
 fn a_frozen_router_is_noticed_by_the_heartbeat() {
+    // WebSocket probes with ping frames, RawSocket with a WAMP round trip.
     let router = Router::private();
-    let (lost_tx, lost_rx) = crossbeam_channel::unbounded();
-    let client = builder(&router, &router.ws_url, 1)
-        .ping_interval(Some(Duration::from_millis(200)))
-        .heartbeat_timeout(Duration::from_secs(1))
-        .on_disconnect(move |reason| lost_tx.send(reason.to_owned()).unwrap())
-        .connect()
-        .unwrap();
+    let urls = [router.ws_url.clone(), router.tcp_url.clone()];
+    let mut watchers = Vec::new();
+    for url in &urls {
+        let (lost_tx, lost_rx) = crossbeam_channel::unbounded();
+        let client = builder(&router, url, 1)
+            .ping_interval(Some(Duration::from_millis(200)))
+            .heartbeat_timeout(Duration::from_secs(1))
+            .on_disconnect(move |reason| lost_tx.send(reason.to_owned()).unwrap())
+            .connect()
+            .unwrap();
+        watchers.push((url, client, lost_rx));
+    }
+    // Quiet but healthy connections are not mistaken for dead ones.
+    std::thread::sleep(Duration::from_secs(2));
+    for (url, client, lost_rx) in &watchers {
+        assert!(
+            lost_rx.try_recv().is_err(),
+            "{url}: dropped a healthy connection"
+        );
+        assert!(client.is_connected());
+    }
     router.freeze();
     let frozen_at = Instant::now();
-    let reason = lost_rx.recv_timeout(WAIT).expect("disconnect noticed");
-    assert!(reason.contains("heartbeat"), "{reason}");
-    assert!(
-        frozen_at.elapsed() < Duration::from_secs(3),
-        "noticed after {:?}",
-        frozen_at.elapsed()
-    );
-    assert!(!client.is_connected());
+    for (url, client, lost_rx) in &watchers {
+        let reason = lost_rx.recv_timeout(WAIT).expect("disconnect noticed");
+        assert!(reason.contains("heartbeat"), "{url}: {reason}");
+        assert!(
+            frozen_at.elapsed() < Duration::from_secs(3),
+            "{url}: noticed after {:?}",
+            frozen_at.elapsed()
+        );
+        assert!(!client.is_connected());
+    }
     router.thaw();
-    client.wait_connected(WAIT).unwrap();
-    assert_eq!(
-        client.call("auth.whoami", ()).unwrap()["authid"],
-        "backend-1"
-    );
+    for (url, client, _) in &watchers {
+        client.wait_connected(WAIT).unwrap();
+        assert_eq!(
+            client.call("auth.whoami", ()).unwrap()["authid"],
+            "backend-1",
+            "{url}"
+        );
+    }
 }
 
 #[test]
@@ -194,5 +214,173 @@ fn a_client_that_may_not_reconnect_closes_for_good() {
             }
             other => panic!("expected the client to close for good, got {other:?}"),
         }
+    }
+}
+
+#[test]
+fn a_registration_still_held_after_a_reconnect_is_retried_until_free() {
+    let router = Router::private();
+    let original = builder(&router, &router.ws_url, 1)
+        .reconnect(ReconnectPolicy {
+            max_attempts: None,
+            initial_delay: Duration::from_millis(1500),
+            max_delay: Duration::from_secs(2),
+        })
+        .connect()
+        .unwrap();
+    original
+        .register("test.contested", |_| Ok("original"))
+        .unwrap();
+    router.restart();
+    // Another session takes the URI before the original client is back, as a router that
+    // has not yet noticed our dead session would still hold it.
+    let squatter = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    squatter
+        .register("test.contested", |_| Ok("squatter"))
+        .unwrap();
+    original.wait_connected(WAIT).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    squatter.close();
+    let caller = builder(&router, &router.unix_url, 3).connect().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match caller.call("test.contested", ()) {
+            Ok(value) if value == "original" => break,
+            other => {
+                assert!(Instant::now() < deadline, "never restored: {other:?}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    assert_eq!(original.stats().restore_failures, 0);
+}
+
+#[test]
+fn ten_router_crashes_lose_nothing_and_hang_nothing() {
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    let service = builder(&router, &router.ws_url, 1).connect().unwrap();
+    let served = Arc::new(AtomicUsize::new(0));
+    let counter = served.clone();
+    service
+        .register("test.work", move |i| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            i.arg::<i64>(0)
+        })
+        .unwrap();
+    let events = Arc::new(AtomicUsize::new(0));
+    let event_counter = events.clone();
+    service
+        .subscribe("test.beat", move |_| {
+            event_counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .unwrap();
+    let caller = builder(&router, &router.tcp_url, 2)
+        .timeout(Duration::from_secs(5))
+        .connect()
+        .unwrap();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let worker = {
+        let caller = caller.clone();
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let (mut ok, mut lost) = (0u32, 0u32);
+            let mut i = 0i64;
+            while !stop.load(Ordering::SeqCst) {
+                i += 1;
+                let started = Instant::now();
+                match caller.call("test.work", (i,)) {
+                    Ok(value) => {
+                        assert_eq!(value, i);
+                        ok += 1;
+                    }
+                    Err(e) => {
+                        assert!(
+                            e.is_connection_error()
+                                || e.wamp_uri() == Some("wamp.error.no_such_procedure"),
+                            "call {i} failed with {e}"
+                        );
+                        lost += 1;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
+                assert!(
+                    started.elapsed() < Duration::from_secs(6),
+                    "call {i} hung for {:?}",
+                    started.elapsed()
+                );
+                let _ = caller.publish("test.beat", (i,));
+            }
+            (ok, lost)
+        })
+    };
+    for crash in 0..10 {
+        std::thread::sleep(Duration::from_millis(400));
+        router.kill_hard();
+        router.restart();
+        service.wait_connected(WAIT).unwrap();
+        caller.wait_connected(WAIT).unwrap();
+        // Calls and events flow again after every restart.
+        let (served_then, events_then) =
+            (served.load(Ordering::SeqCst), events.load(Ordering::SeqCst));
+        let deadline = Instant::now() + WAIT;
+        while served.load(Ordering::SeqCst) == served_then
+            || events.load(Ordering::SeqCst) == events_then
+        {
+            assert!(
+                Instant::now() < deadline,
+                "nothing flows after crash {crash}"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+    stop.store(true, Ordering::SeqCst);
+    let (ok, lost) = worker.join().unwrap();
+    assert!(ok > 0 && lost > 0, "ok {ok}, lost {lost}");
+    assert_eq!(service.stats().reconnections, 10);
+    assert_eq!(service.stats().restore_failures, 0);
+}
+
+#[test]
+fn a_roster_entry_made_in_a_join_hook_is_back_after_a_reconnect() {
+    let router = Router::private();
+    let member = {
+        let registrar: Arc<parking_lot::Mutex<Option<Client>>> = Arc::default();
+        let slot = registrar.clone();
+        let client = builder(&router, &router.ws_url, 1)
+            .on_join(move |_| {
+                if let Some(client) = slot.lock().as_ref() {
+                    client
+                        .roster_register("roster.test.members", "backend-1 is here")
+                        .unwrap();
+                }
+            })
+            .connect()
+            .unwrap();
+        *registrar.lock() = Some(client.clone());
+        client
+            .roster_register("roster.test.members", "backend-1 is here")
+            .unwrap();
+        client
+    };
+    let reader = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    assert_eq!(
+        reader.roster_query("roster.test.members").unwrap(),
+        izaber_wamp::protocol::Value::List(vec!["backend-1 is here".into()])
+    );
+    router.restart();
+    member.wait_connected(WAIT).unwrap();
+    reader.wait_connected(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let entries = reader.roster_query("roster.test.members").unwrap();
+        if entries == izaber_wamp::protocol::Value::List(vec!["backend-1 is here".into()]) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "roster entry not back: {entries}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

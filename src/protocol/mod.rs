@@ -11,6 +11,7 @@ mod serializer;
 pub mod value;
 
 pub(crate) use json_binary::{JsonCompat, encode_base64, restore_json_binary};
+pub(crate) use message::LogSafe;
 pub use message::{Id, Message, ProtocolError, code, code_name};
 pub use serializer::{Serializer, UnknownSerializer};
 pub use value::{Dict, Value, ValueError, from_value, to_value};

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::protocol::{Dict, Id, Message, Value};
+use crate::protocol::{Dict, Id, LogSafe, Message, Value};
 use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
 
 use super::{Auth, SessionConfig};
@@ -64,6 +64,7 @@ fn roles() -> Dict {
 }
 
 pub(crate) fn send_blocking(transport: &mut Transport, message: &Message) -> Result<(), Error> {
+    log::debug!("sending {:?}", LogSafe(message));
     let mut frame = vec![0u8; FRAME_HEADROOM];
     transport.serializer().encode_into(message, &mut frame)?;
     transport.queue_message(frame)?;
@@ -86,7 +87,9 @@ pub(crate) fn recv_blocking(
         }
         match transport.read()? {
             Some(Incoming::Message(payload)) => {
-                return Ok(transport.serializer().decode(&payload)?);
+                let message = transport.serializer().decode(&payload)?;
+                log::debug!("received {:?}", LogSafe(&message));
+                return Ok(message);
             }
             Some(Incoming::Pong | Incoming::Control) | None => {}
         }

@@ -16,6 +16,7 @@ pub(crate) mod dispatch;
 pub(crate) mod handler;
 mod join;
 mod socket;
+mod table;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -26,7 +27,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 use crate::Secret;
-use crate::protocol::{Dict, Id, Message, Serializer, Value};
+use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value};
 use crate::transport::{Endpoint, FRAME_HEADROOM, TransportOptions};
 
 use dispatch::{ConcurrencyLimit, WorkerPool};
@@ -170,10 +171,13 @@ pub(crate) enum Pending {
     /// A fire-and-forget message whose sender waits until it has been written to the socket
     /// (so that a script that publishes and exits does not lose the event).
     Written(Sender<Result<(), Error>>),
-    /// REGISTER sent by the session itself after a reconnect.
-    Restore(Arc<Registration>),
+    /// REGISTER sent by the session itself after a reconnect (and how many times it was
+    /// refused because the router still held the URI).
+    Restore(Arc<Registration>, u32),
     /// SUBSCRIBE sent by the session itself after a reconnect.
     Resubscribe(Arc<Subscription>),
+    /// A heartbeat CALL on a transport without pings; any answer will do.
+    Heartbeat,
 }
 
 /// Work for the socket thread.
@@ -366,8 +370,8 @@ impl Shared {
             (link.epoch, link.serializer, link.max_outgoing)
         };
         if log::log_enabled!(log::Level::Debug) {
-            // Secrets inside messages are `Secret`s, which print as <redacted>.
-            log::debug!("sending {message:?}");
+            // Secrets are redacted: the AUTHENTICATE signature and values under secret keys.
+            log::debug!("sending {:?}", LogSafe(message));
         }
         let mut frame = Vec::with_capacity(256);
         frame.resize(FRAME_HEADROOM, 0);

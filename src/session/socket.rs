@@ -11,12 +11,13 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
-use crate::protocol::{Dict, Id, Message, Value, code};
+use crate::protocol::{Dict, Id, LogSafe, Message, Value, code};
 use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
 
 use super::dispatch::WorkerPool;
 use super::handler::{CallError, Event, Invocation, InvocationState};
 use super::join::{Welcome, join};
+use super::table::LiveTable;
 use super::{
     Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Pending, Registration, Reply,
     SessionConfig, Shared, Subscription, describe,
@@ -26,6 +27,14 @@ const WAKER: Token = Token(0);
 const SOCKET: Token = Token(1);
 /// How long `close` waits for the router's GOODBYE before closing anyway.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
+/// Called as a heartbeat on transports without ping frames. Only routers provide `wamp.`
+/// procedures and none has this one, so the answer is an immediate ERROR.
+const HEARTBEAT_PROCEDURE: &str = "wamp.izaber.heartbeat";
+/// How often a registration refused with `procedure_already_exists` is tried again after a
+/// reconnect, and the waits between tries (doubling): about a minute in all.
+const RESTORE_ATTEMPTS: u32 = 10;
+const RESTORE_RETRY_BASE: Duration = Duration::from_millis(250);
+const RESTORE_RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// Connects, joins, and starts the socket thread. Connection and authentication errors are
 /// returned here, to the caller of `connect`.
@@ -62,10 +71,9 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         transport,
         epoch: 1,
         pending: HashMap::new(),
-        registrations: HashMap::new(),
-        registration_ids: HashMap::new(),
-        subscriptions: HashMap::new(),
-        subscription_ids: HashMap::new(),
+        registrations: LiveTable::new(),
+        subscriptions: LiveTable::new(),
+        retries: Vec::new(),
         invocations: HashMap::new(),
         awaiting_flush: Vec::new(),
         last_received: Instant::now(),
@@ -116,12 +124,10 @@ struct SocketLoop {
     transport: Transport,
     epoch: u64,
     pending: HashMap<Id, Pending>,
-    /// Router registration id → registration.
-    registrations: HashMap<Id, Arc<Registration>>,
-    /// Our stable id → router registration id on the current connection.
-    registration_ids: HashMap<u64, Id>,
-    subscriptions: HashMap<Id, Arc<Subscription>>,
-    subscription_ids: HashMap<u64, Id>,
+    registrations: LiveTable<Registration>,
+    subscriptions: LiveTable<Subscription>,
+    /// Registrations to try again (the router still held the URI for our dead session).
+    retries: Vec<(Instant, Arc<Registration>, u32)>,
     /// Invocations whose handler is still running, for INTERRUPT.
     invocations: HashMap<Id, Arc<InvocationState>>,
     /// Senders waiting for their fire-and-forget message to reach the socket.
@@ -198,7 +204,7 @@ impl SocketLoop {
                 Pending::Written(tx) => {
                     let _ = tx.send(Err(error()));
                 }
-                Pending::Restore(_) | Pending::Resubscribe(_) => {}
+                Pending::Restore(..) | Pending::Resubscribe(_) | Pending::Heartbeat => {}
             }
         }
     }
@@ -253,6 +259,9 @@ impl SocketLoop {
             if readable && let Err(e) = self.read_all() {
                 return Exit::Lost(e);
             }
+            if !self.retries.is_empty() {
+                self.retry_restores();
+            }
             match self.transport.flush() {
                 Ok(true) => {
                     for written in self.awaiting_flush.drain(..) {
@@ -275,6 +284,9 @@ impl SocketLoop {
         if let Some(interval) = config.ping_interval {
             next = next.min(self.last_ping + interval);
         }
+        if let Some(retry) = self.retries.iter().map(|(at, _, _)| *at).min() {
+            next = next.min(retry);
+        }
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
     }
 
@@ -288,17 +300,33 @@ impl SocketLoop {
                 config.heartbeat_timeout
             ));
         }
-        if self.last_ping.elapsed() >= interval {
+        // Only a quiet connection needs probing: any message received proves it alive.
+        if silent >= interval && self.last_ping.elapsed() >= interval {
             self.last_ping = Instant::now();
-            if let Err(e) = self
-                .transport
-                .queue_ping(b"izaber")
-                .and_then(|_| self.transport.flush().map(|_| ()))
-            {
+            match self.transport.queue_ping(b"izaber") {
+                Ok(true) => {}
+                Ok(false) => self.probe_with_a_call(),
+                Err(e) => return Some(format!("sending a heartbeat ping failed: {e}")),
+            }
+            if let Err(e) = self.transport.flush() {
                 return Some(format!("sending a heartbeat ping failed: {e}"));
             }
         }
         None
+    }
+
+    /// A heartbeat for transports without pings: a CALL the router answers at once (with an
+    /// error, as nobody may register under `wamp.`); any answer proves the link alive.
+    fn probe_with_a_call(&mut self) {
+        let request = self.shared.next_request_id();
+        self.pending.insert(request, Pending::Heartbeat);
+        self.send_own(&Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: HEARTBEAT_PROCEDURE.into(),
+            args: Vec::new(),
+            kwargs: Dict::new(),
+        });
     }
 
     fn drain_commands(&mut self) -> Option<Exit> {
@@ -357,8 +385,8 @@ impl SocketLoop {
                     }
                 }
                 Command::Unregister { local_id, reply } => {
-                    match self.registration_ids.get(&local_id) {
-                        Some(&registration) => {
+                    match self.registrations.router_id(local_id) {
+                        Some(registration) => {
                             let request = self.shared.next_request_id();
                             self.pending
                                 .insert(request, Pending::Unregister(reply, local_id));
@@ -366,6 +394,15 @@ impl SocketLoop {
                                 request,
                                 registration,
                             });
+                        }
+                        None if self.registrations.is_wanted(local_id) => {
+                            // Not in place on this connection (being restored): forgetting it
+                            // is all there is to do.
+                            self.registrations.forget(local_id);
+                            let _ = reply.send(Ok(Message::Unregistered {
+                                request: 0,
+                                details: None,
+                            }));
                         }
                         None => {
                             let _ = reply.send(Err(Error::InvalidArgument(format!(
@@ -375,8 +412,8 @@ impl SocketLoop {
                     }
                 }
                 Command::Unsubscribe { local_id, reply } => {
-                    match self.subscription_ids.get(&local_id) {
-                        Some(&subscription) => {
+                    match self.subscriptions.router_id(local_id) {
+                        Some(subscription) => {
                             let request = self.shared.next_request_id();
                             self.pending
                                 .insert(request, Pending::Unsubscribe(reply, local_id));
@@ -384,6 +421,13 @@ impl SocketLoop {
                                 request,
                                 subscription,
                             });
+                        }
+                        None if self.subscriptions.is_wanted(local_id) => {
+                            self.subscriptions.forget(local_id);
+                            let _ = reply.send(Ok(Message::Unsubscribed {
+                                request: 0,
+                                details: None,
+                            }));
                         }
                         None => {
                             let _ = reply.send(Err(Error::InvalidArgument(format!(
@@ -472,7 +516,7 @@ impl SocketLoop {
                         match self.transport.serializer().decode(&payload) {
                             Ok(message) => {
                                 if log::log_enabled!(log::Level::Debug) {
-                                    log::debug!("received {message:?}");
+                                    log::debug!("received {:?}", LogSafe(&message));
                                 }
                                 self.handle(message)?;
                             }
@@ -514,19 +558,27 @@ impl SocketLoop {
                 request,
                 ..
             } => {
+                if let Some(Pending::Heartbeat) = self.pending.get(&request) {
+                    self.pending.remove(&request);
+                    return Ok(());
+                }
                 self.shared.counters.errors.fetch_add(1, Ordering::Relaxed);
                 if let Some(pending) = self.pending.remove(&request) {
                     match pending {
-                        Pending::Restore(registration) => {
-                            self.restore_failed(&registration.procedure, &message);
+                        Pending::Restore(registration, attempt) => {
+                            self.restore_refused(registration, attempt, &message);
                         }
                         Pending::Resubscribe(subscription) => {
+                            self.subscriptions.forget(subscription.local_id);
                             self.restore_failed(&subscription.topic, &message);
                         }
                         other => respond(other, Ok(message)),
                     }
                 } else if request_type != code::INVOCATION {
-                    log::debug!("ERROR for unknown request {request}: {message:?}");
+                    log::debug!(
+                        "ERROR for unknown request {request}: {:?}",
+                        LogSafe(&message)
+                    );
                 }
             }
             Message::Registered {
@@ -534,12 +586,21 @@ impl SocketLoop {
                 registration,
             } => match self.pending.remove(&request) {
                 Some(Pending::Register(tx, entry)) => {
-                    self.install_registration(registration, entry);
+                    self.registrations.install(registration, entry);
                     let _ = tx.send(Ok(message));
                 }
-                Some(Pending::Restore(entry)) => {
-                    log::info!("registration of {} restored", entry.procedure);
-                    self.install_registration(registration, entry);
+                Some(Pending::Restore(entry, _)) => {
+                    if self.registrations.is_wanted(entry.local_id) {
+                        log::info!("registration of {} restored", entry.procedure);
+                        self.registrations.install(registration, entry);
+                    } else {
+                        // Unregistered by the user while it was being restored.
+                        let request = self.shared.next_request_id();
+                        self.send_own(&Message::Unregister {
+                            request,
+                            registration,
+                        });
+                    }
                 }
                 Some(other) => respond(other, Ok(message)),
                 None => {}
@@ -549,12 +610,20 @@ impl SocketLoop {
                 subscription,
             } => match self.pending.remove(&request) {
                 Some(Pending::Subscribe(tx, entry)) => {
-                    self.install_subscription(subscription, entry);
+                    self.subscriptions.install(subscription, entry);
                     let _ = tx.send(Ok(message));
                 }
                 Some(Pending::Resubscribe(entry)) => {
-                    log::info!("subscription to {} restored", entry.topic);
-                    self.install_subscription(subscription, entry);
+                    if self.subscriptions.is_wanted(entry.local_id) {
+                        log::info!("subscription to {} restored", entry.topic);
+                        self.subscriptions.install(subscription, entry);
+                    } else {
+                        let request = self.shared.next_request_id();
+                        self.send_own(&Message::Unsubscribe {
+                            request,
+                            subscription,
+                        });
+                    }
                 }
                 Some(other) => respond(other, Ok(message)),
                 None => {}
@@ -574,9 +643,7 @@ impl SocketLoop {
                         .and_then(Value::as_str)
                         .unwrap_or("no reason given")
                         .to_owned();
-                    if let Some(entry) = registration.and_then(|id| self.registrations.remove(&id))
-                    {
-                        self.registration_ids.remove(&entry.local_id);
+                    if let Some(entry) = registration.and_then(|id| self.registrations.revoke(id)) {
                         self.shared
                             .counters
                             .revoked_registrations
@@ -589,10 +656,8 @@ impl SocketLoop {
                         self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
-                    if let Pending::Unregister(_, local_id) = &pending
-                        && let Some(id) = self.registration_ids.remove(local_id)
-                    {
-                        self.registrations.remove(&id);
+                    if let Pending::Unregister(_, local_id) = &pending {
+                        self.registrations.forget(*local_id);
                     }
                     respond(pending, Ok(message));
                 }
@@ -606,19 +671,15 @@ impl SocketLoop {
                         .as_ref()
                         .and_then(|d| d.get("subscription"))
                         .and_then(Value::as_u64);
-                    if let Some(entry) = subscription.and_then(|id| self.subscriptions.remove(&id))
-                    {
-                        self.subscription_ids.remove(&entry.local_id);
+                    if let Some(entry) = subscription.and_then(|id| self.subscriptions.revoke(id)) {
                         let what =
                             format!("the router revoked our subscription to {}", entry.topic);
                         log::warn!("{what}");
                         self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
-                    if let Pending::Unsubscribe(_, local_id) = &pending
-                        && let Some(id) = self.subscription_ids.remove(local_id)
-                    {
-                        self.subscriptions.remove(&id);
+                    if let Pending::Unsubscribe(_, local_id) = &pending {
+                        self.subscriptions.forget(*local_id);
                     }
                     respond(pending, Ok(message));
                 }
@@ -673,14 +734,50 @@ impl SocketLoop {
         Ok(())
     }
 
-    fn install_registration(&mut self, registration: Id, entry: Arc<Registration>) {
-        self.registration_ids.insert(entry.local_id, registration);
-        self.registrations.insert(registration, entry);
+    /// A registration could not be restored. When the router still holds the URI for our
+    /// previous, dead session, it lets go once it notices: try again with backoff. Otherwise,
+    /// or after too many tries, give up and report it.
+    fn restore_refused(&mut self, entry: Arc<Registration>, attempt: u32, error: &Message) {
+        let held = matches!(error, Message::Error { error, .. } if error == "wamp.error.procedure_already_exists");
+        if held && attempt < RESTORE_ATTEMPTS {
+            let delay = RESTORE_RETRY_BASE
+                .saturating_mul(1 << attempt.min(5))
+                .min(RESTORE_RETRY_MAX);
+            log::info!(
+                "{} is still registered by our previous session; retrying in {delay:?}",
+                entry.procedure
+            );
+            self.retries
+                .push((Instant::now() + delay, entry, attempt + 1));
+            return;
+        }
+        self.registrations.forget(entry.local_id);
+        self.restore_failed(&entry.procedure, error);
     }
 
-    fn install_subscription(&mut self, subscription: Id, entry: Arc<Subscription>) {
-        self.subscription_ids.insert(entry.local_id, subscription);
-        self.subscriptions.insert(subscription, entry);
+    /// Sends REGISTER again for the retries that are due.
+    fn retry_restores(&mut self) {
+        let now = Instant::now();
+        let (due, later): (Vec<_>, Vec<_>) =
+            self.retries.drain(..).partition(|(at, _, _)| *at <= now);
+        self.retries = later;
+        for (_, entry, attempt) in due {
+            if self.registrations.is_wanted(entry.local_id) {
+                self.send_restore(entry, attempt);
+            }
+        }
+    }
+
+    fn send_restore(&mut self, entry: Arc<Registration>, attempt: u32) {
+        let request = self.shared.next_request_id();
+        let message = Message::Register {
+            request,
+            options: entry.options.clone(),
+            procedure: entry.procedure.clone(),
+        };
+        self.pending
+            .insert(request, Pending::Restore(entry, attempt));
+        self.send_own(&message);
     }
 
     fn restore_failed(&mut self, uri: &str, error: &Message) {
@@ -712,7 +809,7 @@ impl SocketLoop {
             .counters
             .invocations
             .fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = self.registrations.get(&registration).cloned() else {
+        let Some(entry) = self.registrations.get(registration).cloned() else {
             self.send_invocation_error(
                 request,
                 "wamp.error.no_such_registration",
@@ -780,7 +877,7 @@ impl SocketLoop {
         kwargs: Dict,
     ) {
         self.shared.counters.events.fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = self.subscriptions.get(&subscription).cloned() else {
+        let Some(entry) = self.subscriptions.get(subscription).cloned() else {
             log::debug!("event for unknown subscription {subscription} dropped");
             return;
         };
@@ -914,21 +1011,11 @@ impl SocketLoop {
 
     /// Sends REGISTER and SUBSCRIBE again for everything that was live, with fresh ids.
     fn restore(&mut self) {
-        let registrations: Vec<_> = self.registrations.drain().map(|(_, r)| r).collect();
-        self.registration_ids.clear();
-        for entry in registrations.into_iter().filter(|r| r.restore) {
-            let request = self.shared.next_request_id();
-            let message = Message::Register {
-                request,
-                options: entry.options.clone(),
-                procedure: entry.procedure.clone(),
-            };
-            self.pending.insert(request, Pending::Restore(entry));
-            self.send_own(&message);
+        self.retries.clear();
+        for entry in self.registrations.reset_connection() {
+            self.send_restore(entry, 0);
         }
-        let subscriptions: Vec<_> = self.subscriptions.drain().map(|(_, s)| s).collect();
-        self.subscription_ids.clear();
-        for entry in subscriptions.into_iter().filter(|s| s.restore) {
+        for entry in self.subscriptions.reset_connection() {
             let request = self.shared.next_request_id();
             let message = Message::Subscribe {
                 request,
@@ -955,7 +1042,7 @@ fn respond(pending: Pending, reply: Reply) {
         | Pending::Unsubscribe(tx, _) => {
             let _ = tx.send(reply);
         }
-        Pending::Restore(_) | Pending::Resubscribe(_) => {}
+        Pending::Restore(..) | Pending::Resubscribe(_) | Pending::Heartbeat => {}
     }
 }
 

@@ -314,10 +314,16 @@ impl Transport {
         }
     }
 
-    pub fn queue_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
+    /// Queues a transport-level ping; `Ok(false)` when the transport has none to offer.
+    ///
+    /// RawSocket defines PING frames, but Crossbar's RawSocket (Autobahn on Twisted) reads
+    /// every header as a plain 32-bit length, so a PING frame looks like a 16 MiB message and
+    /// the router drops the connection. RawSocket answers PINGs it receives, but never sends
+    /// one; the session checks liveness with a WAMP round trip instead.
+    pub fn queue_ping(&mut self, payload: &[u8]) -> Result<bool, Error> {
         match &mut self.framing {
-            Framing::WebSocket(ws) => ws.queue_ping(payload),
-            Framing::RawSocket(raw) => raw.queue_ping(payload),
+            Framing::WebSocket(ws) => ws.queue_ping(payload).map(|()| true),
+            Framing::RawSocket(_) => Ok(false),
         }
     }
 

@@ -127,12 +127,6 @@ impl RawSocket {
         self.queue(FRAME_MESSAGE, frame)
     }
 
-    pub fn queue_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
-        let mut frame = vec![0u8; FRAME_HEADROOM];
-        frame.extend_from_slice(payload);
-        self.queue(FRAME_PING, frame)
-    }
-
     fn queue(&mut self, frame_type: u8, mut frame: Vec<u8>) -> Result<(), Error> {
         let len = frame.len() - FRAME_HEADROOM;
         if len > self.max_outgoing.min(0xFF_FFFF) {
