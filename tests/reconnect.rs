@@ -384,3 +384,41 @@ fn a_roster_entry_made_in_a_join_hook_is_back_after_a_reconnect() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+#[test]
+fn with_reconnect_wait_a_call_made_during_an_outage_waits_for_the_router() {
+    let router = Router::private();
+    let callee = builder(&router, &router.ws_url, 1).connect().unwrap();
+    callee.register("test.patient", |_| Ok("served")).unwrap();
+    let caller = builder(&router, &router.tcp_url, 2)
+        .reconnect_wait(WAIT)
+        .connect()
+        .unwrap();
+    router.kill_hard();
+    let deadline = Instant::now() + WAIT;
+    while caller.is_connected() {
+        assert!(Instant::now() < deadline, "the outage went unnoticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let restarter = {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(500));
+            router.restart();
+            router
+        })
+    };
+    // Made while the router is down: waits for the reconnect (and for the callee's
+    // registration to be restored) instead of failing.
+    let deadline = Instant::now() + WAIT;
+    let result = loop {
+        match caller.call("test.patient", ()) {
+            Err(e) if e.wamp_uri() == Some("wamp.error.no_such_procedure") => {
+                assert!(Instant::now() < deadline);
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            other => break other,
+        }
+    };
+    assert_eq!(result.unwrap(), "served");
+    let _router = restarter.join().unwrap();
+}

@@ -148,6 +148,7 @@ pub struct ClientBuilder {
     heartbeat_timeout: Duration,
     max_payload: usize,
     reconnect: ReconnectPolicy,
+    reconnect_wait: Duration,
     agent: String,
     join_hooks: Vec<crate::session::JoinHook>,
     leave_hooks: Vec<crate::session::LeaveHook>,
@@ -183,6 +184,7 @@ impl ClientBuilder {
             heartbeat_timeout: Duration::from_secs(10),
             max_payload: DEFAULT_MAX_PAYLOAD,
             reconnect: ReconnectPolicy::default(),
+            reconnect_wait: Duration::ZERO,
             agent: format!("izaber-wamp-rust/{}", env!("CARGO_PKG_VERSION")),
             join_hooks: Vec::new(),
             leave_hooks: Vec::new(),
@@ -301,6 +303,16 @@ impl ClientBuilder {
         self
     }
 
+    /// How long a request made while the client is reconnecting waits for the connection
+    /// before failing with [`Error::ConnectionLost`]. Default zero: fail at once, so a script
+    /// learns of the outage immediately; a service may prefer to ride out a router restart.
+    /// Requests already sent when the connection drops always fail at once: the router
+    /// cannot answer them any more.
+    pub fn reconnect_wait(mut self, wait: Duration) -> Self {
+        self.reconnect_wait = wait;
+        self
+    }
+
     /// The `agent` string announced in HELLO.
     pub fn agent(mut self, agent: impl Into<String>) -> Self {
         self.agent = agent.into();
@@ -357,6 +369,7 @@ impl ClientBuilder {
             heartbeat_timeout: self.heartbeat_timeout,
             max_payload: self.max_payload,
             reconnect: self.reconnect,
+            reconnect_wait: self.reconnect_wait,
         };
         let hooks = Hooks {
             join: self.join_hooks,

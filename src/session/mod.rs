@@ -121,6 +121,9 @@ pub(crate) struct SessionConfig {
     pub heartbeat_timeout: Duration,
     pub max_payload: usize,
     pub reconnect: ReconnectPolicy,
+    /// How long a request made while reconnecting waits for the connection (zero: fail at
+    /// once).
+    pub reconnect_wait: Duration,
 }
 
 /// The answer to a request: the router's message, or why there is none.
@@ -359,7 +362,18 @@ impl Shared {
         finishes_invocation: Option<Id>,
     ) -> Result<(), Error> {
         let (epoch, serializer, max_outgoing) = {
-            let link = self.link.lock();
+            let mut link = self.link.lock();
+            if matches!(link.state, LinkState::Reconnecting { .. })
+                && !self.config.reconnect_wait.is_zero()
+            {
+                let deadline = std::time::Instant::now() + self.config.reconnect_wait;
+                while matches!(link.state, LinkState::Reconnecting { .. })
+                    && !self
+                        .link_changed
+                        .wait_until(&mut link, deadline)
+                        .timed_out()
+                {}
+            }
             match &link.state {
                 LinkState::Connected => {}
                 LinkState::Closed { reason } => return Err(closed_error(reason)),
