@@ -302,7 +302,8 @@ def connect(router):
     def _connect(username=None, kind="ws", serializer="json", password=None, **options):
         options.setdefault("realm", router.info["realm"])
         options.setdefault("auto_reconnect", False)
-        options.setdefault("timeout", 10)
+        # generous: a loaded 2-core CI machine can take seconds for a TLS handshake
+        options.setdefault("timeout", 30)
         options.setdefault("serializers", [serializer])
         options["url"] = router.url(kind)
         if kind == "wss":
