@@ -485,6 +485,8 @@ def bound_of(s, phase, nproc):
     busiest = max(shares, key=shares.get)
     total = sum(shares.values())
     text = ", ".join("{} {:.0f} µs ({:.0%})".format(who, parts[who], shares[who]) for who in ("caller", "router", "callee"))
+    # the rest of the wall time: waiting to be scheduled, wake-up latency, the network stack
+    text += ", none of them {:.0%}".format(max(0.0, 1 - total))
     busy = s.get(phase + ".machine_busy_cores")
     others = s.get(phase + ".others_cores")
     steal = s.get(phase + ".steal_cores") or 0.0
