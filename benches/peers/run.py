@@ -553,6 +553,9 @@ def machine(python):
         "swampyer": version("swampyer"),
         "crossbar": version("crossbar"),
         "commit": cmd("git", "-C", ROOT, "describe", "--always", "--dirty"),
+        # what was measured: the last commit that changed the client (dirty if src/ is)
+        "client": cmd("git", "-C", ROOT, "log", "-1", "--format=%h %s", "--", "src", "Cargo.toml", "Cargo.lock")
+        + (" (+ uncommitted changes)" if cmd("git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock") else ""),
         "clk_tck": os.sysconf("SC_CLK_TCK"),
     }
 
@@ -766,7 +769,8 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
     w("| load average (1/5/15 min) before → after | {} → {} |".format(load_before, load_after))
     w("| rustc | {} |".format(info["rustc"]))
     w("| Python / swampyer / crossbar | {} / {} / {} |".format(info["python"], info["swampyer"], info["crossbar"]))
-    w("| commit | {} |".format(info["commit"]))
+    w("| client source (last commit of `src/`, `Cargo.*`) | {} |".format(info["client"]))
+    w("| worktree | {} |".format(info["commit"]))
     w("")
     w("## Method")
     w("")
