@@ -1,0 +1,982 @@
+"""Runs examples/bench.rs and swampyer_bench.py against the test router and compares them.
+
+Run with the router venv's python, or through run.sh, which finds it:
+
+    bash benches/peers/run.sh            # full comparison, writes BENCHMARKS.md (a few minutes)
+    bash benches/peers/run.sh --smoke    # CI: a handful of calls of each program (< 1 minute)
+
+Full mode starts one router (tests/router/router.py) and, for each configuration
+(default: WebSocket + CBOR for 3 rounds, RawSocket + CBOR for 1 round), one callee: our
+bench program, so that the caller is the only thing that differs. Each round runs our
+caller and swampyer's, alternating which goes first. Each caller measures its own CPU and
+the CPU of the router worker and of the callee over each phase (--observe), so the report
+can say what bounds each figure. The medians, the ratios, the targets with pass/fail, the
+machine and the command go to BENCHMARKS.md; everything below the line
+`<!-- hand-written notes below are kept by run.py -->` in the existing file is kept.
+"""
+
+import argparse
+import json
+import os
+import platform
+import shlex
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from importlib import metadata
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+ROUTER_PY = os.path.join(ROOT, "tests", "router", "router.py")
+SWAMPYER_BENCH = os.path.join(HERE, "swampyer_bench.py")
+NOTES_MARKER = "<!-- hand-written notes below are kept by run.py -->"
+
+READY_TIMEOUT = 60.0
+STOP_GRACE = 15.0
+START_ATTEMPTS = 4
+
+CALLER = ("backend-1", "backend-1-secret")
+CALLEE = ("backend-2", "backend-2-secret")
+
+RUST = "rust-izaber-wamp"
+SWAMPYER = "python-swampyer"
+
+# every key the JSON line of a bench program must have, and its type
+REQUIRED = {
+    "impl": str,
+    "serializer": str,
+    "transport": str,
+    "p50_us": (int, float),
+    "p90_us": (int, float),
+    "p99_us": (int, float),
+    "big_mean_ms": (int, float),
+    "seq_calls_per_s": (int, float),
+    "threaded_calls_per_s": (int, float),
+    "cpu_us_per_call": (int, float),
+    "max_rss_kib": int,
+}
+
+TARGETS_NOTE = {
+    "cpu": "caller CPU per call ≤ 1/10 of swampyer's",
+    "p50": "p50 latency ≤ swampyer's and ≤ 1.25 × the router floor",
+    "threaded": "threaded throughput on one connection ≥ 3 × swampyer's",
+    "big": "1 MiB calls ≥ 3 × faster than swampyer's",
+    "rss": "idle client RSS ≤ 10 MB",
+}
+
+
+def child_env():
+    """Our client logs through `log`; warnings (e.g. a lost connection) go to stderr."""
+    env = dict(os.environ)
+    env.setdefault("RUST_LOG", "warn")
+    return env
+
+
+def log(*args):
+    print("run.py:", *args, file=sys.stderr, flush=True)
+
+
+# --- the router -------------------------------------------------------------------------------
+
+
+def accepts(kind, address):
+    family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.settimeout(1.0)
+    try:
+        s.connect(address)
+        return True
+    except OSError:
+        return False
+    finally:
+        s.close()
+
+
+def group_members(pgid):
+    """PIDs of the live (non-zombie) processes of process group pgid."""
+    pids = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open("/proc/{}/stat".format(name)) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
+            pids.append(int(name))
+    return pids
+
+
+class Router:
+    """tests/router/router.py in a directory of its own, in its own process group."""
+
+    def __init__(self, python):
+        self.python = python
+        self.dir = None
+        self.proc = None
+        self.info = None
+
+    def start(self):
+        last = ""
+        for _ in range(START_ATTEMPTS):
+            # short: the unix socket path lives in here (max ~107 bytes)
+            self.dir = tempfile.mkdtemp(prefix="izb-", dir="/tmp")
+            out = subprocess.run(
+                [self.python, ROUTER_PY, "prepare", self.dir],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+            self.info = json.loads(out.strip().splitlines()[-1])
+            log_path = os.path.join(self.dir, "router.log")
+            with open(log_path, "ab") as logf:
+                self.proc = subprocess.Popen(
+                    [self.python, ROUTER_PY, "start", self.dir, "--watch-parent", str(os.getpid())],
+                    stdin=subprocess.DEVNULL,
+                    stdout=logf,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,  # own process group, pgid == pid
+                )
+            try:
+                self.wait_ready()
+                return self
+            except RuntimeError as ex:
+                last = str(ex)
+                clash = "Address already in use" in self.log()
+                self.stop()
+                if not clash:
+                    raise
+        raise RuntimeError("router ports kept being taken; last attempt:\n" + last)
+
+    def wait_ready(self):
+        deadline = time.monotonic() + READY_TIMEOUT
+        ports = self.info["ports"]
+        pending = [("tcp", ("127.0.0.1", ports[p])) for p in ("ws", "wss", "tcp", "tcps")]
+        pending.append(("unix", self.info["unix_socket"]))
+        while pending:
+            if self.proc.poll() is not None:
+                raise RuntimeError("router exited ({}) before it was ready:\n{}".format(self.proc.returncode, self.log_tail()))
+            if time.monotonic() > deadline:
+                raise RuntimeError("router not ready after {} s:\n{}".format(READY_TIMEOUT, self.log_tail()))
+            pending = [ep for ep in pending if not accepts(*ep)]
+            if pending:
+                time.sleep(0.05)
+
+    def worker_pids(self):
+        """The crossbar router worker process(es): where the routing happens."""
+        pids = []
+        for pid in group_members(self.proc.pid):
+            try:
+                with open("/proc/{}/cmdline".format(pid), "rb") as f:
+                    cmdline = f.read().replace(b"\0", b" ")
+            except OSError:
+                continue
+            if b"crossbar-worker" in cmdline or b"crossbar.worker" in cmdline:
+                pids.append(pid)
+        if not pids:
+            raise RuntimeError("no crossbar worker process in the router's process group")
+        return pids
+
+    def log(self):
+        try:
+            with open(os.path.join(self.dir, "router.log"), errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def log_tail(self, lines=60):
+        return "\n".join(self.log().splitlines()[-lines:])
+
+    def stop(self):
+        if self.proc is None:
+            return
+        pgid = self.proc.pid
+        for sig in (signal.SIGTERM, signal.SIGCONT):
+            try:
+                os.killpg(pgid, sig)
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=STOP_GRACE)
+        except subprocess.TimeoutExpired:
+            pass
+        deadline = time.monotonic() + 2
+        while group_members(pgid) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if group_members(pgid):
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+        self.proc = None
+        if self.dir:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# --- the bench programs ------------------------------------------------------------------------
+
+
+# Crossbar's RawSocket (autobahn's Twisted protocol) does not understand RawSocket PING
+# frames: it reads the header 0x01 0x00 0x00 0x06 as a 16 MiB + 6 length, finds it over the
+# limit and drops the connection. Our client pings every 3 s by default, so on RawSocket every
+# connection of ours is dropped after 3 s. swampyer never sends RawSocket pings. Until the
+# client stops pinging on RawSocket, both programs run there with the heartbeat off.
+RAWSOCKET_PING_WORKAROUND = ["--ping-interval", "0"]
+
+
+def bench_args(role, url, serializer, user):
+    extra = RAWSOCKET_PING_WORKAROUND if not url.startswith(("ws://", "wss://")) else []
+    return extra + [
+        "--role",
+        role,
+        "--url",
+        url,
+        "--realm",
+        "izaber",
+        "--user",
+        user[0],
+        "--password",
+        user[1],
+        "--serializer",
+        serializer,
+    ]
+
+
+class Callee:
+    """A bench program in the callee role, stopped (SIGTERM, by its pid) on stop()."""
+
+    def __init__(self, command):
+        self.command = command
+        self.proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+            env=child_env(),
+        )
+        self.stderr = []
+        threading.Thread(target=self._drain_stderr, daemon=True).start()
+        lines = []
+        ready = threading.Event()
+
+        def read():
+            for line in self.proc.stdout:
+                lines.append(line)
+                if line.strip() == "READY":
+                    ready.set()
+            ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(READY_TIMEOUT) or self.proc.poll() is not None:
+            self.stop()
+            raise RuntimeError(
+                "callee did not print READY: {}\nstdout: {}\nstderr: {}".format(
+                    shlex.join(command), "".join(lines), "".join(self.stderr)
+                )
+            )
+
+    def _drain_stderr(self):
+        for line in self.proc.stderr:
+            self.stderr.append(line)
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def trouble(self):
+        """What went wrong with the callee so far, or None: exited, or lost its connection."""
+        if self.proc.poll() is not None:
+            return "the callee exited ({}); its stderr:\n{}".format(self.proc.returncode, "".join(self.stderr)[-2000:])
+        lost = [l for l in self.stderr if "connection" in l and "lost" in l]
+        if lost:
+            return "the callee lost its connection to the router:\n" + "".join(self.stderr)[-2000:]
+        return None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def run_caller(command, timeout):
+    """Runs a caller; returns (report dict, None) or (None, error text)."""
+    started = time.monotonic()
+    try:
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=child_env()
+        )
+    except subprocess.TimeoutExpired as ex:
+        return None, "timed out after {:.0f} s\nstderr:\n{}".format(timeout, ex.stderr or "")
+    if done.returncode != 0:
+        return None, "exit status {}\nstderr:\n{}".format(done.returncode, done.stderr[-3000:])
+    lines = [l for l in done.stdout.splitlines() if l.strip()]
+    if not lines:
+        return None, "no output\nstderr:\n" + done.stderr[-3000:]
+    try:
+        report = json.loads(lines[-1])
+    except ValueError as ex:
+        return None, "last stdout line is not JSON ({}): {!r}".format(ex, lines[-1][:500])
+    problems = check_report(report)
+    if problems:
+        return None, "bad report: {}\n{}".format("; ".join(problems), lines[-1][:1000])
+    report["_elapsed_s"] = time.monotonic() - started
+    return report, None
+
+
+def check_report(report):
+    problems = []
+    for key, kind in REQUIRED.items():
+        if key not in report:
+            problems.append("no " + key)
+        elif not isinstance(report[key], kind) or isinstance(report[key], bool):
+            problems.append("{} is {!r}".format(key, report[key]))
+    return problems
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+
+def derived(report):
+    """Per-call CPU of caller, router and callee in each phase, and utilisations."""
+    out = {}
+    phases = report.get("phases", {})
+    for name in ("sequential", "big", "threaded"):
+        phase = phases.get(name)
+        if not phase or not phase.get("calls"):
+            continue
+        calls, wall = phase["calls"], phase["wall_s"]
+        for who, ms in phase["cpu_ms"].items():
+            out["{}.{}_us_per_call".format(name, who)] = ms * 1e3 / calls
+            out["{}.{}_util".format(name, who)] = ms / 1e3 / wall if wall else 0.0
+        out["{}.wall_us_per_call".format(name)] = wall * 1e6 / calls
+        machine = phase.get("machine_ms")
+        if machine and wall:
+            # in cores: what the whole machine did meanwhile, and what other processes took
+            ours = sum(phase["cpu_ms"].values())
+            out["{}.machine_busy_cores".format(name)] = machine["busy"] / 1e3 / wall
+            out["{}.others_cores".format(name)] = max(0.0, machine["busy"] - ours) / 1e3 / wall
+            out["{}.steal_cores".format(name)] = machine["steal"] / 1e3 / wall
+    return out
+
+
+def median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def summarize(reports):
+    """Median of every figure over rounds."""
+    keys = [
+        "p50_us",
+        "p90_us",
+        "p99_us",
+        "big_mean_ms",
+        "seq_calls_per_s",
+        "threaded_calls_per_s",
+        "cpu_us_per_call",
+        "idle_rss_kib",
+        "max_rss_kib",
+    ]
+    summary = {k: median([r.get(k) for r in reports]) for k in keys}
+    all_derived = [derived(r) for r in reports]
+    for k in sorted({k for d in all_derived for k in d}):
+        summary[k] = median([d.get(k) for d in all_derived])
+    summary["rounds"] = len(reports)
+    return summary
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return None
+    return a / b
+
+
+def fmt(x, digits=0):
+    if x is None:
+        return "–"
+    if isinstance(x, str):
+        return x
+    return "{:,.{}f}".format(x, digits)
+
+
+def fmt_ratio(x):
+    return "–" if x is None else "{:.2f}×".format(x)
+
+
+def targets(ours, theirs):
+    """[(key, figure text, pass?)] for one configuration."""
+    rows = []
+    r = ratio(ours["cpu_us_per_call"], theirs["cpu_us_per_call"])
+    rows.append(
+        (
+            "cpu",
+            "{} µs vs {} µs: {} of swampyer's (needs ≤ 0.10)".format(
+                fmt(ours["cpu_us_per_call"], 1), fmt(theirs["cpu_us_per_call"], 1), fmt(r, 3) if r else "–"
+            ),
+            r is not None and r <= 0.10,
+        )
+    )
+    floor = ours.get("sequential.router_us_per_call")
+    p50_ok = ours["p50_us"] <= theirs["p50_us"] and floor is not None and ours["p50_us"] <= 1.25 * floor
+    rows.append(
+        (
+            "p50",
+            "{} µs vs swampyer {} µs; router floor {} µs, so {} of the floor".format(
+                fmt(ours["p50_us"]), fmt(theirs["p50_us"]), fmt(floor), fmt_ratio(ratio(ours["p50_us"], floor))
+            ),
+            p50_ok,
+        )
+    )
+    r = ratio(ours["threaded_calls_per_s"], theirs["threaded_calls_per_s"])
+    rows.append(
+        (
+            "threaded",
+            "{} vs {} calls/s: {} (needs ≥ 3×)".format(
+                fmt(ours["threaded_calls_per_s"]), fmt(theirs["threaded_calls_per_s"]), fmt_ratio(r)
+            ),
+            r is not None and r >= 3,
+        )
+    )
+    r = ratio(theirs["big_mean_ms"], ours["big_mean_ms"])
+    rows.append(
+        (
+            "big",
+            "{} ms vs {} ms: {} faster (needs ≥ 3×)".format(
+                fmt(ours["big_mean_ms"], 1), fmt(theirs["big_mean_ms"], 1), fmt_ratio(r)
+            ),
+            r is not None and r >= 3,
+        )
+    )
+    rss = ours.get("idle_rss_kib")
+    rows.append(
+        (
+            "rss",
+            "{} KiB = {} MB (swampyer {} KiB)".format(
+                fmt(rss), fmt(rss * 1024 / 1e6, 1) if rss else "–", fmt(theirs.get("idle_rss_kib"))
+            ),
+            rss is not None and rss * 1024 <= 10e6,
+        )
+    )
+    return rows
+
+
+def bound_of(s, phase, nproc):
+    """Which process bounds a phase, from CPU use relative to wall time."""
+    wall = s.get(phase + ".wall_us_per_call")
+    if not wall:
+        return "–", ""
+    parts = {who: s.get("{}.{}_us_per_call".format(phase, who)) or 0.0 for who in ("caller", "router", "callee")}
+    shares = {who: us / wall for who, us in parts.items()}
+    busiest = max(shares, key=shares.get)
+    total = sum(shares.values())
+    text = ", ".join("{} {:.0f} µs ({:.0%})".format(who, parts[who], shares[who]) for who in ("caller", "router", "callee"))
+    # the rest of the wall time: waiting to be scheduled, wake-up latency, the network stack
+    text += ", none of them {:.0%}".format(max(0.0, 1 - total))
+    busy = s.get(phase + ".machine_busy_cores")
+    others = s.get(phase + ".others_cores")
+    steal = s.get(phase + ".steal_cores") or 0.0
+    machine = ""
+    if busy is not None:
+        machine = "; whole machine {:.2f} of {} cores busy, other processes {:.2f}{}".format(
+            busy, nproc, others, ", steal {:.2f}".format(steal) if steal >= 0.05 else ""
+        )
+    if phase == "threaded":
+        # the processes run in parallel: utilisation, in cores
+        text = ", ".join("{} {:.2f} cores".format(who, shares[who]) for who in ("caller", "router", "callee"))
+        if busy is not None and busy + steal >= 0.9 * nproc:
+            verdict = "machine CPU: all {} cores busy ({} uses most of ours{})".format(
+                nproc, busiest, "; other processes took {:.2f} cores".format(others) if others >= 0.1 else ""
+            )
+        elif total >= 0.9 * nproc:
+            verdict = "machine CPU (all {} cores busy; {} uses most)".format(nproc, busiest)
+        elif shares[busiest] >= 0.8:
+            # a single-threaded router (or a GIL-bound caller) at 80 % of a core is saturated:
+            # the rest of its time is spent waiting in epoll between bursts
+            verdict = "{} CPU ({:.0%} of a core; it is single-threaded{})".format(
+                busiest, shares[busiest], "" if busiest != "caller" else " or GIL-bound"
+            )
+        else:
+            verdict = "hand-offs / wake-ups (no process saturated; busiest: {} at {:.0%} of a core)".format(
+                busiest, shares[busiest]
+            )
+    else:
+        # a sequential call crosses caller -> router -> callee -> router -> caller in turn
+        verdict = "{} CPU ({:.0%} of each call's wall time)".format(busiest, shares[busiest])
+    return verdict, text + machine
+
+
+# --- machine --------------------------------------------------------------------------------------
+
+
+def machine(python):
+    def cmd(*args):
+        try:
+            return subprocess.run(args, capture_output=True, text=True, timeout=30).stdout.strip()
+        except OSError:
+            return "?"
+
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+
+    def version(pkg):
+        try:
+            return metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            return "?"
+
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "kernel": platform.release(),
+        "rustc": cmd("rustc", "--version"),
+        "python": platform.python_version(),
+        "swampyer": version("swampyer"),
+        "crossbar": version("crossbar"),
+        "commit": cmd("git", "-C", ROOT, "describe", "--always", "--dirty"),
+        # what was measured: the last commit that changed the client (dirty if src/ is)
+        "client": cmd("git", "-C", ROOT, "log", "-1", "--format=%h %s", "--", "src", "Cargo.toml", "Cargo.lock")
+        + (" (+ uncommitted changes)" if cmd("git", "-C", ROOT, "status", "--porcelain", "--", "src", "Cargo.toml", "Cargo.lock") else ""),
+        "clk_tck": os.sysconf("SC_CLK_TCK"),
+    }
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return " ".join(f.read().split()[:3])
+    except OSError:
+        return "?"
+
+
+# --- modes -----------------------------------------------------------------------------------------
+
+
+def target_dir():
+    return os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
+
+
+def build(profile):
+    cmd = ["cargo", "build", "--quiet", "--example", "bench"]
+    if profile == "release":
+        cmd.insert(2, "--release")
+    log("building:", shlex.join(cmd))
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    path = os.path.join(target_dir(), profile, "examples", "bench")
+    if not os.path.exists(path):
+        raise RuntimeError("built, but {} is missing".format(path))
+    return path
+
+
+def program(impl, binary, python):
+    return [binary] if impl == RUST else [python, SWAMPYER_BENCH]
+
+
+def parse_configs(text):
+    """"ws:cbor:3,tcp:cbor:1" -> [("ws", "cbor", 3), ...]"""
+    configs = []
+    for part in text.split(","):
+        endpoint, serializer, rounds = part.split(":")
+        if endpoint not in ("ws", "tcp", "unix"):
+            raise SystemExit("endpoint must be ws, tcp or unix, not " + endpoint)
+        configs.append((endpoint, serializer, int(rounds)))
+    return configs
+
+
+def smoke(args, python):
+    """A handful of calls of each program and each role; the JSON lines must parse."""
+    started = time.monotonic()
+    binary = args.binary or build(args.profile)
+    router = Router(python).start()
+    failures = []
+    try:
+        sizes = ["--calls", "20", "--big-calls", "2", "--threads", "2", "--duration", "0.5"]
+        # (callee, its endpoint, callers): both callers on WebSocket, ours on RawSocket too,
+        # and swampyer's callee once, so that no part of either program can rot
+        plan = [
+            (RUST, "ws", (RUST, SWAMPYER)),
+            (RUST, "tcp", (RUST,)),
+            (SWAMPYER, "ws", (RUST,)),
+        ]
+        for callee_impl, endpoint, callers in plan:
+            url = router.info["urls"][endpoint]
+            callee = Callee(program(callee_impl, binary, python) + bench_args("callee", url, "cbor", CALLEE))
+            try:
+                for caller_impl in callers:
+                    cmd = program(caller_impl, binary, python) + bench_args("caller", url, "cbor", CALLER) + sizes
+                    cmd += ["--observe", "router:" + "+".join(map(str, router.worker_pids()))]
+                    cmd += ["--observe", "callee:{}".format(callee.pid)]
+                    report, error = run_caller(cmd, timeout=120)
+                    what = "{} caller, {} callee, {}".format(caller_impl, callee_impl, endpoint)
+                    trouble = callee.trouble()
+                    if trouble:
+                        error = (error or "") + "\n" + trouble
+                    if error:
+                        failures.append("{}: {}".format(what, error))
+                        log("FAIL", what, error)
+                    elif report["impl"] != caller_impl:
+                        failures.append("{}: impl is {!r}".format(what, report["impl"]))
+                    else:
+                        log(
+                            "ok  ",
+                            what,
+                            "p50 {} µs, {} µs CPU/call".format(report["p50_us"], report["cpu_us_per_call"]),
+                        )
+            finally:
+                callee.stop()
+    finally:
+        router.stop()
+    log("smoke test took {:.1f} s".format(time.monotonic() - started))
+    if failures:
+        log("{} failure(s)".format(len(failures)))
+        return 1
+    return 0
+
+
+def full(args, python, command_line):
+    started = time.monotonic()
+    info = machine(python)
+    load_before = loadavg()
+    binary = args.binary or build(args.profile)
+    configs = parse_configs(args.configs)
+    sizes = [
+        "--calls",
+        str(args.calls),
+        "--big-calls",
+        str(args.big_calls),
+        "--threads",
+        str(args.threads),
+        "--duration",
+        str(args.duration),
+    ]
+    results = []  # (config, impl, round, report or None, error or None)
+    router = Router(python).start()
+    try:
+        worker_pids = router.worker_pids()
+        for endpoint, serializer, rounds in configs:
+            url = router.info["urls"][endpoint]
+            callee = Callee(program(args.callee, binary, python) + bench_args("callee", url, serializer, CALLEE))
+            try:
+                for n in range(rounds):
+                    order = [RUST, SWAMPYER] if n % 2 == 0 else [SWAMPYER, RUST]
+                    for impl in order:
+                        cmd = program(impl, binary, python) + bench_args("caller", url, serializer, CALLER) + sizes
+                        cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
+                        cmd += ["--observe", "callee:{}".format(callee.pid)]
+                        timeout = 120 + args.calls * 0.02 + args.big_calls * 2 + args.duration
+                        log("{} {} round {}/{}: {}".format(endpoint, serializer, n + 1, rounds, impl))
+                        report, error = run_caller(cmd, timeout)
+                        trouble = callee.trouble()
+                        if trouble:
+                            error = (error or "") + "\n" + trouble
+                            report = None
+                            # a fresh callee for the rest, so that one failure costs one run
+                            callee.stop()
+                            callee = Callee(
+                                program(args.callee, binary, python) + bench_args("callee", url, serializer, CALLEE)
+                            )
+                        if error:
+                            log("FAILED:", error)
+                        else:
+                            log(
+                                "  p50 {} µs, {} µs CPU/call, big {} ms, threaded {} calls/s".format(
+                                    report["p50_us"],
+                                    report["cpu_us_per_call"],
+                                    report["big_mean_ms"],
+                                    report["threaded_calls_per_s"],
+                                )
+                            )
+                        results.append(((endpoint, serializer), impl, n + 1, report, error))
+            finally:
+                callee.stop()
+    finally:
+        router.stop()
+    load_after = loadavg()
+    elapsed = time.monotonic() - started
+
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(
+                {
+                    "machine": info,
+                    "results": [
+                        {"config": list(c), "impl": i, "round": n, "report": r, "error": e} for c, i, n, r, e in results
+                    ],
+                },
+                f,
+                indent=1,
+            )
+
+    text = render(args, info, configs, results, command_line, load_before, load_after, elapsed)
+    out = os.path.join(ROOT, args.out) if not os.path.isabs(args.out) else args.out
+    notes = ""
+    if os.path.exists(out):
+        with open(out) as f:
+            old = f.read()
+        if NOTES_MARKER in old:
+            notes = old.split(NOTES_MARKER, 1)[1]
+    with open(out, "w") as f:
+        f.write(text + "\n" + NOTES_MARKER + (notes if notes else "\n"))
+    log("wrote {} ({:.0f} s)".format(out, elapsed))
+    failed = [r for r in results if r[4]]
+    return 1 if failed else 0
+
+
+ENDPOINT_NAMES = {"ws": "WebSocket", "tcp": "RawSocket (TCP)", "unix": "RawSocket (unix socket)"}
+
+
+def render(args, info, configs, results, command_line, load_before, load_after, elapsed):
+    nproc = info["nproc"] or 1
+    out = []
+    w = out.append
+    w("# Benchmarks: izaber-wamp (Rust) vs swampyer (Python)")
+    w("")
+    w("Generated by `benches/peers/run.py` on {} in {:.0f} s. Do not edit above the marker line at the end;".format(time.strftime("%Y-%m-%d %H:%M %Z"), elapsed))
+    w("hand-written notes go below it and are kept.")
+    w("")
+    w("Reproduce (from the crate root; needs the router venv of `tests/router/setup-venv.sh`):")
+    w("")
+    w("```sh")
+    w(command_line)
+    w("```")
+    w("")
+    w("## Machine")
+    w("")
+    w("| | |")
+    w("|---|---|")
+    w("| CPUs (`nproc`) | {} |".format(info["nproc"]))
+    w("| CPU | {} |".format(info["cpu"]))
+    w("| kernel | {} |".format(info["kernel"]))
+    w("| load average (1/5/15 min) before → after | {} → {} |".format(load_before, load_after))
+    w("| rustc | {} |".format(info["rustc"]))
+    w("| Python / swampyer / crossbar | {} / {} / {} |".format(info["python"], info["swampyer"], info["crossbar"]))
+    w("| client source (last commit of `src/`, `Cargo.*`) | {} |".format(info["client"]))
+    w("| worktree | {} |".format(info["commit"]))
+    w("")
+    w("## Method")
+    w("")
+    w(
+        "One Crossbar.io router (`tests/router/router.py`, one router worker process) on 127.0.0.1. "
+        "For each configuration one callee, `{}` (`--role callee`), registers `com.izaber.wamp.bench.echo`; "
+        "the callers are the only thing that changes. Each round runs our caller and swampyer's one after the "
+        "other, alternating which goes first. Each caller: {} warm-up calls, {} sequential calls with a 64-byte "
+        "string (each timed), {} calls with a 1 MiB string, then {} threads sharing one client for {} s. "
+        "Figures are medians over the rounds.".format(
+            "our bench" if args.callee == RUST else "swampyer_bench.py",
+            200,
+            args.calls,
+            args.big_calls,
+            args.threads,
+            args.duration,
+        )
+    )
+    w("")
+    w(
+        "CPU is the scheduler's run time of every thread (`/proc/PID/task/*/schedstat`, nanoseconds), read by the "
+        "caller at the start and end of each phase for itself, the router worker and the callee (`--observe`). "
+        "`/proc/PID/stat` (`utime + stime`) counts in clock ticks of {} ms: a 3000-call phase of our caller uses "
+        "about 0.2 s, which ticks would measure to ±5–10 %; it is read as well and used only when threads that "
+        "exited during a phase make it clearly larger. Idle RSS is `VmRSS` after connecting and the warm-up; "
+        "max RSS is `VmHWM` at the end (it includes the 1 MiB strings and their copies).".format(
+            1000 // (info["clk_tck"] or 100)
+        )
+    )
+    w("")
+    w(
+        "*Router floor*: the router worker's CPU time per sequential call. A sequential call cannot finish faster "
+        "than the router handles its four messages, so this is the latency a client with zero cost would see."
+    )
+    w("")
+    if any(endpoint != "ws" for endpoint, _, _ in configs):
+        w(
+            "**RawSocket runs use `--ping-interval 0` (both programs).** Crossbar's RawSocket does not "
+            "understand RawSocket PING frames: it reads our heartbeat's header `01 00 00 06` as a length of "
+            "16 MiB + 6, finds it over its limit and drops the connection, so with the default 3 s heartbeat "
+            "every RawSocket connection of ours is dropped after 3 s (callee included). swampyer never sends "
+            "RawSocket pings. See the notes below."
+        )
+        w("")
+
+    by_config = {}
+    for config, impl, n, report, error in results:
+        by_config.setdefault(config, {}).setdefault(impl, []).append((n, report, error))
+
+    main_config = (configs[0][0], configs[0][1]) if configs else None
+    for endpoint, serializer, rounds in configs:
+        config = (endpoint, serializer)
+        runs = by_config.get(config, {})
+        ok = {impl: [r for _, r, e in runs.get(impl, []) if r] for impl in (RUST, SWAMPYER)}
+        title = "{} + {}".format(ENDPOINT_NAMES.get(endpoint, endpoint), serializer.upper())
+        w("## {} ({} round{})".format(title, rounds, "s" if rounds != 1 else ""))
+        w("")
+        errors = [(impl, n, e) for impl, lst in runs.items() for n, _, e in lst if e]
+        for impl, n, e in errors:
+            w("**{} failed in round {}:**".format(impl, n))
+            w("")
+            w("```")
+            w(e.strip()[-1500:])
+            w("```")
+            w("")
+        if not ok[RUST] or not ok[SWAMPYER]:
+            w("Not enough successful runs to compare.")
+            w("")
+            continue
+        ours, theirs = summarize(ok[RUST]), summarize(ok[SWAMPYER])
+        w("| figure | izaber-wamp | swampyer | ours vs swampyer |")
+        w("|---|---:|---:|---:|")
+        rows = [
+            ("p50 latency (µs)", "p50_us", 0, "lower"),
+            ("p90 latency (µs)", "p90_us", 0, "lower"),
+            ("p99 latency (µs)", "p99_us", 0, "lower"),
+            ("sequential calls/s", "seq_calls_per_s", 0, "higher"),
+            ("threaded calls/s ({} threads, one connection)".format(args.threads), "threaded_calls_per_s", 0, "higher"),
+            ("1 MiB call, mean (ms)", "big_mean_ms", 1, "lower"),
+            ("caller CPU per call (µs), sequential", "cpu_us_per_call", 1, "lower"),
+            ("caller CPU per call (µs), threaded", "threaded.caller_us_per_call", 1, "lower"),
+            ("caller CPU per 1 MiB call (µs)", "big.caller_us_per_call", 0, "lower"),
+            ("idle RSS (KiB)", "idle_rss_kib", 0, "lower"),
+            ("max RSS (KiB)", "max_rss_kib", 0, "lower"),
+        ]
+        for label, key, digits, better in rows:
+            a, b = ours.get(key), theirs.get(key)
+            if better == "lower":
+                rel = ratio(b, a)
+                rel_text = "{} better".format(fmt_ratio(rel)) if rel and rel >= 1 else "{} worse".format(fmt_ratio(ratio(a, b)))
+            else:
+                rel = ratio(a, b)
+                rel_text = "{} better".format(fmt_ratio(rel)) if rel and rel >= 1 else "{} worse".format(fmt_ratio(ratio(b, a)))
+            w("| {} | {} | {} | {} |".format(label, fmt(a, digits), fmt(b, digits), rel_text if a is not None and b is not None else "–"))
+        w("")
+
+        w("### Targets")
+        w("")
+        w("| target | figures | result |")
+        w("|---|---|---|")
+        for key, text, passed in targets(ours, theirs):
+            w("| {} | {} | **{}** |".format(TARGETS_NOTE[key], text, "pass" if passed else "FAIL"))
+        w("")
+
+        w("### What bounds each figure")
+        w("")
+        w(
+            "CPU per call of each process in each phase (median over rounds) and, in brackets, as a share of "
+            "the call's wall time; for the threaded phase, each process's CPU use in cores. "
+            "The machine has {} cores.".format(nproc)
+        )
+        w("")
+        w("| figure | client | CPU per call: caller, router, callee | bound by |")
+        w("|---|---|---|---|")
+        for label, phase in (
+            ("sequential latency / calls/s", "sequential"),
+            ("1 MiB calls", "big"),
+            ("threaded calls/s", "threaded"),
+        ):
+            for impl, s in ((RUST, ours), (SWAMPYER, theirs)):
+                verdict, text = bound_of(s, phase, nproc)
+                w("| {} | {} | {} | {} |".format(label, impl, text, verdict))
+        w(
+            "| caller CPU per call | both | the client's own work: see the profile notes below | the client itself |"
+        )
+        w("| idle RSS | both | – | the client itself |")
+        w("")
+        floor = ours.get("sequential.router_us_per_call")
+        ceiling = 1e6 / ours["threaded.router_us_per_call"] if ours.get("threaded.router_us_per_call") else None
+        w(
+            "Router floor for a sequential call: {} µs (router CPU per call); our p50 is {} µs, swampyer's {} µs. "
+            "Router ceiling for the threaded phase at the router's CPU cost per call under load ({} µs): "
+            "{} calls/s if the router had a core to itself; 3 × swampyer's figure would be {} calls/s.".format(
+                fmt(floor),
+                fmt(ours["p50_us"]),
+                fmt(theirs["p50_us"]),
+                fmt(ours.get("threaded.router_us_per_call")),
+                fmt(ceiling),
+                fmt(3 * theirs["threaded_calls_per_s"]) if theirs.get("threaded_calls_per_s") else "–",
+            )
+        )
+        w("")
+
+        w("<details><summary>Every round</summary>")
+        w("")
+        w(
+            "| round | client | p50 µs | p99 µs | seq calls/s | threaded calls/s | 1 MiB ms | CPU µs/call "
+            "| router µs/call (seq) | idle RSS KiB | other processes, cores (seq / threaded) |"
+        )
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for impl in (RUST, SWAMPYER):
+            for n, r, e in runs.get(impl, []):
+                if not r:
+                    w("| {} | {} | failed | | | | | | | | |".format(n, impl))
+                    continue
+                d = derived(r)
+                w(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} / {} |".format(
+                        n,
+                        impl,
+                        fmt(r["p50_us"]),
+                        fmt(r["p99_us"]),
+                        fmt(r["seq_calls_per_s"]),
+                        fmt(r["threaded_calls_per_s"]),
+                        fmt(r["big_mean_ms"], 1),
+                        fmt(r["cpu_us_per_call"], 1),
+                        fmt(d.get("sequential.router_us_per_call")),
+                        fmt(r.get("idle_rss_kib")),
+                        fmt(d.get("sequential.others_cores"), 2),
+                        fmt(d.get("threaded.others_cores"), 2),
+                    )
+                )
+        w("")
+        w("</details>")
+        w("")
+    return "\n".join(out)
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--smoke", action="store_true", help="CI smoke test: a handful of calls, no report")
+    p.add_argument("--configs", default="ws:cbor:3,tcp:cbor:1", help="ENDPOINT:SERIALIZER:ROUNDS,... (endpoints: ws, tcp, unix)")
+    p.add_argument("--calls", type=int, default=3000)
+    p.add_argument("--big-calls", type=int, default=30)
+    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--duration", type=float, default=5.0)
+    p.add_argument("--callee", choices=[RUST, SWAMPYER], default=RUST, help="which program serves the echo procedure")
+    p.add_argument("--out", default="BENCHMARKS.md")
+    p.add_argument("--json", help="also write every raw report to this file")
+    p.add_argument("--profile", choices=["release", "debug"], help="cargo profile (default: release; debug with --smoke)")
+    p.add_argument("--binary", help="use this bench binary instead of building one")
+    args = p.parse_args()
+    if args.profile is None:
+        args.profile = "debug" if args.smoke else "release"
+
+    python = sys.executable
+    command_line = "bash benches/peers/run.sh" + ("" if len(sys.argv) == 1 else " " + shlex.join(sys.argv[1:]))
+
+    # a SIGTERM ends the run through the finally blocks, which stop the router and callee
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    if args.smoke:
+        return smoke(args, python)
+    return full(args, python, command_line)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
