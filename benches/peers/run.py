@@ -46,6 +46,9 @@ CALLEE = ("backend-2", "backend-2-secret")
 
 RUST = "rust-izaber-wamp"
 SWAMPYER = "python-swampyer"
+# Our bench built from an earlier commit (--baseline), to show a change's before/after figures
+# from one run.
+BASELINE = "rust-baseline"
 
 # every key the JSON line of a bench program must have, and its type
 REQUIRED = {
@@ -589,7 +592,9 @@ def build(profile):
     return path
 
 
-def program(impl, binary, python):
+def program(impl, binary, python, baseline=None):
+    if impl == BASELINE:
+        return [baseline]
     return [binary] if impl == RUST else [python, SWAMPYER_BENCH]
 
 
@@ -679,9 +684,12 @@ def full(args, python, command_line):
             callee = Callee(program(args.callee, binary, python) + bench_args("callee", url, serializer, CALLEE))
             try:
                 for n in range(rounds):
-                    order = [RUST, SWAMPYER] if n % 2 == 0 else [SWAMPYER, RUST]
+                    impls = [RUST, SWAMPYER] + ([BASELINE] if args.baseline else [])
+                    # rotate who goes first, so that no client always gets the warmest router
+                    order = impls[n % len(impls) :] + impls[: n % len(impls)]
                     for impl in order:
-                        cmd = program(impl, binary, python) + bench_args("caller", url, serializer, CALLER) + sizes
+                        cmd = program(impl, binary, python, args.baseline)
+                        cmd += bench_args("caller", url, serializer, CALLER) + sizes
                         cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
                         cmd += ["--observe", "callee:{}".format(callee.pid)]
                         timeout = 120 + args.calls * 0.02 + args.big_calls * 2 + args.duration
@@ -869,6 +877,22 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
             w("| {} | {} | {} | {} |".format(label, fmt(a, digits), fmt(b, digits), rel_text if a is not None and b is not None else "–"))
         w("")
 
+        if args.baseline:
+            base_runs = [r for _, r, e in runs.get(BASELINE, []) if r]
+            if base_runs:
+                base = summarize(base_runs)
+                w("### Before / after (`--baseline {}`)".format(os.path.basename(args.baseline)))
+                w("")
+                w("| figure | before (baseline) | after (this build) | change |")
+                w("|---|---:|---:|---:|")
+                for label, key, digits, better in rows:
+                    a, b = ours.get(key), base.get(key)
+                    if a is None or b is None:
+                        continue
+                    change = ratio(b, a) if better == "lower" else ratio(a, b)
+                    w("| {} | {} | {} | {} |".format(label, fmt(b, digits), fmt(a, digits), fmt_ratio(change) + " better" if change and change >= 1 else fmt_ratio(ratio(a, b) if better == "lower" else ratio(b, a)) + " worse"))
+                w("")
+
         w("### Targets")
         w("")
         w("| target | figures | result |")
@@ -964,6 +988,7 @@ def main():
     p.add_argument("--json", help="also write every raw report to this file")
     p.add_argument("--profile", choices=["release", "debug"], help="cargo profile (default: release; debug with --smoke)")
     p.add_argument("--binary", help="use this bench binary instead of building one")
+    p.add_argument("--baseline", help="also run this earlier bench binary as a caller and report before/after")
     args = p.parse_args()
     if args.profile is None:
         args.profile = "debug" if args.smoke else "release"
