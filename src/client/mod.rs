@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use crate::protocol::{Dict, Id, Message, Serializer, Value, from_value, to_value};
 use crate::session::dispatch::ConcurrencyLimit;
 use crate::session::handler::{CallError, Event, Invocation};
+use crate::session::reply::{ReplyTo, Waiter, oneshot};
 use crate::session::{
     Auth, Command, Hooks, IN_JOIN_HOOK, LinkState, Pending, ReconnectPolicy, Registration,
     SessionConfig, Shared, Subscription, spawn,
@@ -485,10 +486,14 @@ impl Client {
         let shared = self.shared();
         shared.counters.calls.fetch_add(1, Ordering::Relaxed);
         let request = shared.next_request_id();
-        let (tx, rx) = if on_progress.is_some() {
-            crossbeam_channel::unbounded()
+        // A plain call waits on a one-shot slot; progressive and cancellable calls on a
+        // channel (several answers, and `select!` with the cancel token).
+        let (reply_to, once, stream) = if on_progress.is_some() || options.cancel_token.is_some() {
+            let (tx, rx) = crossbeam_channel::unbounded();
+            (ReplyTo::Stream(tx), None, Some(rx))
         } else {
-            crossbeam_channel::bounded(1)
+            let (responder, waiter) = oneshot();
+            (ReplyTo::Once(responder), Some(waiter), None)
         };
         let procedure = self.full_uri(procedure);
         let timeout = options.timeout.unwrap_or(self.inner.timeout);
@@ -499,12 +504,15 @@ impl Client {
             args,
             kwargs,
         };
-        shared.send(&message, Some((request, Pending::Call(tx))))?;
+        shared.send(&message, Some((request, Pending::Call(reply_to))))?;
         let deadline = Instant::now() + timeout;
         let mut cancel = options.cancel_token.as_ref().map(CancelToken::receiver);
         loop {
-            let next = match &cancel {
-                Some(cancelled) => crossbeam_channel::select! {
+            let next = match (&once, &stream, &cancel) {
+                (Some(waiter), _, _) => {
+                    waiter.wait_until(deadline).ok_or(RecvTimeoutError::Timeout)
+                }
+                (None, Some(rx), Some(cancelled)) => crossbeam_channel::select! {
                     recv(rx) -> reply => reply.map_err(|_| RecvTimeoutError::Disconnected),
                     recv(cancelled) -> _ => {
                         // Ask the router to cancel, then wait for its answer (the ERROR
@@ -532,7 +540,8 @@ impl Client {
                         Err(RecvTimeoutError::Timeout)
                     },
                 },
-                None => rx.recv_deadline(deadline),
+                (None, Some(rx), None) => rx.recv_deadline(deadline),
+                (None, None, _) => unreachable!("a call waits on a slot or a channel"),
             };
             match next {
                 Ok(Ok(Message::Result {
@@ -635,9 +644,12 @@ impl Client {
             procedure: entry.procedure.clone(),
         };
         let local_id = entry.local_id;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        shared.send(&message, Some((request, Pending::Register(tx, entry))))?;
-        match self.wait(&rx, &message)? {
+        let (responder, waiter) = oneshot();
+        shared.send(
+            &message,
+            Some((request, Pending::Register(ReplyTo::Once(responder), entry))),
+        )?;
+        match self.wait(&waiter, &message)? {
             Message::Registered { .. } => Ok(RegistrationId(local_id)),
             other => Err(into_error(Ok(other), &message)),
         }
@@ -645,16 +657,16 @@ impl Client {
 
     /// Removes a registration.
     pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (responder, waiter) = oneshot();
         self.shared().command(Command::Unregister {
             local_id: id.0,
-            reply: tx,
+            reply: ReplyTo::Once(responder),
         })?;
         let what = Message::Unregister {
             request: 0,
             registration: id.0,
         };
-        match self.wait(&rx, &what)? {
+        match self.wait(&waiter, &what)? {
             Message::Unregistered { .. } => Ok(()),
             other => Err(into_error(Ok(other), &what)),
         }
@@ -695,9 +707,12 @@ impl Client {
             topic: entry.topic.clone(),
         };
         let local_id = entry.local_id;
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        shared.send(&message, Some((request, Pending::Subscribe(tx, entry))))?;
-        match self.wait(&rx, &message)? {
+        let (responder, waiter) = oneshot();
+        shared.send(
+            &message,
+            Some((request, Pending::Subscribe(ReplyTo::Once(responder), entry))),
+        )?;
+        match self.wait(&waiter, &message)? {
             Message::Subscribed { .. } => Ok(SubscriptionId(local_id)),
             other => Err(into_error(Ok(other), &message)),
         }
@@ -705,16 +720,16 @@ impl Client {
 
     /// Removes a subscription.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
-        let (tx, rx) = crossbeam_channel::bounded(1);
+        let (responder, waiter) = oneshot();
         self.shared().command(Command::Unsubscribe {
             local_id: id.0,
-            reply: tx,
+            reply: ReplyTo::Once(responder),
         })?;
         let what = Message::Unsubscribe {
             request: 0,
             subscription: id.0,
         };
-        match self.wait(&rx, &what)? {
+        match self.wait(&waiter, &what)? {
             Message::Unsubscribed { .. } => Ok(()),
             other => Err(into_error(Ok(other), &what)),
         }
@@ -751,32 +766,30 @@ impl Client {
         if !options.acknowledged() {
             // Wait until the event is on the socket, so that a script that publishes and
             // exits right away does not lose it.
-            let (tx, rx) = crossbeam_channel::bounded(1);
-            shared.send(&message, Some((request, Pending::Written(tx))))?;
-            return match rx.recv_timeout(self.inner.timeout) {
-                Ok(result) => result.map(|()| None),
-                Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+            let (responder, waiter) = oneshot();
+            shared.send(&message, Some((request, Pending::Written(responder))))?;
+            return match waiter.wait_until(Instant::now() + self.inner.timeout) {
+                Some(result) => result.map(|()| None),
+                None => Err(Error::Timeout {
                     operation: crate::session::describe(&message),
                     after: self.inner.timeout,
                 }),
-                Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
             };
         }
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        shared.send(&message, Some((request, Pending::Publish(tx))))?;
-        match self.wait(&rx, &message)? {
+        let (responder, waiter) = oneshot();
+        shared.send(
+            &message,
+            Some((request, Pending::Publish(ReplyTo::Once(responder)))),
+        )?;
+        match self.wait(&waiter, &message)? {
             Message::Published { publication, .. } => Ok(Some(publication)),
             other => Err(into_error(Ok(other), &message)),
         }
     }
 
-    fn wait(
-        &self,
-        rx: &crossbeam_channel::Receiver<crate::session::Reply>,
-        message: &Message,
-    ) -> Result<Message, Error> {
-        match rx.recv_timeout(self.inner.timeout) {
-            Ok(Ok(Message::Error {
+    fn wait(&self, waiter: &Waiter<Message>, message: &Message) -> Result<Message, Error> {
+        match waiter.wait_until(Instant::now() + self.inner.timeout) {
+            Some(Ok(Message::Error {
                 error,
                 args,
                 kwargs,
@@ -788,12 +801,11 @@ impl Client {
                 kwargs,
                 details,
             })),
-            Ok(reply) => reply,
-            Err(RecvTimeoutError::Timeout) => Err(Error::Timeout {
+            Some(reply) => reply,
+            None => Err(Error::Timeout {
                 operation: crate::session::describe(message),
                 after: self.inner.timeout,
             }),
-            Err(RecvTimeoutError::Disconnected) => Err(Error::Closed),
         }
     }
 

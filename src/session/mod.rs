@@ -15,6 +15,7 @@ mod cra;
 pub(crate) mod dispatch;
 pub(crate) mod handler;
 mod join;
+pub(crate) mod reply;
 mod socket;
 mod table;
 
@@ -32,6 +33,7 @@ use crate::transport::{Endpoint, FRAME_HEADROOM, TransportOptions};
 
 use dispatch::{ConcurrencyLimit, WorkerPool};
 use handler::{CallError, Event, Invocation};
+use reply::{ReplyTo, Responder};
 
 pub(crate) use socket::{run_join_hooks, spawn};
 
@@ -160,20 +162,20 @@ pub(crate) struct Subscription {
 /// What a request waits for, and what to do when it comes.
 pub(crate) enum Pending {
     /// CALL: RESULT (progressive ones too) or ERROR.
-    Call(Sender<Reply>),
+    Call(ReplyTo),
     /// PUBLISH with acknowledge: PUBLISHED or ERROR.
-    Publish(Sender<Reply>),
+    Publish(ReplyTo),
     /// REGISTER: on REGISTERED the handler is installed before any INVOCATION can arrive.
-    Register(Sender<Reply>, Arc<Registration>),
+    Register(ReplyTo, Arc<Registration>),
     /// SUBSCRIBE: on SUBSCRIBED the handler is installed before any EVENT can arrive.
-    Subscribe(Sender<Reply>, Arc<Subscription>),
+    Subscribe(ReplyTo, Arc<Subscription>),
     /// UNREGISTER of the registration with this local id.
-    Unregister(Sender<Reply>, u64),
+    Unregister(ReplyTo, u64),
     /// UNSUBSCRIBE of the subscription with this local id.
-    Unsubscribe(Sender<Reply>, u64),
+    Unsubscribe(ReplyTo, u64),
     /// A fire-and-forget message whose sender waits until it has been written to the socket
     /// (so that a script that publishes and exits does not lose the event).
-    Written(Sender<Result<(), Error>>),
+    Written(Responder<()>),
     /// REGISTER sent by the session itself after a reconnect (and how many times it was
     /// refused because the router still held the URI).
     Restore(Arc<Registration>, u32),
@@ -203,11 +205,11 @@ pub(crate) enum Command {
     },
     Unregister {
         local_id: u64,
-        reply: Sender<Reply>,
+        reply: ReplyTo,
     },
     Unsubscribe {
         local_id: u64,
-        reply: Sender<Reply>,
+        reply: ReplyTo,
     },
     /// A handler finished an invocation whose answer the router no longer wants.
     ForgetInvocation(Id),
@@ -274,6 +276,9 @@ pub(crate) struct Shared {
     pub config: SessionConfig,
     commands: Sender<Command>,
     waker: mio::Waker,
+    /// True while the socket thread sleeps in its poll (or is about to): only then does a
+    /// command need a wake-up, which costs a system call and a context switch.
+    pub(crate) socket_idle: std::sync::atomic::AtomicBool,
     next_request: AtomicU64,
     next_local_id: AtomicU64,
     link: Mutex<Link>,
@@ -409,8 +414,14 @@ impl Shared {
 
     pub fn command(&self, command: Command) -> Result<(), Error> {
         self.commands.send(command).map_err(|_| Error::Closed)?;
-        // A failed wake means the poll is gone, i.e. the socket thread has ended.
-        self.waker.wake().map_err(|_| Error::Closed)
+        // The socket thread sets `socket_idle` before it checks the queue one last time and
+        // sleeps, so either it sees this command or this sees the flag. Only the first
+        // sender after it fell asleep pays for the wake-up.
+        if self.socket_idle.swap(false, Ordering::SeqCst) {
+            // A failed wake means the poll is gone, i.e. the socket thread has ended.
+            self.waker.wake().map_err(|_| Error::Closed)?;
+        }
+        Ok(())
     }
 }
 

@@ -17,6 +17,7 @@ use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
 use super::dispatch::WorkerPool;
 use super::handler::{CallError, Event, Invocation, InvocationState};
 use super::join::{Welcome, join};
+use super::reply::Responder;
 use super::table::LiveTable;
 use super::{
     Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Pending, Registration, Reply,
@@ -58,6 +59,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
             welcome: welcome.details.clone(),
         }),
         link_changed: Condvar::new(),
+        socket_idle: std::sync::atomic::AtomicBool::new(false),
         counters: Counters::default(),
         pool: WorkerPool::new("wamp-handler"),
         hooks: Mutex::new(hooks),
@@ -131,7 +133,7 @@ struct SocketLoop {
     /// Invocations whose handler is still running, for INTERRUPT.
     invocations: HashMap<Id, Arc<InvocationState>>,
     /// Senders waiting for their fire-and-forget message to reach the socket.
-    awaiting_flush: Vec<crossbeam_channel::Sender<Result<(), Error>>>,
+    awaiting_flush: Vec<Responder<()>>,
     last_received: Instant,
     last_ping: Instant,
 }
@@ -189,23 +191,10 @@ impl SocketLoop {
 
     fn fail_pending(&mut self, error: impl Fn() -> Error) {
         for written in self.awaiting_flush.drain(..) {
-            let _ = written.send(Err(error()));
+            written.send(Err(error()));
         }
         for (_, pending) in self.pending.drain() {
-            match pending {
-                Pending::Call(tx)
-                | Pending::Publish(tx)
-                | Pending::Register(tx, _)
-                | Pending::Subscribe(tx, _)
-                | Pending::Unregister(tx, _)
-                | Pending::Unsubscribe(tx, _) => {
-                    let _ = tx.send(Err(error()));
-                }
-                Pending::Written(tx) => {
-                    let _ = tx.send(Err(error()));
-                }
-                Pending::Restore(..) | Pending::Resubscribe(_) | Pending::Heartbeat => {}
-            }
+            respond(pending, Err(error()));
         }
     }
 
@@ -217,7 +206,7 @@ impl SocketLoop {
                 ..
             } => respond(pending, Err(error())),
             Command::Unregister { reply, .. } | Command::Unsubscribe { reply, .. } => {
-                let _ = reply.send(Err(error()));
+                reply.send(Err(error()));
             }
             _ => {}
         }
@@ -241,7 +230,7 @@ impl SocketLoop {
         self.last_ping = Instant::now();
         loop {
             let timeout = self.next_heartbeat();
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
+            if let Err(e) = self.sleep(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
@@ -265,7 +254,7 @@ impl SocketLoop {
             match self.transport.flush() {
                 Ok(true) => {
                     for written in self.awaiting_flush.drain(..) {
-                        let _ = written.send(Ok(()));
+                        written.send(Ok(()));
                     }
                 }
                 Ok(false) => {}
@@ -275,6 +264,21 @@ impl SocketLoop {
                 return Exit::Lost(reason);
             }
         }
+    }
+
+    /// Waits for socket readiness, a command, or `timeout`. Commands wake the thread only
+    /// while it sleeps here (see `Shared::command`).
+    fn sleep(&mut self, events: &mut Events, timeout: Option<Duration>) -> std::io::Result<()> {
+        self.shared.socket_idle.store(true, Ordering::SeqCst);
+        let polled = if self.commands.is_empty() {
+            self.poll.poll(events, timeout)
+        } else {
+            // A command arrived before the flag was up: no wake-up is coming for it.
+            events.clear();
+            Ok(())
+        };
+        self.shared.socket_idle.store(false, Ordering::SeqCst);
+        polled
     }
 
     fn next_heartbeat(&self) -> Option<Duration> {
@@ -399,13 +403,13 @@ impl SocketLoop {
                             // Not in place on this connection (being restored): forgetting it
                             // is all there is to do.
                             self.registrations.forget(local_id);
-                            let _ = reply.send(Ok(Message::Unregistered {
+                            reply.send(Ok(Message::Unregistered {
                                 request: 0,
                                 details: None,
                             }));
                         }
                         None => {
-                            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                            reply.send(Err(Error::InvalidArgument(format!(
                                 "no live registration with id {local_id}"
                             ))));
                         }
@@ -424,13 +428,13 @@ impl SocketLoop {
                         }
                         None if self.subscriptions.is_wanted(local_id) => {
                             self.subscriptions.forget(local_id);
-                            let _ = reply.send(Ok(Message::Unsubscribed {
+                            reply.send(Ok(Message::Unsubscribed {
                                 request: 0,
                                 details: None,
                             }));
                         }
                         None => {
-                            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                            reply.send(Err(Error::InvalidArgument(format!(
                                 "no live subscription with id {local_id}"
                             ))));
                         }
@@ -492,10 +496,8 @@ impl SocketLoop {
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => {
-                    let _ = self.poll.poll(
-                        &mut events,
-                        Some(deadline.saturating_duration_since(Instant::now())),
-                    );
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let _ = self.sleep(&mut events, Some(left));
                 }
                 Err(_) => break,
             }
@@ -546,8 +548,8 @@ impl SocketLoop {
                     .and_then(Value::as_bool)
                     .unwrap_or(false);
                 if progress {
-                    if let Some(Pending::Call(tx)) = self.pending.get(&request) {
-                        let _ = tx.send(Ok(message));
+                    if let Some(Pending::Call(reply)) = self.pending.get(&request) {
+                        reply.send_progress(message);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
                     respond(pending, Ok(message));
@@ -585,9 +587,9 @@ impl SocketLoop {
                 request,
                 registration,
             } => match self.pending.remove(&request) {
-                Some(Pending::Register(tx, entry)) => {
+                Some(Pending::Register(reply, entry)) => {
                     self.registrations.install(registration, entry);
-                    let _ = tx.send(Ok(message));
+                    reply.send(Ok(message));
                 }
                 Some(Pending::Restore(entry, _)) => {
                     if self.registrations.is_wanted(entry.local_id) {
@@ -609,9 +611,9 @@ impl SocketLoop {
                 request,
                 subscription,
             } => match self.pending.remove(&request) {
-                Some(Pending::Subscribe(tx, entry)) => {
+                Some(Pending::Subscribe(reply, entry)) => {
                     self.subscriptions.install(subscription, entry);
-                    let _ = tx.send(Ok(message));
+                    reply.send(Ok(message));
                 }
                 Some(Pending::Resubscribe(entry)) => {
                     if self.subscriptions.is_wanted(entry.local_id) {
@@ -1005,7 +1007,7 @@ impl SocketLoop {
             if left.is_zero() {
                 return false;
             }
-            let _ = self.poll.poll(&mut events, Some(left));
+            let _ = self.sleep(&mut events, Some(left));
         }
     }
 
@@ -1031,17 +1033,13 @@ impl SocketLoop {
 /// Delivers a reply to whoever waits for it.
 fn respond(pending: Pending, reply: Reply) {
     match pending {
-        Pending::Written(tx) => {
-            let _ = tx.send(reply.map(|_| ()));
-        }
-        Pending::Call(tx)
-        | Pending::Publish(tx)
-        | Pending::Register(tx, _)
-        | Pending::Subscribe(tx, _)
-        | Pending::Unregister(tx, _)
-        | Pending::Unsubscribe(tx, _) => {
-            let _ = tx.send(reply);
-        }
+        Pending::Written(responder) => responder.send(reply.map(|_| ())),
+        Pending::Call(to)
+        | Pending::Publish(to)
+        | Pending::Register(to, _)
+        | Pending::Subscribe(to, _)
+        | Pending::Unregister(to, _)
+        | Pending::Unsubscribe(to, _) => to.send(reply),
         Pending::Restore(..) | Pending::Resubscribe(_) | Pending::Heartbeat => {}
     }
 }

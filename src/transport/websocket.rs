@@ -41,6 +41,9 @@ impl WebSocketTransport {
             HeaderValue::from_str(&offered).expect("subprotocol names are ASCII"),
         );
         let config = WebSocketConfig::default()
+            // tungstenite zero-fills this much before every read: at its 128 KiB default
+            // that was most of the CPU a small call cost. Large messages just take more reads.
+            .read_buffer_size(16 * 1024)
             .max_message_size(Some(max_incoming))
             .max_frame_size(Some(max_incoming))
             // Frames are flushed explicitly after each batch; buffering more would only
