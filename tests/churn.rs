@@ -13,11 +13,8 @@ use support::Router;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn builder(router: &Router, url: &str, user: usize) -> izaber_wamp::ClientBuilder {
-    let user = router.backend(user);
-    Client::builder(url)
-        .realm(&router.realm)
-        .ticket(&user.username, user.password.as_str())
-        .uri_base("com.izaber.wamp")
+    router
+        .client(url, router.backend(user))
         .serializer(Serializer::Cbor)
         .timeout(WAIT)
         .reconnect(ReconnectPolicy {

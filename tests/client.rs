@@ -16,12 +16,9 @@ use support::{Router, User};
 const WAIT: Duration = Duration::from_secs(10);
 
 fn connect(router: &Router, url: &str, user: &User, serializer: Serializer) -> Client {
-    Client::builder(url)
-        .realm(&router.realm)
-        .ticket(&user.username, user.password.as_str())
-        .uri_base("com.izaber.wamp")
+    router
+        .client(url, user)
         .serializer(serializer)
-        .ca_file(&router.ca_file)
         .timeout(WAIT)
         .connect()
         .unwrap_or_else(|e| panic!("connecting to {url} with {serializer}: {e}"))

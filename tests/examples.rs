@@ -109,10 +109,8 @@ impl Drop for Service {
 }
 
 fn client(router: &Router, user: &User) -> Client {
-    Client::builder(&router.ws_url)
-        .realm(&router.realm)
-        .ticket(&user.username, user.password.as_str())
-        .uri_base("com.izaber.wamp")
+    router
+        .client(&router.ws_url, user)
         .serializer(Serializer::Cbor)
         .timeout(WAIT)
         .connect()

@@ -19,11 +19,8 @@ fn peer_script() -> String {
 }
 
 fn rust_client(router: &Router, user: usize) -> Client {
-    let user = router.backend(user);
-    Client::builder(&router.ws_url)
-        .realm(&router.realm)
-        .ticket(&user.username, user.password.as_str())
-        .uri_base("com.izaber.wamp")
+    router
+        .client(&router.ws_url, router.backend(user))
         .serializer(Serializer::Cbor)
         .timeout(Duration::from_secs(15))
         .connect()

@@ -30,10 +30,8 @@ fn init(url: &str, user: &User) -> Result<(), Error> {
 }
 
 fn client(router: &Router, user: &User) -> Client {
-    Client::builder(&router.ws_url)
-        .realm(&router.realm)
-        .ticket(&user.username, user.password.as_str())
-        .uri_base("com.izaber.wamp")
+    router
+        .client(&router.ws_url, user)
         .serializer(Serializer::Json)
         .timeout(WAIT)
         .connect()

@@ -277,7 +277,10 @@ impl ClientBuilder {
         self
     }
 
-    /// Heartbeat: ping the router this often (default 3 s); `None` turns the heartbeat off.
+    /// Heartbeat: probe a quiet connection this often (default 3 s): a WebSocket ping, or on
+    /// RawSocket a WAMP round trip (Crossbar's RawSocket does not understand PING frames).
+    /// `None` turns the heartbeat off, and with it the detection of a dead router: a
+    /// connection that stays silent is then never declared dead.
     pub fn ping_interval(mut self, interval: Option<Duration>) -> Self {
         self.ping_interval = interval;
         self

@@ -438,6 +438,22 @@ impl Router {
 
     // --- users -----------------------------------------------------------
 
+    /// A client builder for `url` that logs in as `user` (ticket or WAMP-CRA, as the user
+    /// needs) on this router's realm, with the `com.izaber.wamp` URI base, this router's CA
+    /// trusted and a 20 s request timeout. Tests add what they need and connect.
+    pub fn client(&self, url: &str, user: &User) -> izaber_wamp::ClientBuilder {
+        let builder = izaber_wamp::Client::builder(url)
+            .realm(&self.realm)
+            .uri_base("com.izaber.wamp")
+            .ca_file(&self.ca_file)
+            .timeout(Duration::from_secs(20));
+        if user.authmethod == "wampcra" {
+            builder.wampcra(&user.username, user.password.as_str())
+        } else {
+            builder.ticket(&user.username, user.password.as_str())
+        }
+    }
+
     /// The router venv's Python, for tests that run Python peers (swampyer, izaber-wamp).
     pub fn python(&self) -> &Path {
         &self.python
