@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs every fuzz target for a bounded time: `bash fuzz/run.sh [SECONDS]` (default 20 each).
+# Runs every fuzz target for a bounded time: `bash fuzz/run.sh [SECONDS]` (default 20 each);
+# FUZZ_TARGETS="decode_json rawsocket" runs only those.
 #
 # Works on a fresh machine with only the stable toolchain: installs cargo-fuzz if it is
 # missing, builds the targets with libFuzzer and AddressSanitizer, then runs each one from its
@@ -14,7 +15,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: $0 [SECONDS per target, default 20]" >&2
     exit 2
 fi
-targets=(decode_json decode_msgpack decode_cbor rawsocket)
+read -r -a targets <<<"${FUZZ_TARGETS:-decode_json decode_msgpack decode_cbor rawsocket}"
 # The newest release tested with this script; any cargo-fuzz already installed is used as is.
 cargo_fuzz_version=0.13.2
 
