@@ -2,7 +2,8 @@
 # The whole test suite, on a machine that has never seen this project: sets up the router's
 # Python venv (crossbar, swampyer, izaber-wamp, pytest), checks formatting and lints, runs the
 # Python oracle tests of the router fixture, then every Rust test (unit, integration against
-# real routers, examples, doc tests). Exits non-zero on any failure.
+# real routers, examples, doc tests), with short smoke runs of the benchmarks and the fuzzers.
+# Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,7 +22,17 @@ bash tests/router/run-oracle-tests.sh
 echo "== cargo doc (broken links and missing docs fail)"
 RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 
+# Benchmarks are not timed tests: they only run briefly here, so that they cannot rot.
+echo "== benchmark smoke: our bench and swampyer's against the router"
+bash benches/peers/run.sh --smoke
+echo "== codec micro-benchmarks, quick mode"
+cargo bench --locked --bench codec -- --quick >/dev/null
+
+echo "== fuzzing message decoding and the RawSocket client, ${FUZZ_SECONDS:-20} s per target"
+bash fuzz/run.sh "${FUZZ_SECONDS:-20}"
+
 echo "== cargo test"
-# Unit and integration tests (examples are built and run by tests/examples.rs), then doc tests.
+# Unit and integration tests (examples are built and run by tests/examples.rs), then doc
+# tests; last, so that the suite's verdict closes the output.
 cargo test --locked --lib --tests
 cargo test --locked --doc

@@ -413,6 +413,23 @@ mod tests {
     }
 
     #[test]
+    fn json_floats_read_back_exactly() {
+        for text in [
+            "1.8446744307370954e20",
+            "1.7976931348623157e308",
+            "5e-324",
+            "0.1",
+        ] {
+            let bytes = format!("[50,1,{{}},[{text}]]");
+            let message = Serializer::Json.decode(bytes.as_bytes()).unwrap();
+            let Message::Result { args, .. } = message else {
+                panic!("not a RESULT")
+            };
+            assert_eq!(args[0], Value::Float(text.parse().unwrap()), "{text}");
+        }
+    }
+
+    #[test]
     fn authenticate_never_shows_its_signature_in_debug() {
         let message = Message::Authenticate {
             signature: Secret::new("hunter2"),

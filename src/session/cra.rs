@@ -7,6 +7,10 @@ use sha2::Sha256;
 use crate::protocol::{Dict, Value, encode_base64};
 use crate::{Error, Secret};
 
+/// The most PBKDF2 iterations a router may ask for. Crossbar and Autobahn use 1000; a
+/// router asking for billions would keep `connect()` busy for minutes, past its deadline.
+const MAX_ITERATIONS: u32 = 1_000_000;
+
 /// The signature for a WAMP-CRA CHALLENGE's `extra`.
 pub(crate) fn sign(secret: &Secret, extra: &Dict) -> Result<Secret, Error> {
     let challenge = extra
@@ -26,7 +30,9 @@ pub(crate) fn sign(secret: &Secret, extra: &Dict) -> Result<Secret, Error> {
                 u32::try_from(iterations),
                 usize::try_from(key_length),
             ) {
-                (Ok(i), Ok(k)) if i > 0 && (1..=1024).contains(&k) => (i, k),
+                (Ok(i), Ok(k)) if (1..=MAX_ITERATIONS).contains(&i) && (1..=1024).contains(&k) => {
+                    (i, k)
+                }
                 _ => {
                     return Err(Error::Authentication(format!(
                         "WAMP-CRA challenge with unusable iterations {iterations} or keylen {key_length}"
@@ -79,6 +85,21 @@ mod tests {
             derive_key("secret123", "salt123", 100, 16),
             "DpHHRlQ6UNULJlP9J8WkPw=="
         );
+    }
+
+    #[test]
+    fn an_absurd_iteration_count_is_refused_at_once() {
+        let extra = challenge(&[
+            ("challenge", Value::from("c")),
+            ("salt", Value::from("s")),
+            ("iterations", Value::Integer(u32::MAX as i128)),
+        ]);
+        let started = std::time::Instant::now();
+        assert!(matches!(
+            sign(&Secret::new("x"), &extra),
+            Err(Error::Authentication(_))
+        ));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]
