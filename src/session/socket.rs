@@ -278,6 +278,12 @@ impl SocketLoop {
             Ok(())
         };
         self.shared.socket_idle.store(false, Ordering::SeqCst);
+        if events
+            .iter()
+            .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
+        {
+            self.transport.mark_readable();
+        }
         polled
     }
 

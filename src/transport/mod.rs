@@ -285,7 +285,8 @@ impl Transport {
 
     /// Switches between the blocking handshake phase (with `timeout` on each read and write)
     /// and the non-blocking phase driven by the session thread's poll.
-    pub fn set_blocking(&self, timeout: Option<Duration>) -> Result<(), Error> {
+    pub fn set_blocking(&mut self, timeout: Option<Duration>) -> Result<(), Error> {
+        self.stream_mut().track_short_reads(timeout.is_none());
         let result = match timeout {
             Some(t) => self
                 .control
@@ -299,11 +300,20 @@ impl Transport {
         result.map_err(|e| Error::io("configuring the socket", e))
     }
 
-    pub fn source(&mut self) -> &mut dyn mio::event::Source {
+    fn stream_mut(&mut self) -> &mut Stream {
         match &mut self.framing {
-            Framing::WebSocket(ws) => ws.stream_mut().source(),
-            Framing::RawSocket(raw) => raw.stream_mut().source(),
+            Framing::WebSocket(ws) => ws.stream_mut(),
+            Framing::RawSocket(raw) => raw.stream_mut(),
         }
+    }
+
+    pub fn source(&mut self) -> &mut dyn mio::event::Source {
+        self.stream_mut().source()
+    }
+
+    /// The poll reported the socket readable (see [`stream::Tracked`]).
+    pub fn mark_readable(&mut self) {
+        self.stream_mut().mark_readable();
     }
 
     /// Queues an encoded message (with [`FRAME_HEADROOM`] spare bytes in front).

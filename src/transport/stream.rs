@@ -14,10 +14,63 @@ use super::TransportOptions;
 
 /// A connected byte stream.
 pub(crate) enum Stream {
-    Tcp(mio::net::TcpStream),
-    Tls(Box<native_tls::TlsStream<mio::net::TcpStream>>),
+    Tcp(Tracked<mio::net::TcpStream>),
+    Tls(Box<native_tls::TlsStream<Tracked<mio::net::TcpStream>>>),
     #[cfg(unix)]
-    Unix(mio::net::UnixStream),
+    Unix(Tracked<mio::net::UnixStream>),
+}
+
+/// A non-blocking socket that remembers when a read came back short.
+///
+/// A stream socket's read that returns fewer bytes than asked for has emptied the kernel's
+/// queue, so the next read would only say `WouldBlock`. Until the poll reports the socket
+/// readable again, such a read is answered `WouldBlock` without the system call: one
+/// `recvfrom` saved per message received. (Safe with edge-triggered readiness: data that
+/// arrives after the short read raises a new readiness event.)
+pub(crate) struct Tracked<S> {
+    inner: S,
+    /// Only once the socket is non-blocking: a blocking read may come back short and still
+    /// be followed by more data without any event.
+    tracking: bool,
+    drained: bool,
+}
+
+impl<S> Tracked<S> {
+    fn new(inner: S) -> Tracked<S> {
+        Tracked {
+            inner,
+            tracking: false,
+            drained: false,
+        }
+    }
+
+    fn track(&mut self, on: bool) {
+        self.tracking = on;
+        self.drained = false;
+    }
+}
+
+impl<S: Read> Read for Tracked<S> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.drained && !buf.is_empty() {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = self.inner.read(buf)?;
+        if self.tracking && n > 0 && n < buf.len() {
+            self.drained = true;
+        }
+        Ok(n)
+    }
+}
+
+impl<S: Write> Write for Tracked<S> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// A second handle on the same socket, kept to change blocking mode and timeouts after the
@@ -87,7 +140,7 @@ impl Stream {
                         .map_err(|e| Error::io(context(), e))?;
                     // The socket stays blocking (with timeouts) until the handshakes are done;
                     // mio does not mind, and the session thread flips it to non-blocking later.
-                    let stream = mio::net::TcpStream::from_std(stream);
+                    let stream = Tracked::new(mio::net::TcpStream::from_std(stream));
                     return Ok((Stream::Tcp(stream), Control::Tcp(control)));
                 }
                 Err(e) => last_error = e,
@@ -149,7 +202,7 @@ impl Stream {
             .and_then(|_| control.set_write_timeout(Some(timeout)))
             .map_err(|e| Error::io(context(), e))?;
         Ok((
-            Stream::Unix(mio::net::UnixStream::from_std(stream)),
+            Stream::Unix(Tracked::new(mio::net::UnixStream::from_std(stream))),
             Control::Unix(control),
         ))
     }
@@ -165,10 +218,31 @@ impl Stream {
     /// The socket to register with the session thread's poll.
     pub fn source(&mut self) -> &mut dyn mio::event::Source {
         match self {
-            Stream::Tcp(s) => s,
-            Stream::Tls(s) => s.get_mut(),
+            Stream::Tcp(s) => &mut s.inner,
+            Stream::Tls(s) => &mut s.get_mut().inner,
             #[cfg(unix)]
-            Stream::Unix(s) => s,
+            Stream::Unix(s) => &mut s.inner,
+        }
+    }
+
+    /// Starts (non-blocking phase) or stops (blocking phase) answering reads after a short
+    /// one without a system call.
+    pub fn track_short_reads(&mut self, on: bool) {
+        match self {
+            Stream::Tcp(s) => s.track(on),
+            Stream::Tls(s) => s.get_mut().track(on),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.track(on),
+        }
+    }
+
+    /// The poll reported the socket readable: reads go to the socket again.
+    pub fn mark_readable(&mut self) {
+        match self {
+            Stream::Tcp(s) => s.drained = false,
+            Stream::Tls(s) => s.get_mut().drained = false,
+            #[cfg(unix)]
+            Stream::Unix(s) => s.drained = false,
         }
     }
 }
