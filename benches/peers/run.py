@@ -818,11 +818,9 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
     w("")
     if any(endpoint != "ws" for endpoint, _, _ in configs):
         w(
-            "**RawSocket runs use `--ping-interval 0` (both programs).** Crossbar's RawSocket does not "
-            "understand RawSocket PING frames: it reads our heartbeat's header `01 00 00 06` as a length of "
-            "16 MiB + 6, finds it over its limit and drops the connection, so with the default 3 s heartbeat "
-            "every RawSocket connection of ours is dropped after 3 s (callee included). swampyer never sends "
-            "RawSocket pings. See the notes below."
+            "**RawSocket runs use `--ping-interval 0` (both programs)**, so that they compare like with like: "
+            "swampyer sends no heartbeat on RawSocket, while ours probes a quiet RawSocket connection with a WAMP "
+            "round trip (Crossbar's RawSocket cannot parse RawSocket PING frames; see the notes below)."
         )
         w("")
 
