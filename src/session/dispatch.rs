@@ -6,10 +6,9 @@
 //! waiting, so nested calls cannot deadlock the client.
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex as StdMutex};
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 
 /// A unit of work: one invocation or one event.
@@ -19,49 +18,59 @@ pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
 const IDLE_LIFETIME: Duration = Duration::from_secs(30);
 
 /// A pool of worker threads that grows on demand and shrinks when idle.
+///
+/// Workers wait on a condition variable, so an idle worker sleeps in the kernel at once
+/// instead of spinning and yielding first as a channel would: on two cores those yields took
+/// CPU from the very threads that had work to do.
 pub(crate) struct WorkerPool {
-    jobs: Sender<Job>,
-    queue: Receiver<Job>,
-    /// Workers waiting for a job and not yet promised one by [`WorkerPool::run`].
-    idle: Arc<Mutex<usize>>,
+    shared: Arc<PoolShared>,
     name: String,
+}
+
+struct PoolShared {
+    state: StdMutex<PoolState>,
+    work: Condvar,
+}
+
+struct PoolState {
+    jobs: VecDeque<Job>,
+    /// Workers waiting for work.
+    idle: usize,
 }
 
 impl WorkerPool {
     pub fn new(name: &str) -> Arc<WorkerPool> {
-        let (jobs, queue) = crossbeam_channel::unbounded();
         Arc::new(WorkerPool {
-            jobs,
-            queue,
-            idle: Arc::new(Mutex::new(0)),
+            shared: Arc::new(PoolShared {
+                state: StdMutex::new(PoolState {
+                    jobs: VecDeque::new(),
+                    idle: 0,
+                }),
+                work: Condvar::new(),
+            }),
             name: name.to_owned(),
         })
     }
 
-    /// Runs `job` on a worker, starting a new worker when none is idle.
+    /// Runs `job` on a worker, starting a new worker when the idle ones are too few for the
+    /// jobs waiting, so that a job never waits behind a blocked handler.
     pub fn run(&self, job: Job) {
-        let claimed_idle_worker = {
-            let mut idle = self.idle.lock();
-            if *idle > 0 {
-                *idle -= 1;
-                true
-            } else {
-                false
-            }
-        };
-        if !claimed_idle_worker {
+        let mut state = self.shared.lock();
+        state.jobs.push_back(job);
+        let needs_worker = state.jobs.len() > state.idle;
+        drop(state);
+        if needs_worker {
             self.spawn_worker();
+        } else {
+            self.shared.work.notify_one();
         }
-        // The receiver lives in `self`, so the channel cannot be closed here.
-        let _ = self.jobs.send(job);
     }
 
     fn spawn_worker(&self) {
-        let queue = self.queue.clone();
-        let idle = self.idle.clone();
+        let shared = self.shared.clone();
         let spawned = std::thread::Builder::new()
             .name(self.name.clone())
-            .spawn(move || worker_loop(queue, idle));
+            .spawn(move || worker_loop(&shared));
         if let Err(e) = spawned {
             // Without a new thread the job still runs once a busy worker frees up.
             log::error!("could not start a handler thread: {e}");
@@ -69,29 +78,35 @@ impl WorkerPool {
     }
 }
 
-/// Invariant kept under the `idle` lock: workers blocked on the queue = `idle` + jobs sent but
-/// not yet taken. A worker that times out may leave only if it can take itself out of `idle`;
-/// otherwise a job is on its way to it.
-fn worker_loop(queue: Receiver<Job>, idle: Arc<Mutex<usize>>) {
+impl PoolShared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, PoolState> {
+        // Jobs run outside the lock, so a poisoned lock can only come from a bug here; the
+        // state itself is still consistent.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// `idle` counts the workers waiting in `work`; `run` starts a worker whenever the queued jobs
+/// outnumber them, so every queued job has a worker that will take it.
+fn worker_loop(shared: &PoolShared) {
+    let mut state = shared.lock();
     loop {
-        let job = match queue.recv_timeout(IDLE_LIFETIME) {
-            Ok(job) => job,
-            Err(RecvTimeoutError::Disconnected) => return,
-            Err(RecvTimeoutError::Timeout) => {
-                let mut idle_count = idle.lock();
-                if *idle_count > 0 {
-                    *idle_count -= 1;
-                    return;
-                }
-                drop(idle_count);
-                match queue.recv() {
-                    Ok(job) => job,
-                    Err(_) => return,
-                }
-            }
-        };
-        job();
-        *idle.lock() += 1;
+        if let Some(job) = state.jobs.pop_front() {
+            drop(state);
+            job();
+            state = shared.lock();
+            continue;
+        }
+        state.idle += 1;
+        let (guard, waited) = shared
+            .work
+            .wait_timeout(state, IDLE_LIFETIME)
+            .unwrap_or_else(|e| e.into_inner());
+        state = guard;
+        state.idle -= 1;
+        if waited.timed_out() && state.jobs.is_empty() {
+            return;
+        }
     }
 }
 
