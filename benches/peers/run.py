@@ -22,24 +22,19 @@ import platform
 import shlex
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from importlib import metadata
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
-ROUTER_PY = os.path.join(ROOT, "tests", "router", "router.py")
 SWAMPYER_BENCH = os.path.join(HERE, "swampyer_bench.py")
 NOTES_MARKER = "<!-- hand-written notes below are kept by run.py -->"
 
 READY_TIMEOUT = 60.0
-STOP_GRACE = 15.0
-START_ATTEMPTS = 4
 
 CALLER = ("backend-1", "backend-1-secret")
 CALLEE = ("backend-2", "backend-2-secret")
@@ -88,95 +83,28 @@ def log(*args):
 # --- the router -------------------------------------------------------------------------------
 
 
-def accepts(kind, address):
-    family = socket.AF_UNIX if kind == "unix" else socket.AF_INET
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(1.0)
-    try:
-        s.connect(address)
-        return True
-    except OSError:
-        return False
-    finally:
-        s.close()
-
-
-def group_members(pgid):
-    """PIDs of the live (non-zombie) processes of process group pgid."""
-    pids = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open("/proc/{}/stat".format(name)) as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[2] == str(pgid) and fields[0] not in ("Z", "X"):
-            pids.append(int(name))
-    return pids
+# The router process itself (prepare, start in a process group, readiness, stop) is the test
+# fixture's: tests/router/router_process.py.
+sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
+from router_process import launch_router, live_group_members  # noqa: E402
 
 
 class Router:
-    """tests/router/router.py in a directory of its own, in its own process group."""
+    """A test router for one benchmark run, removed with its directory when stopped."""
 
-    def __init__(self, python):
-        self.python = python
-        self.dir = None
-        self.proc = None
-        self.info = None
+    def __init__(self):
+        # router_process runs router.py with this interpreter: run.sh starts us with the venv's.
+        self.process = None
 
     def start(self):
-        last = ""
-        for _ in range(START_ATTEMPTS):
-            # short: the unix socket path lives in here (max ~107 bytes)
-            self.dir = tempfile.mkdtemp(prefix="izb-", dir="/tmp")
-            out = subprocess.run(
-                [self.python, ROUTER_PY, "prepare", self.dir],
-                check=True,
-                capture_output=True,
-                text=True,
-                timeout=60,
-            ).stdout
-            self.info = json.loads(out.strip().splitlines()[-1])
-            log_path = os.path.join(self.dir, "router.log")
-            with open(log_path, "ab") as logf:
-                self.proc = subprocess.Popen(
-                    [self.python, ROUTER_PY, "start", self.dir, "--watch-parent", str(os.getpid())],
-                    stdin=subprocess.DEVNULL,
-                    stdout=logf,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,  # own process group, pgid == pid
-                )
-            try:
-                self.wait_ready()
-                return self
-            except RuntimeError as ex:
-                last = str(ex)
-                clash = "Address already in use" in self.log()
-                self.stop()
-                if not clash:
-                    raise
-        raise RuntimeError("router ports kept being taken; last attempt:\n" + last)
-
-    def wait_ready(self):
-        deadline = time.monotonic() + READY_TIMEOUT
-        ports = self.info["ports"]
-        pending = [("tcp", ("127.0.0.1", ports[p])) for p in ("ws", "wss", "tcp", "tcps")]
-        pending.append(("unix", self.info["unix_socket"]))
-        while pending:
-            if self.proc.poll() is not None:
-                raise RuntimeError("router exited ({}) before it was ready:\n{}".format(self.proc.returncode, self.log_tail()))
-            if time.monotonic() > deadline:
-                raise RuntimeError("router not ready after {} s:\n{}".format(READY_TIMEOUT, self.log_tail()))
-            pending = [ep for ep in pending if not accepts(*ep)]
-            if pending:
-                time.sleep(0.05)
+        self.process = launch_router(watch_parent=os.getpid())
+        self.info = self.process.info
+        return self
 
     def worker_pids(self):
         """The crossbar router worker process(es): where the routing happens."""
         pids = []
-        for pid in group_members(self.proc.pid):
+        for pid in live_group_members(self.process.proc.pid):
             try:
                 with open("/proc/{}/cmdline".format(pid), "rb") as f:
                     cmdline = f.read().replace(b"\0", b" ")
@@ -188,56 +116,27 @@ class Router:
             raise RuntimeError("no crossbar worker process in the router's process group")
         return pids
 
-    def log(self):
-        try:
-            with open(os.path.join(self.dir, "router.log"), errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
-
     def log_tail(self, lines=60):
-        return "\n".join(self.log().splitlines()[-lines:])
+        return self.process.log_tail(lines)
 
     def stop(self):
-        if self.proc is None:
-            return
-        pgid = self.proc.pid
-        for sig in (signal.SIGTERM, signal.SIGCONT):
-            try:
-                os.killpg(pgid, sig)
-            except ProcessLookupError:
-                pass
-        try:
-            self.proc.wait(timeout=STOP_GRACE)
-        except subprocess.TimeoutExpired:
-            pass
-        deadline = time.monotonic() + 2
-        while group_members(pgid) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        if group_members(pgid):
-            try:
-                os.killpg(pgid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            self.proc.wait()
-        self.proc = None
-        if self.dir:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        if self.process is not None:
+            self.process.stop()
+            shutil.rmtree(self.process.dir, ignore_errors=True)
+            self.process = None
 
 
 # --- the bench programs ------------------------------------------------------------------------
 
 
-# Crossbar's RawSocket (autobahn's Twisted protocol) does not understand RawSocket PING
-# frames: it reads the header 0x01 0x00 0x00 0x06 as a 16 MiB + 6 length, finds it over the
-# limit and drops the connection. Our client pings every 3 s by default, so on RawSocket every
-# connection of ours is dropped after 3 s. swampyer never sends RawSocket pings. Until the
-# client stops pinging on RawSocket, both programs run there with the heartbeat off.
-RAWSOCKET_PING_WORKAROUND = ["--ping-interval", "0"]
+# On RawSocket swampyer sends no heartbeat, while ours probes a quiet connection with a WAMP
+# round trip (Crossbar's RawSocket cannot parse PING frames). Both run there with the
+# heartbeat off, so that they compare like with like.
+RAWSOCKET_HEARTBEAT_OFF = ["--ping-interval", "0"]
 
 
 def bench_args(role, url, serializer, user):
-    extra = RAWSOCKET_PING_WORKAROUND if not url.startswith(("ws://", "wss://")) else []
+    extra = RAWSOCKET_HEARTBEAT_OFF if not url.startswith(("ws://", "wss://")) else []
     return extra + [
         "--role",
         role,
@@ -613,7 +512,7 @@ def smoke(args, python):
     """A handful of calls of each program and each role; the JSON lines must parse."""
     started = time.monotonic()
     binary = args.binary or build(args.profile)
-    router = Router(python).start()
+    router = Router().start()
     failures = []
     try:
         sizes = ["--calls", "20", "--big-calls", "2", "--threads", "2", "--duration", "0.5"]
@@ -676,7 +575,7 @@ def full(args, python, command_line):
         str(args.duration),
     ]
     results = []  # (config, impl, round, report or None, error or None)
-    router = Router(python).start()
+    router = Router().start()
     try:
         worker_pids = router.worker_pids()
         for endpoint, serializer, rounds in configs:
