@@ -350,7 +350,13 @@ impl Transport {
     pub fn read(&mut self) -> Result<Option<Incoming>, Error> {
         match &mut self.framing {
             Framing::WebSocket(ws) => ws.read(),
-            Framing::RawSocket(raw) => raw.read(),
+            Framing::RawSocket(raw) => {
+                let incoming = raw.read()?;
+                if incoming.is_none() && raw.in_large_frame() {
+                    self.control.quick_ack();
+                }
+                Ok(incoming)
+            }
         }
     }
 

@@ -174,6 +174,11 @@ impl RawSocket {
         }
     }
 
+    /// True while a frame larger than the read buffer is arriving.
+    pub fn in_large_frame(&self) -> bool {
+        self.partial.is_some()
+    }
+
     /// Reads more bytes into the buffer or into a large frame's payload. `Ok(false)` on
     /// WouldBlock.
     fn fill(&mut self) -> Result<bool, Error> {
