@@ -360,6 +360,49 @@ fn progressive_results_flow_from_handler_to_caller() {
 }
 
 #[test]
+fn progressive_results_keep_their_order_while_handlers_write_at_once() {
+    // Handlers of one client answering at the same time contend for the connection: their
+    // frames go out sometimes on their own thread, sometimes through the socket thread. Each
+    // handler's progressive results must still arrive in order and before its final result.
+    const STEPS: i64 = 200;
+    let router = Router::shared();
+    let callee = backend(router);
+    let caller = connect(router, &router.ws_url, router.backend(2), Serializer::Cbor);
+    let procedure = unique("ordered_progress");
+    callee
+        .register(&procedure, |invocation| {
+            for n in 0..STEPS {
+                invocation.progress(&n)?;
+            }
+            Ok("done")
+        })
+        .unwrap();
+    let expected: Vec<Value> = (0..STEPS).map(Value::from).collect();
+    let threads: Vec<_> = (0..6)
+        .map(|_| {
+            let (caller, procedure, expected) =
+                (caller.clone(), procedure.clone(), expected.clone());
+            std::thread::spawn(move || {
+                for _ in 0..5 {
+                    let mut seen = Vec::new();
+                    let options = CallOptions::new().timeout(WAIT);
+                    let result = caller
+                        .call_progressive(&procedure, (), (), &options, |progress| {
+                            seen.push(progress.value())
+                        })
+                        .unwrap();
+                    assert_eq!(result.value(), "done");
+                    assert_eq!(seen, expected);
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().unwrap();
+    }
+}
+
+#[test]
 fn a_wrong_password_is_refused_with_nexus_reason_and_message() {
     let router = Router::shared();
     let error = Client::builder(&router.ws_url)

@@ -1,11 +1,15 @@
-//! The session: one OS thread per client that owns the socket, the table matching request ids
-//! to waiting callers, and the live registrations and subscriptions.
+//! The session: one OS thread per client that owns the connection, the table matching request
+//! ids to waiting callers, and the live registrations and subscriptions.
 //!
-//! Callers never touch the socket. They encode their message on their own thread, hand the
-//! bytes and a reply channel to the socket thread through a channel, and wake it with a
-//! `mio::Waker`; the socket thread wakes on socket readiness and on those wake-ups alike, so
-//! nothing polls on a timer. Replies travel back on the caller's channel. Invocations and
-//! events run on handler workers ([`dispatch`]), never on the socket thread.
+//! The socket thread connects, reads every message, reconnects and closes; it alone keeps the
+//! request table and the registrations. Callers encode their message on their own thread.
+//! Then, when the connection is free (nobody else writing, nothing queued before them), they
+//! write the frame themselves ([`Wire`]), so a call costs one thread hand-off (the answer)
+//! instead of two; otherwise they hand the bytes to the socket thread through a channel and
+//! wake it with a `mio::Waker`. Either way the reply comes back through the socket thread.
+//! The socket thread wakes on socket readiness and on those wake-ups alike, so nothing polls
+//! on a timer. Invocations and events run on handler workers ([`dispatch`]), never on the
+//! socket thread.
 //!
 //! When the connection drops, every pending request fails at once with
 //! [`Error::ConnectionLost`]; the thread then reconnects (when configured to), joins again and
@@ -29,7 +33,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::Error;
 use crate::Secret;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value};
-use crate::transport::{Endpoint, FRAME_HEADROOM, TransportOptions};
+use crate::transport::{Endpoint, FRAME_HEADROOM, Transport, TransportOptions};
 
 use dispatch::{ConcurrencyLimit, WorkerPool};
 use handler::{CallError, Event, Invocation};
@@ -217,6 +221,32 @@ pub(crate) enum Command {
     Close,
 }
 
+/// What a caller that wrote its own frame tells the socket thread, which keeps the books.
+pub(crate) enum Note {
+    /// A request is on the wire: route its replies to the pending entry. Sent before the
+    /// frame is written, so it is there before any reply can be read.
+    Request(Id, Pending),
+    /// The final YIELD or ERROR of this INVOCATION is on the wire.
+    InvocationAnswered(Id),
+    /// A frame is only partly written: the socket thread writes the rest (when the socket
+    /// takes more) and then answers this, if the sender waits for it.
+    Unflushed(Option<Responder<()>>),
+    /// Writing failed: the connection is broken, for this reason.
+    Failed(String),
+}
+
+/// The connection as callers may write to it, behind [`Shared::wire`].
+///
+/// Callers only ever `try_lock` it and go through the socket thread when it is taken, so no
+/// caller waits for another's I/O. The socket thread takes it for each read and write (all
+/// non-blocking) and never while it sleeps.
+pub(crate) struct Wire {
+    /// `None` while disconnected, and while closing.
+    pub transport: Option<Transport>,
+    /// The connection `transport` belongs to (see [`Link::epoch`]).
+    pub epoch: u64,
+}
+
 /// Where the connection stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum LinkState {
@@ -275,6 +305,9 @@ pub(crate) struct Hooks {
 pub(crate) struct Shared {
     pub config: SessionConfig,
     commands: Sender<Command>,
+    /// Written by callers, read only by the socket thread (it keeps the receiving end).
+    notes: Sender<Note>,
+    pub(crate) wire: Mutex<Wire>,
     waker: mio::Waker,
     /// True while the socket thread sleeps in its poll (or is about to): only then does a
     /// command need a wake-up, which costs a system call and a context switch.
@@ -404,24 +437,106 @@ impl Shared {
                 limit,
             });
         }
-        self.command(Command::Send {
+        match self.write_directly(frame, epoch, request, finishes_invocation) {
+            Ok(()) => Ok(()),
+            Err(command) => self.command(command),
+        }
+    }
+
+    /// Writes the frame on the calling thread when the connection is free, saving the socket
+    /// thread a wake-up and the caller a context switch. Gives the frame back as a command
+    /// for the socket thread when another thread holds the connection, when commands are
+    /// queued (writing past them would reorder one thread's messages), or when the
+    /// connection is not the one the frame was encoded for.
+    fn write_directly(
+        &self,
+        frame: Vec<u8>,
+        epoch: u64,
+        request: Option<(Id, Pending)>,
+        finishes_invocation: Option<Id>,
+    ) -> Result<(), Command> {
+        let give_back = |frame, request| Command::Send {
             frame,
             epoch,
             request,
             finishes_invocation,
-        })
+        };
+        let Some(mut wire) = self.wire.try_lock() else {
+            return Err(give_back(frame, request));
+        };
+        // The socket thread takes commands off the queue only while it holds `wire`, so a
+        // queue seen empty here stays free of anything that should go out before this frame.
+        if wire.epoch != epoch || !self.commands.is_empty() {
+            return Err(give_back(frame, request));
+        }
+        let Some(transport) = wire.transport.as_mut() else {
+            return Err(give_back(frame, request));
+        };
+        let written = match request {
+            Some((_, Pending::Written(responder))) => Some(responder),
+            Some((id, pending)) => {
+                self.note(Note::Request(id, pending));
+                None
+            }
+            None => None,
+        };
+        if let Some(invocation) = finishes_invocation {
+            self.note(Note::InvocationAnswered(invocation));
+        }
+        self.counters.messages_sent.fetch_add(1, Ordering::Relaxed);
+        let outcome = transport
+            .queue_message(frame)
+            .and_then(|()| transport.flush());
+        let must_wake = !matches!(outcome, Ok(true));
+        // Noted before `wire` is let go: once the socket thread can take the connection away,
+        // everything it must know about this frame is in its queue.
+        let answer = match outcome {
+            Ok(true) => written.map(|responder| (responder, Ok(()))),
+            Ok(false) => {
+                self.note(Note::Unflushed(written));
+                None
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                // The request noted above fails with everything else pending when the socket
+                // thread ends the connection.
+                self.note(Note::Failed(reason.clone()));
+                written.map(|responder| (responder, Err(Error::lost(reason))))
+            }
+        };
+        drop(wire);
+        if must_wake {
+            self.wake_socket_thread();
+        }
+        if let Some((responder, result)) = answer {
+            responder.send(result);
+        }
+        Ok(())
+    }
+
+    fn note(&self, note: Note) {
+        // Fails only when the socket thread has ended, and then the session is over anyway:
+        // a noted request's waiter gets `Closed` when its dropped responder says so.
+        let _ = self.notes.send(note);
     }
 
     pub fn command(&self, command: Command) -> Result<(), Error> {
         self.commands.send(command).map_err(|_| Error::Closed)?;
-        // The socket thread sets `socket_idle` before it checks the queue one last time and
-        // sleeps, so either it sees this command or this sees the flag. Only the first
-        // sender after it fell asleep pays for the wake-up.
-        if self.socket_idle.swap(false, Ordering::SeqCst) {
-            // A failed wake means the poll is gone, i.e. the socket thread has ended.
-            self.waker.wake().map_err(|_| Error::Closed)?;
+        if self.wake_socket_thread() {
+            Ok(())
+        } else {
+            Err(Error::Closed)
         }
-        Ok(())
+    }
+
+    /// Wakes the socket thread if it sleeps; false when it has ended.
+    ///
+    /// The socket thread sets `socket_idle` before it checks its queues one last time and
+    /// sleeps, so either it sees what was just queued or this sees the flag. Only the first
+    /// sender after it fell asleep pays for the wake-up.
+    fn wake_socket_thread(&self) -> bool {
+        // A failed wake means the poll is gone, i.e. the socket thread has ended.
+        !self.socket_idle.swap(false, Ordering::SeqCst) || self.waker.wake().is_ok()
     }
 }
 

@@ -1,4 +1,6 @@
-//! The socket thread: the only code that touches the connection.
+//! The socket thread: it connects, reads everything the router sends, keeps the request table
+//! and the registrations, reconnects, and closes. Callers write to the connection only
+//! through [`Shared::send_full`], which borrows it when it is free.
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -11,7 +13,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
-use crate::protocol::{Dict, Id, LogSafe, Message, Value, code};
+use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
 
 use super::dispatch::WorkerPool;
@@ -20,8 +22,8 @@ use super::join::{Welcome, join};
 use super::reply::Responder;
 use super::table::LiveTable;
 use super::{
-    Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Pending, Registration, Reply,
-    SessionConfig, Shared, Subscription, describe,
+    Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Note, Pending, Registration, Reply,
+    SessionConfig, Shared, Subscription, Wire, describe,
 };
 
 const WAKER: Token = Token(0);
@@ -45,16 +47,24 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         Waker::new(poll.registry(), WAKER).map_err(|e| Error::io("creating the event loop", e))?;
     let (transport, welcome) = connect_and_join(&config)?;
     let (commands_tx, commands) = crossbeam_channel::unbounded();
+    let (notes_tx, notes) = crossbeam_channel::unbounded();
+    let serializer = transport.serializer();
+    let max_outgoing = transport.max_outgoing.unwrap_or(usize::MAX);
     let shared = Arc::new(Shared {
         commands: commands_tx,
+        notes: notes_tx,
+        wire: Mutex::new(Wire {
+            transport: Some(transport),
+            epoch: 1,
+        }),
         waker,
         next_request: AtomicU64::new(1),
         next_local_id: AtomicU64::new(1),
         link: Mutex::new(Link {
             state: LinkState::Connected,
             epoch: 1,
-            serializer: transport.serializer(),
-            max_outgoing: transport.max_outgoing.unwrap_or(usize::MAX),
+            serializer,
+            max_outgoing,
             session_id: Some(welcome.session),
             welcome: welcome.details.clone(),
         }),
@@ -70,7 +80,8 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         shared: shared.clone(),
         poll,
         commands,
-        transport,
+        notes,
+        serializer,
         epoch: 1,
         pending: HashMap::new(),
         registrations: LiveTable::new(),
@@ -123,7 +134,9 @@ struct SocketLoop {
     shared: Arc<Shared>,
     poll: Poll,
     commands: Receiver<Command>,
-    transport: Transport,
+    notes: Receiver<Note>,
+    /// The serializer of the current connection, to decode without taking `wire`.
+    serializer: Serializer,
     epoch: u64,
     pending: HashMap<Id, Pending>,
     registrations: LiveTable<Registration>,
@@ -149,7 +162,7 @@ impl SocketLoop {
                 Exit::Lost(reason) => reason,
             };
             log::warn!("connection to the router lost: {reason}");
-            self.transport.close();
+            self.disconnect();
             self.fail_pending(|| Error::lost(reason.clone()));
             self.invocations.clear();
             self.shared.set_link(|link| {
@@ -189,7 +202,38 @@ impl SocketLoop {
         }
     }
 
+    /// Takes the connection away from callers and closes it.
+    fn disconnect(&mut self) {
+        let transport = self.shared.wire.lock().transport.take();
+        if let Some(mut transport) = transport {
+            transport.close();
+        }
+    }
+
+    /// Books what callers wrote themselves. Returns why the connection broke, if a caller's
+    /// write found it broken.
+    fn take_notes(&mut self) -> Option<String> {
+        let mut failure = None;
+        while let Ok(note) = self.notes.try_recv() {
+            match note {
+                Note::Request(id, pending) => {
+                    self.pending.insert(id, pending);
+                }
+                Note::InvocationAnswered(id) => {
+                    self.invocations.remove(&id);
+                }
+                Note::Unflushed(Some(written)) => self.awaiting_flush.push(written),
+                Note::Unflushed(None) => {}
+                Note::Failed(reason) => failure = Some(reason),
+            }
+        }
+        failure
+    }
+
     fn fail_pending(&mut self, error: impl Fn() -> Error) {
+        // Callers cannot write any more (the connection is gone from `wire`), so every
+        // request they wrote has been noted by now.
+        self.take_notes();
         for written in self.awaiting_flush.drain(..) {
             written.send(Err(error()));
         }
@@ -213,14 +257,26 @@ impl SocketLoop {
     }
 
     fn register_socket(&mut self) -> Result<(), Error> {
+        let mut wire = self.shared.wire.lock();
+        let Some(transport) = wire.transport.as_mut() else {
+            return Err(Error::lost("no connection to watch"));
+        };
         self.poll
             .registry()
             .register(
-                self.transport.source(),
+                transport.source(),
                 SOCKET,
                 Interest::READABLE | Interest::WRITABLE,
             )
             .map_err(|e| Error::io("registering the socket", e))
+    }
+
+    /// Writes what is queued; `Ok(true)` when all is out.
+    fn flush(&self) -> Result<bool, Error> {
+        match self.shared.wire.lock().transport.as_mut() {
+            Some(transport) => transport.flush(),
+            None => Err(Error::lost("not connected")),
+        }
     }
 
     /// Moves messages until the connection breaks or `close` is called.
@@ -251,7 +307,7 @@ impl SocketLoop {
             if !self.retries.is_empty() {
                 self.retry_restores();
             }
-            match self.transport.flush() {
+            match self.flush() {
                 Ok(true) => {
                     for written in self.awaiting_flush.drain(..) {
                         written.send(Ok(()));
@@ -270,10 +326,10 @@ impl SocketLoop {
     /// while it sleeps here (see `Shared::command`).
     fn sleep(&mut self, events: &mut Events, timeout: Option<Duration>) -> std::io::Result<()> {
         self.shared.socket_idle.store(true, Ordering::SeqCst);
-        let polled = if self.commands.is_empty() {
+        let polled = if self.commands.is_empty() && self.notes.is_empty() {
             self.poll.poll(events, timeout)
         } else {
-            // A command arrived before the flag was up: no wake-up is coming for it.
+            // Something arrived before the flag was up: no wake-up is coming for it.
             events.clear();
             Ok(())
         };
@@ -281,8 +337,9 @@ impl SocketLoop {
         if events
             .iter()
             .any(|e| e.token() == SOCKET && (e.is_readable() || e.is_read_closed()))
+            && let Some(transport) = self.shared.wire.lock().transport.as_mut()
         {
-            self.transport.mark_readable();
+            transport.mark_readable();
         }
         polled
     }
@@ -313,12 +370,16 @@ impl SocketLoop {
         // Only a quiet connection needs probing: any message received proves it alive.
         if silent >= interval && self.last_ping.elapsed() >= interval {
             self.last_ping = Instant::now();
-            match self.transport.queue_ping(b"izaber") {
+            let pinged = match self.shared.wire.lock().transport.as_mut() {
+                Some(transport) => transport.queue_ping(b"izaber"),
+                None => Err(Error::lost("not connected")),
+            };
+            match pinged {
                 Ok(true) => {}
                 Ok(false) => self.probe_with_a_call(),
                 Err(e) => return Some(format!("sending a heartbeat ping failed: {e}")),
             }
-            if let Err(e) = self.transport.flush() {
+            if let Err(e) = self.flush() {
                 return Some(format!("sending a heartbeat ping failed: {e}"));
             }
         }
@@ -340,42 +401,60 @@ impl SocketLoop {
     }
 
     fn drain_commands(&mut self) -> Option<Exit> {
-        while let Ok(command) = self.commands.try_recv() {
-            match command {
-                Command::Send {
+        if let Some(reason) = self.take_notes() {
+            return Some(Exit::Lost(reason));
+        }
+        let mut others = Vec::new();
+        {
+            // Commands leave the queue only while `wire` is held: see `Shared::write_directly`.
+            let mut wire = self.shared.wire.lock();
+            while let Ok(command) = self.commands.try_recv() {
+                let Command::Send {
                     frame,
                     epoch,
                     request,
                     finishes_invocation,
-                } => {
-                    if let Some(invocation) = finishes_invocation {
-                        self.invocations.remove(&invocation);
-                    }
-                    if epoch != self.epoch {
-                        // Encoded for a connection that has since been replaced.
-                        if let Some((_, pending)) = request {
-                            respond(
-                                pending,
-                                Err(Error::lost("the connection was replaced before sending")),
-                            );
-                        }
-                        continue;
-                    }
-                    match request {
-                        Some((_, Pending::Written(tx))) => self.awaiting_flush.push(tx),
-                        Some((id, pending)) => {
-                            self.pending.insert(id, pending);
-                        }
-                        None => {}
-                    }
-                    self.shared
-                        .counters
-                        .messages_sent
-                        .fetch_add(1, Ordering::Relaxed);
-                    if let Err(e) = self.transport.queue_message(frame) {
-                        return Some(Exit::Lost(e.to_string()));
-                    }
+                } = command
+                else {
+                    others.push(command);
+                    continue;
+                };
+                if let Some(invocation) = finishes_invocation {
+                    self.invocations.remove(&invocation);
                 }
+                if epoch != self.epoch {
+                    // Encoded for a connection that has since been replaced.
+                    if let Some((_, pending)) = request {
+                        respond(
+                            pending,
+                            Err(Error::lost("the connection was replaced before sending")),
+                        );
+                    }
+                    continue;
+                }
+                let Some(transport) = wire.transport.as_mut() else {
+                    return Some(Exit::Lost("the connection is gone".into()));
+                };
+                match request {
+                    Some((_, Pending::Written(tx))) => self.awaiting_flush.push(tx),
+                    Some((id, pending)) => {
+                        self.pending.insert(id, pending);
+                    }
+                    None => {}
+                }
+                self.shared
+                    .counters
+                    .messages_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Err(e) = transport.queue_message(frame) {
+                    return Some(Exit::Lost(e.to_string()));
+                }
+            }
+        }
+        let mut others = others.into_iter();
+        while let Some(command) = others.next() {
+            match command {
+                Command::Send { .. } => unreachable!("sends are queued above"),
                 Command::Cancel {
                     request,
                     mode,
@@ -451,6 +530,9 @@ impl SocketLoop {
                 }
                 Command::Close => {
                     self.say_goodbye();
+                    for late in others {
+                        self.refuse(late, || Error::Closed);
+                    }
                     return Some(Exit::Closed);
                 }
             }
@@ -462,11 +544,13 @@ impl SocketLoop {
     fn send_own(&mut self, message: &Message) {
         let mut frame = vec![0u8; FRAME_HEADROOM];
         let result = self
-            .transport
-            .serializer()
+            .serializer
             .encode_into(message, &mut frame)
             .map_err(Error::from)
-            .and_then(|_| self.transport.queue_message(frame));
+            .and_then(|()| match self.shared.wire.lock().transport.as_mut() {
+                Some(transport) => transport.queue_message(frame),
+                None => Err(Error::lost("not connected")),
+            });
         if let Err(e) = result {
             log::warn!("could not send {}: {e}", message.name());
         } else {
@@ -478,42 +562,58 @@ impl SocketLoop {
     }
 
     fn say_goodbye(&mut self) {
+        // Taken from `wire` first: callers now go through the queue, which `shutdown` answers.
+        let Some(mut transport) = self.shared.wire.lock().transport.take() else {
+            return;
+        };
         let mut details = Dict::new();
         details.insert("message".into(), Value::String("client closing".into()));
-        self.send_own(&Message::Goodbye {
+        let goodbye = Message::Goodbye {
             details,
             reason: "wamp.close.normal".into(),
-        });
+        };
+        let mut frame = vec![0u8; FRAME_HEADROOM];
+        let queued = self
+            .serializer
+            .encode_into(&goodbye, &mut frame)
+            .map_err(Error::from)
+            .and_then(|()| transport.queue_message(frame));
         let deadline = Instant::now() + GOODBYE_WAIT;
         let mut events = Events::with_capacity(4);
         // Wait for the router's GOODBYE so that it has let go of our registrations before
         // we return; give up quietly at the deadline.
-        while Instant::now() < deadline {
-            if self.transport.flush().is_err() {
+        while queued.is_ok() && Instant::now() < deadline {
+            if transport.flush().is_err() {
                 break;
             }
-            match self.transport.read() {
+            match transport.read() {
                 Ok(Some(Incoming::Message(payload))) => {
-                    if let Ok(Message::Goodbye { .. }) =
-                        self.transport.serializer().decode(&payload)
-                    {
+                    if let Ok(Message::Goodbye { .. }) = self.serializer.decode(&payload) {
                         break;
                     }
                 }
                 Ok(Some(_)) => {}
                 Ok(None) => {
                     let left = deadline.saturating_duration_since(Instant::now());
-                    let _ = self.sleep(&mut events, Some(left));
+                    if self.poll.poll(&mut events, Some(left)).is_ok()
+                        && events.iter().any(|e| e.token() == SOCKET)
+                    {
+                        transport.mark_readable();
+                    }
                 }
                 Err(_) => break,
             }
         }
-        self.transport.close();
+        transport.close();
     }
 
     fn read_all(&mut self) -> Result<(), String> {
         loop {
-            match self.transport.read() {
+            let incoming = match self.shared.wire.lock().transport.as_mut() {
+                Some(transport) => transport.read(),
+                None => return Err("the connection is gone".into()),
+            };
+            match incoming {
                 Ok(Some(incoming)) => {
                     self.last_received = Instant::now();
                     if let Incoming::Message(payload) = incoming {
@@ -521,10 +621,14 @@ impl SocketLoop {
                             .counters
                             .messages_received
                             .fetch_add(1, Ordering::Relaxed);
-                        match self.transport.serializer().decode(&payload) {
+                        match self.serializer.decode(&payload) {
                             Ok(message) => {
                                 if log::log_enabled!(log::Level::Debug) {
                                     log::debug!("received {:?}", LogSafe(&message));
+                                }
+                                // This may answer a request a caller wrote itself.
+                                if let Some(reason) = self.take_notes() {
+                                    return Err(reason);
                                 }
                                 self.handle(message)?;
                             }
@@ -725,7 +829,7 @@ impl SocketLoop {
                     details: Dict::new(),
                     reason: "wamp.close.goodbye_and_out".into(),
                 });
-                let _ = self.transport.flush();
+                let _ = self.flush();
                 return Err(format!("the router ended the session: {reason}"));
             }
             Message::Abort { reason, details } => {
@@ -959,11 +1063,17 @@ impl SocketLoop {
             }
             match connect_and_join(&self.shared.config) {
                 Ok((transport, welcome)) => {
-                    self.transport = transport;
                     self.epoch += 1;
+                    self.serializer = transport.serializer();
+                    let max_outgoing = transport.max_outgoing.unwrap_or(usize::MAX);
+                    {
+                        let mut wire = self.shared.wire.lock();
+                        wire.transport = Some(transport);
+                        wire.epoch = self.epoch;
+                    }
                     if let Err(e) = self.register_socket() {
                         log::warn!("reconnected but could not watch the socket: {e}");
-                        self.transport.close();
+                        self.disconnect();
                         continue;
                     }
                     self.shared
@@ -972,8 +1082,7 @@ impl SocketLoop {
                         .fetch_add(1, Ordering::Relaxed);
                     self.restore();
                     let epoch = self.epoch;
-                    let serializer = self.transport.serializer();
-                    let max_outgoing = self.transport.max_outgoing.unwrap_or(usize::MAX);
+                    let serializer = self.serializer;
                     self.shared.set_link(|link| {
                         link.state = LinkState::Connected;
                         link.epoch = epoch;
