@@ -21,8 +21,12 @@
 //! `benches/peers/swampyer_bench.py` is the same program for Python's swampyer, and
 //! `benches/peers/run.sh` runs both against the test router and writes BENCHMARKS.md.
 //!
+//! `examples/bench_floor.rs` is the cheapest possible caller, measured the same way: how much
+//! of a call's CPU no client that uses the kernel's sockets can avoid.
+//!
 //! CPU is read per thread from `/proc` for this process and every `--observe`d one, at the
-//! start and end of each phase: see `bench_support/mod.rs`.
+//! start and end of each phase: see `bench_support/mod.rs`, which both programs share so that
+//! they measure alike.
 
 #[path = "bench_support/mod.rs"]
 mod bench_support;

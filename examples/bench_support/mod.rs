@@ -1,7 +1,6 @@
-//! The measuring half of `bench.rs`: the command line's common flags, the CPU meter and the
-//! pieces of the JSON report. A module of its own so that other benchmark programs can measure
-//! exactly as `bench.rs` does: a difference between their figures must then come from the
-//! callers, not from the rulers.
+//! What `bench.rs` and `bench_floor.rs` share: the command line's common flags, the CPU
+//! meter and the pieces of the JSON report. Kept in one place so that the two programs measure
+//! alike: a difference between their figures must come from the callers, not from the rulers.
 //!
 //! This directory has no `main.rs`, so cargo does not take it for an example; each program
 //! includes it with `#[path]`.

@@ -1,0 +1,479 @@
+//! The floor: the cheapest WAMP caller there can be. A measuring instrument, not a client.
+//!
+//! ```text
+//! cargo run --release --example bench_floor -- --role caller --url URL --realm REALM \
+//!     --user U --password P --serializer json|msgpack|cbor [--calls N] \
+//!     [--observe LABEL:PID[+PID..]].. [--big-calls M] [--threads T] [--duration S] \
+//!     [--ping-interval S] [--latencies FILE]
+//! ```
+//!
+//! Most of what a sequential call costs the caller's CPU is the kernel's: the send that wakes
+//! the router, the receive, going to sleep and being woken. No client that talks to the router
+//! through the kernel's sockets can avoid that, so a client's CPU per call is only meaningful
+//! next to it. This program pays that and as little else as it can: one thread, one blocking
+//! socket with `TCP_NODELAY`, each CALL encoded into a reused buffer and sent in one write,
+//! each RESULT taken with a blocking read and decoded. Nothing a real client needs is here: no
+//! thread to read while the caller waits, no table to match results to concurrent callers, no
+//! heartbeat, no timeouts beyond the socket's, no reconnection. `benches/peers/run.py` runs it
+//! as a third caller next to `bench.rs` and `swampyer_bench.py`, so that BENCHMARKS.md can say
+//! how far each client is from the cost no client can avoid.
+//!
+//! Same command line and JSON line as `bench.rs --role caller`, for the phases it has: 200
+//! warm-up calls, then N sequential calls with a 64-byte string, each timed, measured with
+//! the same code (`bench_support`). `--big-calls`, `--threads`, `--duration`,
+//! `--ping-interval` and `--latencies` are accepted and ignored, so that the runner can pass
+//! every caller the same arguments; `big_mean_ms` and `threaded_calls_per_s` are null.
+//!
+//! URLs: `ws://` (WebSocket), `tcpip://host:port` (RawSocket over TCP), `unix:///path`
+//! (RawSocket over a unix socket). TLS is refused: it would add its own cost to the floor.
+
+#[path = "bench_support/mod.rs"]
+mod bench_support;
+
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail, ensure};
+use bench_support::{Flags, Meter, number, seconds};
+use izaber_wamp::Secret;
+use izaber_wamp::protocol::{Dict, Id, Message, Serializer, Value};
+use izaber_wamp::transport::Endpoint;
+use serde_json::json;
+use tungstenite::client::IntoClientRequest;
+use tungstenite::http::HeaderValue;
+use tungstenite::protocol::WebSocketConfig;
+use tungstenite::{Bytes, Message as WsMessage, Utf8Bytes, WebSocket};
+
+const PROCEDURE: &str = "com.izaber.wamp.bench.echo";
+const WARMUP_CALLS: usize = 200;
+const SMALL_BYTES: usize = 64;
+const IMPL: &str = "floor";
+
+/// A reply that has not come after this long means the router or the callee is stuck; the
+/// timeout is set on the socket once, so it costs nothing per call.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+const USAGE: &str = "usage: bench_floor --role caller --url ws://...|tcpip://HOST:PORT|unix:///PATH \
+--realm REALM --user U --password P --serializer json|msgpack|cbor [--calls N] \
+[--observe LABEL:PID[+PID...]]... (accepted and ignored: --big-calls M --threads T \
+--duration S --ping-interval S --latencies FILE)";
+
+struct Args {
+    url: String,
+    realm: String,
+    user: String,
+    password: String,
+    serializer: Serializer,
+    calls: usize,
+    /// Other processes whose CPU is measured over each phase: (label, pids).
+    observe: Vec<(String, Vec<u32>)>,
+}
+
+fn parse_args() -> Result<Args> {
+    let mut url = None;
+    let mut realm = None;
+    let mut user = None;
+    let mut password = None;
+    let mut serializer = None;
+    let mut calls = 3000;
+    let mut observe = Vec::new();
+
+    let mut flags = Flags::new(USAGE);
+    while let Some((flag, inline)) = flags.next_flag() {
+        let mut value = || flags.value(&flag, inline.clone());
+        match flag.as_str() {
+            "--role" => match value()?.as_str() {
+                "caller" => {}
+                other => bail!("--role: the floor is only ever a caller, not {other:?}"),
+            },
+            "--url" => url = Some(value()?),
+            "--realm" => realm = Some(value()?),
+            "--user" => user = Some(value()?),
+            "--password" => password = Some(value()?),
+            "--serializer" => {
+                serializer = Some(match value()?.as_str() {
+                    "json" => Serializer::Json,
+                    "msgpack" => Serializer::MsgPack,
+                    "cbor" => Serializer::Cbor,
+                    other => bail!("--serializer must be json, msgpack or cbor, not {other:?}"),
+                })
+            }
+            "--calls" => calls = number(value()?, "--calls")?,
+            "--observe" => observe.push(bench_support::observe(value()?)?),
+            // phases and features the floor does not have: taken (and checked as bench checks
+            // them) so that the runner can pass every caller the same arguments
+            "--big-calls" | "--threads" => _ = number(value()?, &flag)?,
+            "--duration" | "--ping-interval" => _ = seconds(value()?, &flag)?,
+            "--latencies" => _ = value()?,
+            other => bail!("unknown argument {other:?}\n{USAGE}"),
+        }
+    }
+    let missing = |what: &str| format!("{what} is required\n{USAGE}");
+    let args = Args {
+        url: url.with_context(|| missing("--url"))?,
+        realm: realm.with_context(|| missing("--realm"))?,
+        user: user.with_context(|| missing("--user"))?,
+        password: password.with_context(|| missing("--password"))?,
+        serializer: serializer.with_context(|| missing("--serializer"))?,
+        calls,
+        observe,
+    };
+    ensure!(args.calls > 0, "--calls must be at least 1");
+    Ok(args)
+}
+
+// --- the wire ------------------------------------------------------------------------------
+
+/// Bytes left free in front of each encoded message, so that a RawSocket header can be written
+/// in place and the frame leaves in one write, without a copy.
+const HEADROOM: usize = 4;
+
+/// One WAMP connection with nothing on top.
+trait Wire {
+    /// Sends one message: `frame` is [`HEADROOM`] spare bytes, then the encoded message.
+    fn send(&mut self, frame: &mut [u8]) -> Result<()>;
+    /// Blocks until the next WAMP message arrives; returns its encoded bytes.
+    fn recv(&mut self) -> Result<&[u8]>;
+}
+
+struct WebSocketWire {
+    socket: WebSocket<TcpStream>,
+    binary: bool,
+    last: Bytes,
+}
+
+impl WebSocketWire {
+    fn connect(url: &str, host: &str, port: u16, serializer: Serializer) -> Result<Self> {
+        let stream = tcp(host, port)?;
+        let mut request = url
+            .into_client_request()
+            .with_context(|| format!("not a WebSocket URL: {url}"))?;
+        let subprotocol = serializer.websocket_subprotocol();
+        request.headers_mut().insert(
+            "Sec-WebSocket-Protocol",
+            HeaderValue::from_static(subprotocol),
+        );
+        let config = WebSocketConfig::default()
+            // tungstenite zero-fills this much before every read: its 128 KiB default would be
+            // a cost of tungstenite's, not of the floor. Replies are a few dozen bytes.
+            .read_buffer_size(4096)
+            // every frame goes out at once, in one write
+            .write_buffer_size(0);
+        let (socket, response) =
+            tungstenite::client::client_with_config(request, stream, Some(config))
+                .map_err(|e| anyhow::anyhow!("WebSocket handshake with {url}: {e}"))?;
+        let chosen = response
+            .headers()
+            .get("Sec-WebSocket-Protocol")
+            .and_then(|v| v.to_str().ok());
+        ensure!(
+            chosen == Some(subprotocol),
+            "asked for WebSocket subprotocol {subprotocol}, the router chose {chosen:?}"
+        );
+        Ok(WebSocketWire {
+            socket,
+            binary: serializer.is_binary(),
+            last: Bytes::new(),
+        })
+    }
+}
+
+impl Wire for WebSocketWire {
+    fn send(&mut self, frame: &mut [u8]) -> Result<()> {
+        let payload = Bytes::copy_from_slice(&frame[HEADROOM..]);
+        let message = if self.binary {
+            WsMessage::Binary(payload)
+        } else {
+            WsMessage::Text(Utf8Bytes::try_from(payload).context("JSON that is not UTF-8")?)
+        };
+        self.socket.send(message).context("sending")
+    }
+
+    fn recv(&mut self) -> Result<&[u8]> {
+        loop {
+            match self.socket.read().context("receiving")? {
+                WsMessage::Binary(payload) => self.last = payload,
+                WsMessage::Text(text) => self.last = Bytes::from(text),
+                WsMessage::Close(frame) => bail!("the router closed the WebSocket: {frame:?}"),
+                // tungstenite answers pings itself
+                WsMessage::Ping(_) | WsMessage::Pong(_) | WsMessage::Frame(_) => continue,
+            }
+            return Ok(&self.last);
+        }
+    }
+}
+
+const RAWSOCKET_MAGIC: u8 = 0x7F;
+/// The longest message we accept, as the handshake's exponent: 2^(9 + 15) = 16 MiB.
+const RAWSOCKET_MAX_EXPONENT: u8 = 15;
+
+struct RawSocketWire<S> {
+    /// Buffered for reading only: a frame's header and payload usually come in one read.
+    stream: BufReader<S>,
+    /// The longest message the router accepts.
+    max_outgoing: usize,
+    incoming: Vec<u8>,
+}
+
+impl<S: Read + Write> RawSocketWire<S> {
+    fn handshake(mut stream: S, serializer: Serializer) -> Result<Self> {
+        let id = serializer.rawsocket_id();
+        stream
+            .write_all(&[RAWSOCKET_MAGIC, (RAWSOCKET_MAX_EXPONENT << 4) | id, 0, 0])
+            .context("sending the RawSocket handshake")?;
+        let mut reply = [0u8; 4];
+        stream
+            .read_exact(&mut reply)
+            .context("reading the RawSocket handshake reply")?;
+        ensure!(
+            reply[0] == RAWSOCKET_MAGIC,
+            "not a WAMP RawSocket router (first handshake byte 0x{:02x})",
+            reply[0]
+        );
+        ensure!(
+            reply[1] & 0x0F == id,
+            "the router refused RawSocket with {serializer} (reply 0x{:02x}: error code {})",
+            reply[1],
+            reply[1] >> 4
+        );
+        Ok(RawSocketWire {
+            stream: BufReader::with_capacity(64 * 1024, stream),
+            max_outgoing: 1 << (9 + (reply[1] >> 4)),
+            incoming: Vec::new(),
+        })
+    }
+
+    /// Writes a frame of `frame_type` whose payload follows [`HEADROOM`] bytes of `frame`.
+    fn write_frame(&mut self, frame_type: u8, frame: &mut [u8]) -> Result<()> {
+        let len = frame.len() - HEADROOM;
+        ensure!(
+            len <= self.max_outgoing,
+            "a {len}-byte message is more than the router accepts"
+        );
+        frame[0] = frame_type;
+        frame[1..HEADROOM].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        self.stream.get_mut().write_all(frame).context("sending")
+    }
+}
+
+impl<S: Read + Write> Wire for RawSocketWire<S> {
+    fn send(&mut self, frame: &mut [u8]) -> Result<()> {
+        self.write_frame(0, frame)
+    }
+
+    fn recv(&mut self) -> Result<&[u8]> {
+        loop {
+            let mut header = [0u8; HEADROOM];
+            self.stream
+                .read_exact(&mut header)
+                .context("receiving a RawSocket frame header")?;
+            let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
+            self.incoming.resize(HEADROOM + len, 0);
+            self.stream
+                .read_exact(&mut self.incoming[HEADROOM..])
+                .context("receiving a RawSocket frame")?;
+            match header[0] & 0x07 {
+                0 => return Ok(&self.incoming[HEADROOM..]),
+                // PING: the PONG carries its payload back
+                1 => {
+                    let mut pong = std::mem::take(&mut self.incoming);
+                    self.write_frame(2, &mut pong)?;
+                    self.incoming = pong;
+                }
+                2 => {}
+                other => bail!("RawSocket frame of unknown type {other}"),
+            }
+        }
+    }
+}
+
+fn tcp(host: &str, port: u16) -> Result<TcpStream> {
+    let stream =
+        TcpStream::connect((host, port)).with_context(|| format!("connecting to {host}:{port}"))?;
+    // without it, each small CALL could wait for the ACK of the one before
+    stream.set_nodelay(true)?;
+    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    Ok(stream)
+}
+
+// --- the caller ----------------------------------------------------------------------------
+
+/// Encodes `message` into `frame` (after its headroom) and sends it.
+fn send(
+    wire: &mut impl Wire,
+    serializer: Serializer,
+    message: &Message,
+    frame: &mut Vec<u8>,
+) -> Result<()> {
+    frame.clear();
+    frame.resize(HEADROOM, 0);
+    serializer.encode_into(message, frame)?;
+    wire.send(frame)
+}
+
+fn recv(wire: &mut impl Wire, serializer: Serializer) -> Result<Message> {
+    Ok(serializer.decode(wire.recv()?)?)
+}
+
+/// HELLO, ticket authentication, WELCOME.
+fn join(wire: &mut impl Wire, args: &Args, frame: &mut Vec<u8>) -> Result<()> {
+    let mut roles = Dict::new();
+    roles.insert("caller".into(), Value::Dict(Dict::new()));
+    let mut details = Dict::new();
+    details.insert("roles".into(), Value::Dict(roles));
+    details.insert(
+        "authmethods".into(),
+        Value::List(vec![Value::String("ticket".into())]),
+    );
+    details.insert("authid".into(), Value::String(args.user.clone()));
+    let hello = Message::Hello {
+        realm: args.realm.clone(),
+        details,
+    };
+    send(wire, args.serializer, &hello, frame)?;
+    loop {
+        match recv(wire, args.serializer)? {
+            Message::Welcome { .. } => return Ok(()),
+            Message::Challenge { authmethod, .. } if authmethod == "ticket" => {
+                let authenticate = Message::Authenticate {
+                    signature: Secret::new(args.password.as_str()),
+                    extra: Dict::new(),
+                };
+                send(wire, args.serializer, &authenticate, frame)?;
+            }
+            Message::Abort { reason, details } => bail!(
+                "the router refused the session: {reason} {}",
+                details.get("message").and_then(Value::as_str).unwrap_or("")
+            ),
+            other => bail!("{} while joining", other.name()),
+        }
+    }
+}
+
+/// One echo call: `call` is a CALL whose request id is set here, so that no call allocates a
+/// message of its own.
+fn echo(
+    wire: &mut impl Wire,
+    serializer: Serializer,
+    call: &mut Message,
+    request: Id,
+    frame: &mut Vec<u8>,
+) -> Result<()> {
+    if let Message::Call { request: id, .. } = call {
+        *id = request;
+    }
+    send(wire, serializer, call, frame)?;
+    let Message::Call { args: sent, .. } = &*call else {
+        unreachable!("echo is given a CALL")
+    };
+    match recv(wire, serializer)? {
+        Message::Result {
+            request: answered,
+            args,
+            ..
+        } if answered == request => {
+            ensure!(args.first() == sent.first(), "the echo came back different");
+            Ok(())
+        }
+        Message::Error { error, .. } => bail!("the call failed: {error}"),
+        other => bail!("{} instead of the RESULT of call {request}", other.name()),
+    }
+}
+
+fn run(mut wire: impl Wire, args: &Args) -> Result<()> {
+    let meter = Meter::new(&args.observe);
+    let serializer = args.serializer;
+    let mut frame = Vec::with_capacity(256);
+    join(&mut wire, args, &mut frame)?;
+
+    let small: String = "0123456789abcdef".repeat(SMALL_BYTES / 16);
+    let mut call = Message::Call {
+        request: 0,
+        options: Dict::new(),
+        procedure: PROCEDURE.to_owned(),
+        args: vec![Value::String(small)],
+        kwargs: Dict::new(),
+    };
+    let mut request: Id = 0;
+
+    let start = meter.read();
+    for _ in 0..WARMUP_CALLS {
+        request += 1;
+        echo(&mut wire, serializer, &mut call, request, &mut frame).context("warm-up call")?;
+    }
+    let warmup = meter.phase("warmup", &start, WARMUP_CALLS as u64);
+    eprintln!("{warmup}");
+
+    let mut latencies = Vec::with_capacity(args.calls);
+    let start = meter.read();
+    for _ in 0..args.calls {
+        request += 1;
+        let t = Instant::now();
+        echo(&mut wire, serializer, &mut call, request, &mut frame).context("sequential call")?;
+        latencies.push(t.elapsed().as_nanos() as u64);
+    }
+    let seq = meter.phase("sequential", &start, args.calls as u64);
+    eprintln!("{seq}");
+    latencies.sort_unstable();
+
+    // a polite end, so that the router's log does not show a lost connection
+    let goodbye = Message::Goodbye {
+        details: Dict::new(),
+        reason: "wamp.close.normal".into(),
+    };
+    send(&mut wire, serializer, &goodbye, &mut frame)?;
+    match recv(&mut wire, serializer)? {
+        Message::Goodbye { .. } => {}
+        other => bail!("{} instead of GOODBYE", other.name()),
+    }
+
+    let mut report = json!({
+        "impl": IMPL,
+        "serializer": serializer.name(),
+        "transport": bench_support::transport_name(&args.url),
+        "big_mean_ms": null,
+        "threaded_calls_per_s": null,
+        "calls": args.calls,
+        "phases": bench_support::phases_json([&warmup, &seq]),
+    });
+    bench_support::add_sequential_figures(&mut report, &latencies, &seq);
+    println!("{report}");
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let args = parse_args()?;
+    let endpoint = Endpoint::parse(&args.url).with_context(|| format!("--url {}", args.url))?;
+    match endpoint {
+        Endpoint::WebSocket {
+            url,
+            host,
+            port,
+            tls: false,
+        } => run(
+            WebSocketWire::connect(&url, &host, port, args.serializer)?,
+            &args,
+        ),
+        Endpoint::RawSocketTcp {
+            host,
+            port,
+            tls: false,
+        } => run(
+            RawSocketWire::handshake(tcp(&host, port)?, args.serializer)?,
+            &args,
+        ),
+        Endpoint::RawSocketUnix { path } => {
+            let stream = UnixStream::connect(&path)
+                .with_context(|| format!("connecting to {}", path.display()))?;
+            stream.set_read_timeout(Some(READ_TIMEOUT))?;
+            run(RawSocketWire::handshake(stream, args.serializer)?, &args)
+        }
+        _ => bail!(
+            "--url {}: the floor speaks ws://, tcpip:// and unix:// only (TLS would add its own \
+             cost to the floor)",
+            args.url
+        ),
+    }
+}
