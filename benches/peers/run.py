@@ -1,4 +1,5 @@
-"""Runs examples/bench.rs and swampyer_bench.py against the test router and compares them.
+"""Runs examples/bench.rs and swampyer_bench.py against the test router and compares them, with
+examples/bench_floor.rs (the cheapest possible caller) as the floor both are measured against.
 
 Run with the router venv's python, or through run.sh, which finds it:
 
@@ -8,7 +9,7 @@ Run with the router venv's python, or through run.sh, which finds it:
 Full mode starts one router (tests/router/router.py) and, for each configuration
 (default: WebSocket + CBOR for 3 rounds, RawSocket + CBOR for 1 round), one callee: our
 bench program, so that the caller is the only thing that differs. Each round runs our
-caller and swampyer's, alternating which goes first. Each caller measures its own CPU and
+caller, swampyer's and the floor, rotating which goes first. Each caller measures its own CPU and
 the CPU of the router worker and of the callee over each phase (--observe), so the report
 can say what bounds each figure. The medians, the ratios, the targets with pass/fail, the
 machine and the command go to BENCHMARKS.md; everything below the line
@@ -41,6 +42,9 @@ CALLEE = ("backend-2", "backend-2-secret")
 
 RUST = "rust-izaber-wamp"
 SWAMPYER = "python-swampyer"
+# examples/bench_floor.rs: one thread, one blocking socket, nothing else. Only the sequential
+# phase: what a caller's CPU per call and latency cannot go below.
+FLOOR = "floor"
 # Our bench built from an earlier commit (--baseline), to show a change's before/after figures
 # from one run.
 BASELINE = "rust-baseline"
@@ -59,6 +63,10 @@ REQUIRED = {
     "cpu_us_per_call": (int, float),
     "max_rss_kib": int,
 }
+
+# what the floor leaves out (null or absent): it has no 1 MiB or threaded phase, and its RSS
+# says nothing about a client
+FLOOR_ABSENT = {"big_mean_ms", "threaded_calls_per_s", "max_rss_kib"}
 
 TARGETS_NOTE = {
     "cpu": "caller CPU per call ≤ 1/10 of swampyer's",
@@ -242,7 +250,10 @@ def run_caller(command, timeout):
 
 def check_report(report):
     problems = []
+    absent = FLOOR_ABSENT if report.get("impl") == FLOOR else set()
     for key, kind in REQUIRED.items():
+        if key in absent and report.get(key) is None:
+            continue
         if key not in report:
             problems.append("no " + key)
         elif not isinstance(report[key], kind) or isinstance(report[key], bool):
@@ -320,15 +331,31 @@ def fmt_ratio(x):
     return "–" if x is None else "{:.2f}×".format(x)
 
 
-def targets(ours, theirs):
-    """[(key, figure text, pass?)] for one configuration."""
+def cpu_target_vs_floor(theirs, client_floor):
+    """Where the CPU target (1/10 of swampyer's CPU per call) lies relative to the client floor."""
+    target = theirs["cpu_us_per_call"] / 10
+    floor_us = client_floor.get("cpu_us_per_call") if client_floor else None
+    if floor_us is None:
+        return "1/10 of swampyer's is {} µs; no client floor figure (every floor run failed)".format(fmt(target, 1))
+    where = "below" if target < floor_us else "above"
+    return "1/10 of swampyer's is {} µs, the client floor {} µs: the target is {} the floor ({} of it)".format(
+        fmt(target, 1), fmt(floor_us, 1), where, fmt_ratio(ratio(target, floor_us))
+    )
+
+
+def targets(ours, theirs, client_floor):
+    """[(key, figure text, pass?)] for one configuration. `client_floor` (the client floor's summary,
+    or None) is evidence only: it changes no verdict."""
     rows = []
     r = ratio(ours["cpu_us_per_call"], theirs["cpu_us_per_call"])
     rows.append(
         (
             "cpu",
-            "{} µs vs {} µs: {} of swampyer's (needs ≤ 0.10)".format(
-                fmt(ours["cpu_us_per_call"], 1), fmt(theirs["cpu_us_per_call"], 1), fmt(r, 3) if r else "–"
+            "{} µs vs {} µs: {} of swampyer's (needs ≤ 0.10). {}".format(
+                fmt(ours["cpu_us_per_call"], 1),
+                fmt(theirs["cpu_us_per_call"], 1),
+                fmt(r, 3) if r else "–",
+                cpu_target_vs_floor(theirs, client_floor),
             ),
             r is not None and r <= 0.10,
         )
@@ -479,22 +506,34 @@ def target_dir():
     return os.environ.get("CARGO_TARGET_DIR") or os.path.join(ROOT, "target")
 
 
-def build(profile):
-    cmd = ["cargo", "build", "--quiet", "--example", "bench"]
+def build(profile, examples):
+    """Builds the examples; returns their paths."""
+    cmd = ["cargo", "build", "--quiet"] + [arg for name in examples for arg in ("--example", name)]
     if profile == "release":
         cmd.insert(2, "--release")
     log("building:", shlex.join(cmd))
     subprocess.run(cmd, cwd=ROOT, check=True)
-    path = os.path.join(target_dir(), profile, "examples", "bench")
-    if not os.path.exists(path):
-        raise RuntimeError("built, but {} is missing".format(path))
-    return path
+    paths = [os.path.join(target_dir(), profile, "examples", name) for name in examples]
+    for path in paths:
+        if not os.path.exists(path):
+            raise RuntimeError("built, but {} is missing".format(path))
+    return paths
 
 
-def program(impl, binary, python, baseline=None):
-    if impl == BASELINE:
-        return [baseline]
-    return [binary] if impl == RUST else [python, SWAMPYER_BENCH]
+def programs(args, python):
+    """The command that starts each program, by impl. With --binary, the floor is the
+    bench_floor beside it if there is one (they come from one build), else built."""
+    if args.binary:
+        bench = args.binary
+        floor = os.path.join(os.path.dirname(os.path.abspath(bench)), "bench_floor")
+        if not os.path.exists(floor):
+            (floor,) = build(args.profile, ["bench_floor"])
+    else:
+        bench, floor = build(args.profile, ["bench", "bench_floor"])
+    commands = {RUST: [bench], FLOOR: [floor], SWAMPYER: [python, SWAMPYER_BENCH]}
+    if args.baseline:
+        commands[BASELINE] = [args.baseline]
+    return commands
 
 
 def parse_configs(text):
@@ -511,24 +550,25 @@ def parse_configs(text):
 def smoke(args, python):
     """A handful of calls of each program and each role; the JSON lines must parse."""
     started = time.monotonic()
-    binary = args.binary or build(args.profile)
+    program = programs(args, python)
     router = Router().start()
     failures = []
     try:
         sizes = ["--calls", "20", "--big-calls", "2", "--threads", "2", "--duration", "0.5"]
         # (callee, its endpoint, callers): both callers on WebSocket, ours on RawSocket too,
-        # and swampyer's callee once, so that no part of either program can rot
+        # and swampyer's callee once, so that no part of either program can rot; the floor
+        # once, so that it cannot either
         plan = [
-            (RUST, "ws", (RUST, SWAMPYER)),
+            (RUST, "ws", (RUST, SWAMPYER, FLOOR)),
             (RUST, "tcp", (RUST,)),
             (SWAMPYER, "ws", (RUST,)),
         ]
         for callee_impl, endpoint, callers in plan:
             url = router.info["urls"][endpoint]
-            callee = Callee(program(callee_impl, binary, python) + bench_args("callee", url, "cbor", CALLEE))
+            callee = Callee(program[callee_impl] + bench_args("callee", url, "cbor", CALLEE))
             try:
                 for caller_impl in callers:
-                    cmd = program(caller_impl, binary, python) + bench_args("caller", url, "cbor", CALLER) + sizes
+                    cmd = program[caller_impl] + bench_args("caller", url, "cbor", CALLER) + sizes
                     cmd += ["--observe", "router:" + "+".join(map(str, router.worker_pids()))]
                     cmd += ["--observe", "callee:{}".format(callee.pid)]
                     report, error = run_caller(cmd, timeout=120)
@@ -562,7 +602,7 @@ def full(args, python, command_line):
     started = time.monotonic()
     info = machine(python)
     load_before = loadavg()
-    binary = args.binary or build(args.profile)
+    program = programs(args, python)
     configs = parse_configs(args.configs)
     sizes = [
         "--calls",
@@ -580,15 +620,14 @@ def full(args, python, command_line):
         worker_pids = router.worker_pids()
         for endpoint, serializer, rounds in configs:
             url = router.info["urls"][endpoint]
-            callee = Callee(program(args.callee, binary, python) + bench_args("callee", url, serializer, CALLEE))
+            callee = Callee(program[args.callee] + bench_args("callee", url, serializer, CALLEE))
             try:
                 for n in range(rounds):
-                    impls = [RUST, SWAMPYER] + ([BASELINE] if args.baseline else [])
+                    impls = [RUST, SWAMPYER, FLOOR] + ([BASELINE] if args.baseline else [])
                     # rotate who goes first, so that no client always gets the warmest router
                     order = impls[n % len(impls) :] + impls[: n % len(impls)]
                     for impl in order:
-                        cmd = program(impl, binary, python, args.baseline)
-                        cmd += bench_args("caller", url, serializer, CALLER) + sizes
+                        cmd = program[impl] + bench_args("caller", url, serializer, CALLER) + sizes
                         cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
                         cmd += ["--observe", "callee:{}".format(callee.pid)]
                         timeout = 120 + args.calls * 0.02 + args.big_calls * 2 + args.duration
@@ -600,20 +639,16 @@ def full(args, python, command_line):
                             report = None
                             # a fresh callee for the rest, so that one failure costs one run
                             callee.stop()
-                            callee = Callee(
-                                program(args.callee, binary, python) + bench_args("callee", url, serializer, CALLEE)
-                            )
+                            callee = Callee(program[args.callee] + bench_args("callee", url, serializer, CALLEE))
                         if error:
                             log("FAILED:", error)
                         else:
-                            log(
-                                "  p50 {} µs, {} µs CPU/call, big {} ms, threaded {} calls/s".format(
-                                    report["p50_us"],
-                                    report["cpu_us_per_call"],
-                                    report["big_mean_ms"],
-                                    report["threaded_calls_per_s"],
+                            text = "  p50 {} µs, {} µs CPU/call".format(report["p50_us"], report["cpu_us_per_call"])
+                            if impl != FLOOR:
+                                text += ", big {} ms, threaded {} calls/s".format(
+                                    report["big_mean_ms"], report["threaded_calls_per_s"]
                                 )
-                            )
+                            log(text)
                         results.append(((endpoint, serializer), impl, n + 1, report, error))
             finally:
                 callee.stop()
@@ -686,9 +721,10 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
     w(
         "One Crossbar.io router (`tests/router/router.py`, one router worker process) on 127.0.0.1. "
         "For each configuration one callee, `{}` (`--role callee`), registers `com.izaber.wamp.bench.echo`; "
-        "the callers are the only thing that changes. Each round runs our caller and swampyer's one after the "
-        "other, alternating which goes first. Each caller: {} warm-up calls, {} sequential calls with a 64-byte "
-        "string (each timed), {} calls with a 1 MiB string, then {} threads sharing one client for {} s. "
+        "the callers are the only thing that changes. Each round runs our caller, swampyer's and the client "
+        "floor (below) one after the other, rotating which goes first. Each caller: {} warm-up calls, {} "
+        "sequential calls with a 64-byte string (each timed), {} calls with a 1 MiB string, then {} threads "
+        "sharing one client for {} s. "
         "Figures are medians over the rounds.".format(
             "our bench" if args.callee == RUST else "swampyer_bench.py",
             200,
@@ -715,6 +751,18 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
         "than the router handles its four messages, so this is the latency a client with zero cost would see."
     )
     w("")
+    w(
+        "*Client floor* (`examples/bench_floor.rs`, `floor` in the tables): not a client but a measuring "
+        "instrument, the cheapest WAMP caller there can be: one thread, one blocking socket with `TCP_NODELAY`, "
+        "each CALL encoded into a reused buffer and sent with one write, each RESULT taken with one blocking read "
+        "and decoded; no reader thread, no request table, no heartbeat. It makes the same warm-up and sequential "
+        "calls (it has no 1 MiB or threaded phase) and is measured by the same code as our bench. What it spends "
+        "per call is the kernel's socket work (the send that wakes the router, the receive, going to sleep and "
+        "being woken) plus one encode and one decode: any client that calls through the kernel's sockets from "
+        "one thread pays at least that, so its CPU per call is a lower bound for any such client's, and a "
+        "client's distance to it is what the client itself costs."
+    )
+    w("")
     if any(endpoint != "ws" for endpoint, _, _ in configs):
         w(
             "**RawSocket runs use `--ping-interval 0` (both programs)**, so that they compare like with like: "
@@ -731,7 +779,7 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
     for endpoint, serializer, rounds in configs:
         config = (endpoint, serializer)
         runs = by_config.get(config, {})
-        ok = {impl: [r for _, r, e in runs.get(impl, []) if r] for impl in (RUST, SWAMPYER)}
+        ok = {impl: [r for _, r, e in runs.get(impl, []) if r] for impl in (RUST, SWAMPYER, FLOOR)}
         title = "{} + {}".format(ENDPOINT_NAMES.get(endpoint, endpoint), serializer.upper())
         w("## {} ({} round{})".format(title, rounds, "s" if rounds != 1 else ""))
         w("")
@@ -748,8 +796,9 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
             w("")
             continue
         ours, theirs = summarize(ok[RUST]), summarize(ok[SWAMPYER])
-        w("| figure | izaber-wamp | swampyer | ours vs swampyer |")
-        w("|---|---:|---:|---:|")
+        client_floor = summarize(ok[FLOOR]) if ok[FLOOR] else None
+        w("| figure | izaber-wamp | swampyer | client floor | ours vs swampyer |")
+        w("|---|---:|---:|---:|---:|")
         rows = [
             ("p50 latency (µs)", "p50_us", 0, "lower"),
             ("p90 latency (µs)", "p90_us", 0, "lower"),
@@ -771,7 +820,12 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
             else:
                 rel = ratio(a, b)
                 rel_text = "{} better".format(fmt_ratio(rel)) if rel and rel >= 1 else "{} worse".format(fmt_ratio(ratio(b, a)))
-            w("| {} | {} | {} | {} |".format(label, fmt(a, digits), fmt(b, digits), rel_text if a is not None and b is not None else "–"))
+            f = client_floor.get(key) if client_floor else None
+            w(
+                "| {} | {} | {} | {} | {} |".format(
+                    label, fmt(a, digits), fmt(b, digits), fmt(f, digits), rel_text if a is not None and b is not None else "–"
+                )
+            )
         w("")
 
         if args.baseline:
@@ -794,7 +848,7 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
         w("")
         w("| target | figures | result |")
         w("|---|---|---|")
-        for key, text, passed in targets(ours, theirs):
+        for key, text, passed in targets(ours, theirs, client_floor):
             w("| {} | {} | **{}** |".format(TARGETS_NOTE[key], text, "pass" if passed else "FAIL"))
         w("")
 
@@ -813,13 +867,52 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
             ("1 MiB calls", "big"),
             ("threaded calls/s", "threaded"),
         ):
-            for impl, s in ((RUST, ours), (SWAMPYER, theirs)):
+            clients = [(RUST, ours), (SWAMPYER, theirs)]
+            if phase == "sequential" and client_floor:
+                clients.append((FLOOR, client_floor))
+            for impl, s in clients:
                 verdict, text = bound_of(s, phase, nproc)
                 w("| {} | {} | {} | {} |".format(label, impl, text, verdict))
-        w(
-            "| caller CPU per call | both | the client's own work: see the profile notes below | the client itself |"
-        )
+        for impl, s in ((RUST, ours), (SWAMPYER, theirs)):
+            cpu = s["cpu_us_per_call"]
+            if client_floor:
+                own = cpu - client_floor["cpu_us_per_call"]
+                if own >= 0:
+                    text = "{} µs = client floor {} µs + {} µs of its own".format(
+                        fmt(cpu, 1), fmt(client_floor["cpu_us_per_call"], 1), fmt(own, 1)
+                    )
+                    verdict = "the client itself (see the profile notes below): {:.0%} of its CPU is above the floor".format(
+                        own / cpu if cpu else 0
+                    )
+                else:
+                    # the floor's own figure varies from run to run on a busy machine
+                    text = "{} µs, below the client floor's {} µs in this run".format(
+                        fmt(cpu, 1), fmt(client_floor["cpu_us_per_call"], 1)
+                    )
+                    verdict = "the floor: nothing measurable of the client's own"
+            else:
+                text, verdict = "{} µs; no client floor figure".format(fmt(cpu, 1)), "the client itself"
+            w("| caller CPU per call (sequential) | {} | {} | {} |".format(impl, text, verdict))
+        if client_floor:
+            w(
+                "| caller CPU per call (sequential) | {} | {} µs | the kernel's socket work and one encode and "
+                "decode per message: what no client can skip |".format(FLOOR, fmt(client_floor["cpu_us_per_call"], 1))
+            )
         w("| idle RSS | both | – | the client itself |")
+        w("")
+        w(
+            "Caller CPU per sequential call: ours {} µs, swampyer's {} µs. {}.".format(
+                fmt(ours["cpu_us_per_call"], 1),
+                fmt(theirs["cpu_us_per_call"], 1),
+                cpu_target_vs_floor(theirs, client_floor),
+            )
+            + (
+                " By this run's figures no client that calls through the kernel's sockets from one thread could "
+                "meet that target on this machine; what a client can still shed is its CPU above the floor."
+                if client_floor and theirs["cpu_us_per_call"] / 10 < client_floor["cpu_us_per_call"]
+                else ""
+            )
+        )
         w("")
         floor = ours.get("sequential.router_us_per_call")
         ceiling = 1e6 / ours["threaded.router_us_per_call"] if ours.get("threaded.router_us_per_call") else None
@@ -844,7 +937,7 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
             "| router µs/call (seq) | idle RSS KiB | other processes, cores (seq / threaded) |"
         )
         w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-        for impl in (RUST, SWAMPYER):
+        for impl in (RUST, SWAMPYER, FLOOR):
             for n, r, e in runs.get(impl, []):
                 if not r:
                     w("| {} | {} | failed | | | | | | | | |".format(n, impl))
@@ -884,7 +977,9 @@ def main():
     p.add_argument("--out", default="BENCHMARKS.md")
     p.add_argument("--json", help="also write every raw report to this file")
     p.add_argument("--profile", choices=["release", "debug"], help="cargo profile (default: release; debug with --smoke)")
-    p.add_argument("--binary", help="use this bench binary instead of building one")
+    p.add_argument(
+        "--binary", help="use this bench binary (and the bench_floor beside it, if any) instead of building one"
+    )
     p.add_argument("--baseline", help="also run this earlier bench binary as a caller and report before/after")
     args = p.parse_args()
     if args.profile is None:
