@@ -7,7 +7,7 @@ Run with the router venv's python, or through run.sh, which finds it:
     bash benches/peers/run.sh --smoke    # CI: a handful of calls of each program (< 1 minute)
 
 Full mode starts one router (tests/router/router.py) and, for each configuration
-(default: WebSocket + CBOR for 3 rounds, RawSocket + CBOR for 1 round), one callee: our
+(default: WebSocket + CBOR for 3 rounds, RawSocket + CBOR for 3 rounds), one callee: our
 bench program, so that the caller is the only thing that differs. Each round runs our
 caller, swampyer's and the floor, rotating which goes first. Each caller measures its own CPU and
 the CPU of the router worker and of the callee over each phase (--observe), so the report
@@ -968,7 +968,7 @@ def render(args, info, configs, results, command_line, load_before, load_after, 
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--smoke", action="store_true", help="CI smoke test: a handful of calls, no report")
-    p.add_argument("--configs", default="ws:cbor:3,tcp:cbor:1", help="ENDPOINT:SERIALIZER:ROUNDS,... (endpoints: ws, tcp, unix)")
+    p.add_argument("--configs", default="ws:cbor:3,tcp:cbor:3", help="ENDPOINT:SERIALIZER:ROUNDS,... (endpoints: ws, tcp, unix)")
     p.add_argument("--calls", type=int, default=3000)
     p.add_argument("--big-calls", type=int, default=30)
     p.add_argument("--threads", type=int, default=8)

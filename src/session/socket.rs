@@ -14,7 +14,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
-use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
+use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Transport};
 
 use super::dispatch::WorkerPool;
 use super::handler::{CallError, Event, Invocation, InvocationState};
@@ -27,6 +27,8 @@ use super::{
 };
 
 const WAKER: Token = Token(0);
+/// The most messages read under one hold of the connection before handling them.
+const READ_BATCH: usize = 64;
 const SOCKET: Token = Token(1);
 /// How long `close` waits for the router's GOODBYE before closing anyway.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
@@ -89,6 +91,8 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         retries: Vec::new(),
         invocations: HashMap::new(),
         awaiting_flush: Vec::new(),
+        unflushed: false,
+        batch: Vec::new(),
         last_received: Instant::now(),
         last_ping: Instant::now(),
     };
@@ -147,6 +151,11 @@ struct SocketLoop {
     invocations: HashMap<Id, Arc<InvocationState>>,
     /// Senders waiting for their fire-and-forget message to reach the socket.
     awaiting_flush: Vec<Responder<()>>,
+    /// Something is queued on the transport and not yet written. Callers flush what they
+    /// write themselves, so most loop turns need not take `wire` to flush.
+    unflushed: bool,
+    /// Messages read in one turn of the loop, kept to reuse the allocation.
+    batch: Vec<Payload>,
     last_received: Instant,
     last_ping: Instant,
 }
@@ -222,8 +231,10 @@ impl SocketLoop {
                 Note::InvocationAnswered(id) => {
                     self.invocations.remove(&id);
                 }
-                Note::Unflushed(Some(written)) => self.awaiting_flush.push(written),
-                Note::Unflushed(None) => {}
+                Note::Unflushed(written) => {
+                    self.unflushed = true;
+                    self.awaiting_flush.extend(written);
+                }
                 Note::Failed(reason) => failure = Some(reason),
             }
         }
@@ -307,14 +318,17 @@ impl SocketLoop {
             if !self.retries.is_empty() {
                 self.retry_restores();
             }
-            match self.flush() {
-                Ok(true) => {
-                    for written in self.awaiting_flush.drain(..) {
-                        written.send(Ok(()));
+            if self.unflushed || !self.awaiting_flush.is_empty() {
+                match self.flush() {
+                    Ok(true) => {
+                        self.unflushed = false;
+                        for written in self.awaiting_flush.drain(..) {
+                            written.send(Ok(()));
+                        }
                     }
+                    Ok(false) => {}
+                    Err(e) => return Exit::Lost(e.to_string()),
                 }
-                Ok(false) => {}
-                Err(e) => return Exit::Lost(e.to_string()),
             }
             if let Some(reason) = self.heartbeat() {
                 return Exit::Lost(reason);
@@ -374,6 +388,7 @@ impl SocketLoop {
                 Some(transport) => transport.queue_ping(b"izaber"),
                 None => Err(Error::lost("not connected")),
             };
+            self.unflushed = true;
             match pinged {
                 Ok(true) => {}
                 Ok(false) => self.probe_with_a_call(),
@@ -403,6 +418,10 @@ impl SocketLoop {
     fn drain_commands(&mut self) -> Option<Exit> {
         if let Some(reason) = self.take_notes() {
             return Some(Exit::Lost(reason));
+        }
+        if self.commands.is_empty() {
+            // Nothing to take `wire` for: a caller may be writing with it right now.
+            return None;
         }
         let mut others = Vec::new();
         {
@@ -446,6 +465,7 @@ impl SocketLoop {
                     .counters
                     .messages_sent
                     .fetch_add(1, Ordering::Relaxed);
+                self.unflushed = true;
                 if let Err(e) = transport.queue_message(frame) {
                     return Some(Exit::Lost(e.to_string()));
                 }
@@ -554,6 +574,7 @@ impl SocketLoop {
         if let Err(e) = result {
             log::warn!("could not send {}: {e}", message.name());
         } else {
+            self.unflushed = true;
             self.shared
                 .counters
                 .messages_sent
@@ -607,43 +628,82 @@ impl SocketLoop {
         transport.close();
     }
 
+    /// Reads and handles everything the router has sent so far.
+    ///
+    /// Messages are read in batches under one hold of `wire` and handled after letting go of
+    /// it: handling wakes the callers waiting for answers, and they should find the
+    /// connection free for their next request.
     fn read_all(&mut self) -> Result<(), String> {
-        loop {
-            let incoming = match self.shared.wire.lock().transport.as_mut() {
-                Some(transport) => transport.read(),
-                None => return Err("the connection is gone".into()),
-            };
-            match incoming {
-                Ok(Some(incoming)) => {
-                    self.last_received = Instant::now();
-                    if let Incoming::Message(payload) = incoming {
-                        self.shared
-                            .counters
-                            .messages_received
-                            .fetch_add(1, Ordering::Relaxed);
-                        match self.serializer.decode(&payload) {
-                            Ok(message) => {
-                                if log::log_enabled!(log::Level::Debug) {
-                                    log::debug!("received {:?}", LogSafe(&message));
-                                }
-                                // This may answer a request a caller wrote itself.
-                                if let Some(reason) = self.take_notes() {
-                                    return Err(reason);
-                                }
-                                self.handle(message)?;
-                            }
-                            Err(e) => {
-                                // A peer that breaks the protocol cannot be trusted with the
-                                // rest of the stream either.
-                                return Err(format!("undecodable message from the router: {e}"));
-                            }
+        let mut batch = std::mem::take(&mut self.batch);
+        let outcome = loop {
+            let mut failure = None;
+            let mut drained = false;
+            {
+                let mut wire = self.shared.wire.lock();
+                let Some(transport) = wire.transport.as_mut() else {
+                    break Err("the connection is gone".to_owned());
+                };
+                while batch.len() < READ_BATCH {
+                    match transport.read() {
+                        Ok(Some(Incoming::Message(payload))) => batch.push(payload),
+                        Ok(Some(Incoming::Pong)) => self.last_received = Instant::now(),
+                        Ok(Some(Incoming::Control)) => {
+                            // The transport queued its answer to a ping.
+                            self.last_received = Instant::now();
+                            self.unflushed = true;
+                        }
+                        Ok(None) => {
+                            drained = true;
+                            break;
+                        }
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                            break;
                         }
                     }
                 }
-                Ok(None) => return Ok(()),
-                Err(e) => return Err(e.to_string()),
             }
+            // What arrived before a failure is still handled: it may answer requests.
+            if let Err(e) = self.handle_batch(&mut batch) {
+                break Err(e);
+            }
+            if let Some(failure) = failure {
+                break Err(failure);
+            }
+            if drained {
+                break Ok(());
+            }
+        };
+        batch.clear();
+        self.batch = batch;
+        outcome
+    }
+
+    fn handle_batch(&mut self, batch: &mut Vec<Payload>) -> Result<(), String> {
+        if batch.is_empty() {
+            return Ok(());
         }
+        self.last_received = Instant::now();
+        // These may answer requests callers wrote themselves.
+        if let Some(reason) = self.take_notes() {
+            return Err(reason);
+        }
+        for payload in batch.drain(..) {
+            self.shared
+                .counters
+                .messages_received
+                .fetch_add(1, Ordering::Relaxed);
+            let message = self.serializer.decode(&payload).map_err(|e| {
+                // A peer that breaks the protocol cannot be trusted with the rest of the
+                // stream either.
+                format!("undecodable message from the router: {e}")
+            })?;
+            if log::log_enabled!(log::Level::Debug) {
+                log::debug!("received {:?}", LogSafe(&message));
+            }
+            self.handle(message)?;
+        }
+        Ok(())
     }
 
     fn handle(&mut self, message: Message) -> Result<(), String> {
