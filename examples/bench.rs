@@ -38,9 +38,9 @@ use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use bench_support::{Flags, Meter, number, round, seconds};
+use bench_support::{Flags, Meter, Target, TargetFlags, number, round, seconds};
 use izaber_wamp::Client;
-use izaber_wamp::protocol::{Serializer, Value};
+use izaber_wamp::protocol::Value;
 use serde_json::json;
 
 const PROCEDURE: &str = "com.izaber.wamp.bench.echo";
@@ -61,17 +61,10 @@ enum Role {
 
 struct Args {
     role: Role,
-    url: String,
-    realm: String,
-    user: String,
-    password: String,
-    serializer: Serializer,
-    calls: usize,
+    target: Target,
     big_calls: usize,
     threads: usize,
     duration: Duration,
-    /// Other processes whose CPU is measured over each phase: (label, pids).
-    observe: Vec<(String, Vec<u32>)>,
     /// Where to write every sequential call's latency (ns, one a line).
     latencies: Option<String>,
     /// Heartbeat ping interval; `None`: the library's default; zero: no pings.
@@ -80,22 +73,19 @@ struct Args {
 
 fn parse_args() -> Result<Args> {
     let mut role = None;
-    let mut url = None;
-    let mut realm = None;
-    let mut user = None;
-    let mut password = None;
-    let mut serializer = None;
-    let mut calls = 3000;
+    let mut target = TargetFlags::default();
     let mut big_calls = 30;
     let mut threads = 8;
     let mut duration = Duration::from_secs(5);
-    let mut observe = Vec::new();
     let mut latencies = None;
     let mut ping_interval = None;
 
     let mut flags = Flags::new(USAGE);
     while let Some((flag, inline)) = flags.next_flag() {
         let mut value = || flags.value(&flag, inline.clone());
+        if target.take(&flag, &mut value)? {
+            continue;
+        }
         match flag.as_str() {
             "--role" => {
                 role = Some(match value()?.as_str() {
@@ -104,61 +94,38 @@ fn parse_args() -> Result<Args> {
                     other => bail!("--role must be callee or caller, not {other:?}"),
                 })
             }
-            "--url" => url = Some(value()?),
-            "--realm" => realm = Some(value()?),
-            "--user" => user = Some(value()?),
-            "--password" => password = Some(value()?),
-            "--serializer" => {
-                serializer = Some(match value()?.as_str() {
-                    "json" => Serializer::Json,
-                    "msgpack" => Serializer::MsgPack,
-                    "cbor" => Serializer::Cbor,
-                    other => bail!("--serializer must be json, msgpack or cbor, not {other:?}"),
-                })
-            }
-            "--calls" => calls = number(value()?, "--calls")?,
             "--big-calls" => big_calls = number(value()?, "--big-calls")?,
             "--threads" => threads = number(value()?, "--threads")?,
             "--duration" => duration = seconds(value()?, "--duration")?,
-            "--observe" => observe.push(bench_support::observe(value()?)?),
             "--latencies" => latencies = Some(value()?),
             "--ping-interval" => ping_interval = Some(seconds(value()?, "--ping-interval")?),
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
-    let missing = |what: &str| format!("{what} is required\n{USAGE}");
-    let args = Args {
-        role: role.with_context(|| missing("--role"))?,
-        url: url.with_context(|| missing("--url"))?,
-        realm: realm.with_context(|| missing("--realm"))?,
-        user: user.with_context(|| missing("--user"))?,
-        password: password.with_context(|| missing("--password"))?,
-        serializer: serializer.with_context(|| missing("--serializer"))?,
-        calls,
+    Ok(Args {
+        role: role.with_context(|| format!("--role is required\n{USAGE}"))?,
+        target: target.finish(USAGE)?,
         big_calls,
         threads,
         duration,
-        observe,
         latencies,
         ping_interval,
-    };
-    ensure!(args.calls > 0, "--calls must be at least 1");
-    Ok(args)
+    })
 }
 
 fn connect(args: &Args) -> Result<Client> {
-    let mut builder = Client::builder(&args.url)
-        .realm(&args.realm)
-        .ticket(&args.user, args.password.as_str())
+    let mut builder = Client::builder(&args.target.url)
+        .realm(&args.target.realm)
+        .ticket(&args.target.user, args.target.password.as_str())
         .uri_base("com.izaber.wamp")
-        .serializer(args.serializer)
+        .serializer(args.target.serializer)
         .timeout(Duration::from_secs(60));
     if let Some(interval) = args.ping_interval {
         builder = builder.ping_interval((!interval.is_zero()).then_some(interval));
     }
     builder
         .connect()
-        .with_context(|| format!("connecting to {} as {}", args.url, args.user))
+        .with_context(|| format!("connecting to {} as {}", args.target.url, args.target.user))
 }
 
 fn main() -> Result<()> {
@@ -211,7 +178,7 @@ fn echo(client: &Client, payload: &str) -> Result<()> {
 }
 
 fn caller(args: &Args) -> Result<()> {
-    let meter = Meter::new(&args.observe);
+    let meter = Meter::new(&args.target.observe);
     let small: String = "0123456789abcdef".repeat(SMALL_BYTES / 16);
     let big: String = "x".repeat(BIG_BYTES);
 
@@ -228,14 +195,14 @@ fn caller(args: &Args) -> Result<()> {
     let idle_rss_kib = status_kib("VmRSS");
 
     // sequential calls, each timed
-    let mut latencies = Vec::with_capacity(args.calls);
+    let mut latencies = Vec::with_capacity(args.target.calls);
     let start = meter.read();
-    for _ in 0..args.calls {
+    for _ in 0..args.target.calls {
         let t = Instant::now();
         echo(&client, &small).context("sequential call")?;
         latencies.push(t.elapsed().as_nanos() as u64);
     }
-    let seq = meter.phase("sequential", &start, args.calls as u64);
+    let seq = meter.phase("sequential", &start, args.target.calls as u64);
     eprintln!("{seq}");
     if let Some(path) = &args.latencies {
         let text: String = latencies.iter().map(|ns| format!("{ns}\n")).collect();
@@ -300,8 +267,8 @@ fn caller(args: &Args) -> Result<()> {
 
     let mut report = json!({
         "impl": IMPL,
-        "serializer": args.serializer.name(),
-        "transport": bench_support::transport_name(&args.url),
+        "serializer": args.target.serializer.name(),
+        "transport": bench_support::transport_name(&args.target.url),
         "big_mean_ms": if args.big_calls > 0 {
             json!(round(big_phase.wall.as_secs_f64() * 1e3 / args.big_calls as f64, 3))
         } else {
@@ -313,7 +280,7 @@ fn caller(args: &Args) -> Result<()> {
         "max_rss_kib": max_rss_kib,
         "idle_rss_kib": idle_rss_kib,
         "connected_rss_kib": connected_rss_kib,
-        "calls": args.calls,
+        "calls": args.target.calls,
         "big_calls": args.big_calls,
         "threads": args.threads,
         "duration_s": args.duration.as_secs_f64(),

@@ -36,7 +36,7 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use bench_support::{Flags, Meter, number, seconds};
+use bench_support::{Flags, Meter, Target, TargetFlags, number, seconds};
 use izaber_wamp::Secret;
 use izaber_wamp::protocol::{Dict, Id, Message, Serializer, Value};
 use izaber_wamp::transport::Endpoint;
@@ -60,48 +60,19 @@ const USAGE: &str = "usage: bench_floor --role caller --url ws://...|tcpip://HOS
 [--observe LABEL:PID[+PID...]]... (accepted and ignored: --big-calls M --threads T \
 --duration S --ping-interval S --latencies FILE)";
 
-struct Args {
-    url: String,
-    realm: String,
-    user: String,
-    password: String,
-    serializer: Serializer,
-    calls: usize,
-    /// Other processes whose CPU is measured over each phase: (label, pids).
-    observe: Vec<(String, Vec<u32>)>,
-}
-
-fn parse_args() -> Result<Args> {
-    let mut url = None;
-    let mut realm = None;
-    let mut user = None;
-    let mut password = None;
-    let mut serializer = None;
-    let mut calls = 3000;
-    let mut observe = Vec::new();
-
+fn parse_args() -> Result<Target> {
+    let mut target = TargetFlags::default();
     let mut flags = Flags::new(USAGE);
     while let Some((flag, inline)) = flags.next_flag() {
         let mut value = || flags.value(&flag, inline.clone());
+        if target.take(&flag, &mut value)? {
+            continue;
+        }
         match flag.as_str() {
             "--role" => match value()?.as_str() {
                 "caller" => {}
                 other => bail!("--role: the floor is only ever a caller, not {other:?}"),
             },
-            "--url" => url = Some(value()?),
-            "--realm" => realm = Some(value()?),
-            "--user" => user = Some(value()?),
-            "--password" => password = Some(value()?),
-            "--serializer" => {
-                serializer = Some(match value()?.as_str() {
-                    "json" => Serializer::Json,
-                    "msgpack" => Serializer::MsgPack,
-                    "cbor" => Serializer::Cbor,
-                    other => bail!("--serializer must be json, msgpack or cbor, not {other:?}"),
-                })
-            }
-            "--calls" => calls = number(value()?, "--calls")?,
-            "--observe" => observe.push(bench_support::observe(value()?)?),
             // phases and features the floor does not have: taken (and checked as bench checks
             // them) so that the runner can pass every caller the same arguments
             "--big-calls" | "--threads" => _ = number(value()?, &flag)?,
@@ -110,18 +81,7 @@ fn parse_args() -> Result<Args> {
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
-    let missing = |what: &str| format!("{what} is required\n{USAGE}");
-    let args = Args {
-        url: url.with_context(|| missing("--url"))?,
-        realm: realm.with_context(|| missing("--realm"))?,
-        user: user.with_context(|| missing("--user"))?,
-        password: password.with_context(|| missing("--password"))?,
-        serializer: serializer.with_context(|| missing("--serializer"))?,
-        calls,
-        observe,
-    };
-    ensure!(args.calls > 0, "--calls must be at least 1");
-    Ok(args)
+    target.finish(USAGE)
 }
 
 // --- the wire ------------------------------------------------------------------------------
@@ -318,7 +278,7 @@ fn recv(wire: &mut impl Wire, serializer: Serializer) -> Result<Message> {
 }
 
 /// HELLO, ticket authentication, WELCOME.
-fn join(wire: &mut impl Wire, args: &Args, frame: &mut Vec<u8>) -> Result<()> {
+fn join(wire: &mut impl Wire, args: &Target, frame: &mut Vec<u8>) -> Result<()> {
     let mut roles = Dict::new();
     roles.insert("caller".into(), Value::Dict(Dict::new()));
     let mut details = Dict::new();
@@ -382,7 +342,7 @@ fn echo(
     }
 }
 
-fn run(mut wire: impl Wire, args: &Args) -> Result<()> {
+fn run(mut wire: impl Wire, args: &Target) -> Result<()> {
     let meter = Meter::new(&args.observe);
     let serializer = args.serializer;
     let mut frame = Vec::with_capacity(256);

@@ -18,6 +18,7 @@ use std::fs;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, ensure};
+use izaber_wamp::protocol::Serializer;
 use serde_json::json;
 
 // --- the command line ----------------------------------------------------------------------
@@ -62,6 +63,67 @@ impl Flags {
     }
 }
 
+/// Where to connect and how many sequential calls to measure: the flags both programs take.
+pub struct Target {
+    pub url: String,
+    pub realm: String,
+    pub user: String,
+    pub password: String,
+    pub serializer: Serializer,
+    pub calls: usize,
+    /// Other processes whose CPU is measured over each phase: (label, pids).
+    pub observe: Vec<(String, Vec<u32>)>,
+}
+
+/// Gathers [`Target`]'s flags while a program parses its own.
+#[derive(Default)]
+pub struct TargetFlags {
+    url: Option<String>,
+    realm: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    serializer: Option<Serializer>,
+    calls: Option<usize>,
+    observe: Vec<(String, Vec<u32>)>,
+}
+
+impl TargetFlags {
+    /// Takes `flag` when it is one of [`Target`]'s (true), reading its value from `value`.
+    pub fn take(&mut self, flag: &str, value: &mut dyn FnMut() -> Result<String>) -> Result<bool> {
+        match flag {
+            "--url" => self.url = Some(value()?),
+            "--realm" => self.realm = Some(value()?),
+            "--user" => self.user = Some(value()?),
+            "--password" => self.password = Some(value()?),
+            "--serializer" => self.serializer = Some(serializer(value()?)?),
+            "--calls" => self.calls = Some(number(value()?, flag)?),
+            "--observe" => self.observe.push(observe(value()?)?),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+
+    pub fn finish(self, usage: &str) -> Result<Target> {
+        let missing = |what: &str| format!("{what} is required\n{usage}");
+        let target = Target {
+            url: self.url.with_context(|| missing("--url"))?,
+            realm: self.realm.with_context(|| missing("--realm"))?,
+            user: self.user.with_context(|| missing("--user"))?,
+            password: self.password.with_context(|| missing("--password"))?,
+            serializer: self.serializer.with_context(|| missing("--serializer"))?,
+            calls: self.calls.unwrap_or(3000),
+            observe: self.observe,
+        };
+        ensure!(target.calls > 0, "--calls must be at least 1");
+        Ok(target)
+    }
+}
+
+fn serializer(text: String) -> Result<Serializer> {
+    text.parse()
+        .with_context(|| format!("--serializer must be json, msgpack or cbor, not {text:?}"))
+}
+
 pub fn number(text: String, flag: &str) -> Result<usize> {
     text.parse()
         .with_context(|| format!("{flag}: not a number: {text:?}"))
@@ -79,7 +141,7 @@ pub fn seconds(text: String, flag: &str) -> Result<Duration> {
 }
 
 /// `--observe LABEL:PID[+PID...]`: the label and the pids.
-pub fn observe(text: String) -> Result<(String, Vec<u32>)> {
+fn observe(text: String) -> Result<(String, Vec<u32>)> {
     let (label, pids) = text
         .split_once(':')
         .with_context(|| format!("--observe wants LABEL:PID[+PID...], not {text:?}"))?;
