@@ -277,40 +277,44 @@ fn ten_router_crashes_lose_nothing_and_hang_nothing() {
         .connect()
         .unwrap();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let worker = {
-        let caller = caller.clone();
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let (mut ok, mut lost) = (0u32, 0u32);
-            let mut i = 0i64;
-            while !stop.load(Ordering::SeqCst) {
-                i += 1;
-                let started = Instant::now();
-                match caller.call("test.work", (i,)) {
-                    Ok(value) => {
-                        assert_eq!(value, i);
-                        ok += 1;
+    // Several threads share the caller, so that requests meet both ways to the socket: written
+    // by the calling thread when the connection is free, queued for the socket thread when not.
+    let workers: Vec<_> = (0..4i64)
+        .map(|worker| {
+            let caller = caller.clone();
+            let stop = stop.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut lost) = (0u32, 0u32);
+                let mut i = worker * 1_000_000;
+                while !stop.load(Ordering::SeqCst) {
+                    i += 1;
+                    let started = Instant::now();
+                    match caller.call("test.work", (i,)) {
+                        Ok(value) => {
+                            assert_eq!(value, i);
+                            ok += 1;
+                        }
+                        Err(e) => {
+                            assert!(
+                                e.is_connection_error()
+                                    || e.wamp_uri() == Some("wamp.error.no_such_procedure"),
+                                "call {i} failed with {e}"
+                            );
+                            lost += 1;
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
                     }
-                    Err(e) => {
-                        assert!(
-                            e.is_connection_error()
-                                || e.wamp_uri() == Some("wamp.error.no_such_procedure"),
-                            "call {i} failed with {e}"
-                        );
-                        lost += 1;
-                        std::thread::sleep(Duration::from_millis(20));
-                    }
+                    assert!(
+                        started.elapsed() < Duration::from_secs(6),
+                        "call {i} hung for {:?}",
+                        started.elapsed()
+                    );
+                    let _ = caller.publish("test.beat", (i,));
                 }
-                assert!(
-                    started.elapsed() < Duration::from_secs(6),
-                    "call {i} hung for {:?}",
-                    started.elapsed()
-                );
-                let _ = caller.publish("test.beat", (i,));
-            }
-            (ok, lost)
+                (ok, lost)
+            })
         })
-    };
+        .collect();
     for crash in 0..10 {
         std::thread::sleep(Duration::from_millis(400));
         router.kill_hard();
@@ -332,7 +336,12 @@ fn ten_router_crashes_lose_nothing_and_hang_nothing() {
         }
     }
     stop.store(true, Ordering::SeqCst);
-    let (ok, lost) = worker.join().unwrap();
+    let (mut ok, mut lost) = (0, 0);
+    for worker in workers {
+        let (worker_ok, worker_lost) = worker.join().unwrap();
+        ok += worker_ok;
+        lost += worker_lost;
+    }
     assert!(ok > 0 && lost > 0, "ok {ok}, lost {lost}");
     assert_eq!(service.stats().reconnections, 10);
     assert_eq!(service.stats().restore_failures, 0);
