@@ -388,7 +388,8 @@ impl Shared {
         true
     }
 
-    /// Encodes `message` for the current connection and hands it to the socket thread.
+    /// Encodes `message` for the current connection and writes it, or hands it to the socket
+    /// thread (see [`Shared::write_directly`]).
     pub fn send(&self, message: &Message, request: Option<(Id, Pending)>) -> Result<(), Error> {
         self.send_full(message, request, None)
     }
