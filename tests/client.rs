@@ -520,6 +520,47 @@ fn a_megabyte_round_trips_on_every_transport() {
 }
 
 #[test]
+fn messages_larger_than_the_socket_buffer_go_out_whole() {
+    // 10 MiB is more than Linux's largest TCP send buffer (4 MiB by default), so the thread
+    // that writes such a message leaves the rest for the socket thread to write as the socket
+    // drains: the caller's CALL, the handler's YIELD and a fire-and-forget EVENT alike.
+    // No heartbeat: its pings would also get a stalled frame moving, and hide a socket thread
+    // that forgot to finish it.
+    let router = Router::shared();
+    let big = "y".repeat(10 << 20);
+    let quiet = |url: &str, user| {
+        router
+            .client(url, user)
+            .serializer(Serializer::MsgPack)
+            .timeout(WAIT)
+            .ping_interval(None)
+            .connect()
+            .unwrap()
+    };
+    for url in [&router.ws_url, &router.tcp_url] {
+        let callee = quiet(url, router.backend(1));
+        let caller = quiet(url, router.backend(2));
+        let procedure = unique("huge");
+        callee
+            .register(&procedure, |invocation| invocation.arg::<String>(0))
+            .unwrap();
+        let echoed = caller.call(&procedure, (&big,)).unwrap();
+        assert_eq!(echoed.as_str().map(str::len), Some(big.len()), "{url}");
+
+        let topic = unique("huge_event");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        callee
+            .subscribe(&topic, move |event| {
+                tx.send(event.args[0].as_str().map(str::len)).unwrap()
+            })
+            .unwrap();
+        // Returns once the whole event is written, not when the first 4 MiB are.
+        caller.publish(&topic, (&big,)).unwrap();
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Some(big.len()), "{url}");
+    }
+}
+
+#[test]
 fn a_message_over_the_payload_limit_is_refused_before_sending() {
     let router = Router::shared();
     let client = Client::builder(&router.ws_url)
