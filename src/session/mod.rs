@@ -247,6 +247,15 @@ pub(crate) struct Wire {
     pub epoch: u64,
 }
 
+impl Wire {
+    /// The open connection, or the error for having none.
+    pub fn connected(&mut self) -> Result<&mut Transport, Error> {
+        self.transport
+            .as_mut()
+            .ok_or_else(|| Error::lost("not connected"))
+    }
+}
+
 /// Where the connection stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum LinkState {

@@ -269,9 +269,7 @@ impl SocketLoop {
 
     fn register_socket(&mut self) -> Result<(), Error> {
         let mut wire = self.shared.wire.lock();
-        let Some(transport) = wire.transport.as_mut() else {
-            return Err(Error::lost("no connection to watch"));
-        };
+        let transport = wire.connected()?;
         self.poll
             .registry()
             .register(
@@ -284,10 +282,7 @@ impl SocketLoop {
 
     /// Writes what is queued; `Ok(true)` when all is out.
     fn flush(&self) -> Result<bool, Error> {
-        match self.shared.wire.lock().transport.as_mut() {
-            Some(transport) => transport.flush(),
-            None => Err(Error::lost("not connected")),
-        }
+        self.shared.wire.lock().connected()?.flush()
     }
 
     /// Moves messages until the connection breaks or `close` is called.
@@ -384,10 +379,12 @@ impl SocketLoop {
         // Only a quiet connection needs probing: any message received proves it alive.
         if silent >= interval && self.last_ping.elapsed() >= interval {
             self.last_ping = Instant::now();
-            let pinged = match self.shared.wire.lock().transport.as_mut() {
-                Some(transport) => transport.queue_ping(b"izaber"),
-                None => Err(Error::lost("not connected")),
-            };
+            let pinged = self
+                .shared
+                .wire
+                .lock()
+                .connected()
+                .and_then(|transport| transport.queue_ping(b"izaber"));
             self.unflushed = true;
             match pinged {
                 Ok(true) => {}
@@ -451,8 +448,9 @@ impl SocketLoop {
                     }
                     continue;
                 }
-                let Some(transport) = wire.transport.as_mut() else {
-                    return Some(Exit::Lost("the connection is gone".into()));
+                let transport = match wire.connected() {
+                    Ok(transport) => transport,
+                    Err(e) => return Some(Exit::Lost(e.to_string())),
                 };
                 match request {
                     Some((_, Pending::Written(tx))) => self.awaiting_flush.push(tx),
@@ -567,10 +565,7 @@ impl SocketLoop {
             .serializer
             .encode_into(message, &mut frame)
             .map_err(Error::from)
-            .and_then(|()| match self.shared.wire.lock().transport.as_mut() {
-                Some(transport) => transport.queue_message(frame),
-                None => Err(Error::lost("not connected")),
-            });
+            .and_then(|()| self.shared.wire.lock().connected()?.queue_message(frame));
         if let Err(e) = result {
             log::warn!("could not send {}: {e}", message.name());
         } else {
@@ -640,8 +635,9 @@ impl SocketLoop {
             let mut drained = false;
             {
                 let mut wire = self.shared.wire.lock();
-                let Some(transport) = wire.transport.as_mut() else {
-                    break Err("the connection is gone".to_owned());
+                let transport = match wire.connected() {
+                    Ok(transport) => transport,
+                    Err(e) => break Err(e.to_string()),
                 };
                 while batch.len() < READ_BATCH {
                     match transport.read() {
