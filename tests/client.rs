@@ -484,6 +484,12 @@ fn tls_needs_a_trusted_certificate() {
             .connect()
             .unwrap();
         assert!(client.is_connected());
+        // TLS settings are reused across clients, never mixed up: still refused without a CA.
+        let error = Client::builder(url.as_str())
+            .realm(&router.realm)
+            .connect()
+            .unwrap_err();
+        assert!(matches!(error, Error::Tls { .. }), "{url}: {error}");
     }
 }
 

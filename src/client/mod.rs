@@ -243,6 +243,9 @@ impl ClientBuilder {
     }
 
     /// Trust this CA certificate (PEM file) too for `wss://` and `tcpips://`.
+    ///
+    /// The file is read when TLS is first set up with it and again whenever its modification
+    /// time changes, so a renewed CA is picked up at the next reconnect.
     pub fn ca_file(mut self, path: impl Into<PathBuf>) -> Self {
         self.transport.ca_file = Some(path.into());
         self

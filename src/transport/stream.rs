@@ -5,8 +5,8 @@
 
 use std::io::{self, Read, Write};
 use std::net::{TcpStream as StdTcpStream, ToSocketAddrs};
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use crate::Error;
 
@@ -171,28 +171,12 @@ impl Stream {
             _ => unreachable!("TLS is only layered on TCP"),
         };
         let context = || format!("connecting to {host}");
-        let mut builder = native_tls::TlsConnector::builder();
-        if let Some(ca_file) = &options.ca_file {
-            let pem = std::fs::read(ca_file)
-                .map_err(|e| Error::io(format!("reading CA file {}", ca_file.display()), e))?;
-            let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| Error::Tls {
-                context: format!("reading CA file {}", ca_file.display()),
-                source: e,
-            })?;
-            builder.add_root_certificate(cert);
-        }
         if options.danger_accept_invalid_certs {
             log::warn!("TLS certificate verification is OFF for {host}: anyone can impersonate it");
-            builder.danger_accept_invalid_certs(true);
-            builder.danger_accept_invalid_hostnames(true);
         } else if options.danger_accept_invalid_hostnames {
             log::warn!("TLS host name verification is OFF for {host}");
-            builder.danger_accept_invalid_hostnames(true);
         }
-        let connector = builder.build().map_err(|e| Error::Tls {
-            context: context(),
-            source: e,
-        })?;
+        let connector = TLS_CONNECTORS.get(options)?;
         match connector.connect(host, tcp) {
             Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
             Err(native_tls::HandshakeError::Failure(e)) => Err(Error::Tls {
@@ -290,5 +274,170 @@ impl Write for Stream {
             #[cfg(unix)]
             Stream::Unix(s) => s.flush(),
         }
+    }
+}
+
+/// The TLS connectors of this process, shared by every client and every reconnect.
+static TLS_CONNECTORS: TlsConnectors = TlsConnectors::new();
+
+/// TLS connectors kept for reuse, by the options they were built from.
+///
+/// Building a connector loads the system's root certificates: about 60 ms of CPU on our test
+/// machine, where OpenSSL reads the whole bundle twice, against a few milliseconds for the
+/// handshake itself. A connector never changes once built and is cheap to clone, so it is
+/// built once per set of options and reused.
+struct TlsConnectors {
+    built: parking_lot::Mutex<Vec<(ConnectorKey, native_tls::TlsConnector)>>,
+}
+
+/// Distinct TLS settings a process is expected to use at once (usually one); past that the
+/// oldest is forgotten.
+const TLS_CONNECTORS_KEPT: usize = 4;
+
+impl TlsConnectors {
+    const fn new() -> TlsConnectors {
+        TlsConnectors {
+            built: parking_lot::const_mutex(Vec::new()),
+        }
+    }
+
+    /// The connector for these options, built on first use.
+    fn get(&self, options: &TransportOptions) -> Result<native_tls::TlsConnector, Error> {
+        let key = ConnectorKey::of(options);
+        if let Some((_, connector)) = self.built.lock().iter().find(|(k, _)| *k == key) {
+            return Ok(connector.clone());
+        }
+        // Built without the lock: a second thread may build the same one meanwhile, which
+        // costs time once but is never wrong.
+        let connector = build_tls_connector(options)?;
+        let mut built = self.built.lock();
+        if !built.iter().any(|(k, _)| *k == key) {
+            if built.len() == TLS_CONNECTORS_KEPT {
+                built.remove(0);
+            }
+            built.push((key, connector.clone()));
+        }
+        Ok(connector)
+    }
+}
+
+/// What a TLS connector depends on. A CA file counts by its path and its modification time,
+/// so that a renewed CA is read again on the next connect.
+#[derive(Debug, PartialEq, Eq)]
+struct ConnectorKey {
+    ca_file: Option<(PathBuf, Option<SystemTime>)>,
+    accept_invalid_certs: bool,
+    accept_invalid_hostnames: bool,
+}
+
+impl ConnectorKey {
+    fn of(options: &TransportOptions) -> ConnectorKey {
+        ConnectorKey {
+            ca_file: options.ca_file.as_ref().map(|path| {
+                let modified = std::fs::metadata(path).and_then(|m| m.modified()).ok();
+                (path.clone(), modified)
+            }),
+            accept_invalid_certs: options.danger_accept_invalid_certs,
+            accept_invalid_hostnames: options.danger_accept_invalid_hostnames,
+        }
+    }
+}
+
+fn build_tls_connector(options: &TransportOptions) -> Result<native_tls::TlsConnector, Error> {
+    let mut builder = native_tls::TlsConnector::builder();
+    if let Some(ca_file) = &options.ca_file {
+        let context = || format!("reading CA file {}", ca_file.display());
+        let pem = std::fs::read(ca_file).map_err(|e| Error::io(context(), e))?;
+        let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| Error::Tls {
+            context: context(),
+            source: e,
+        })?;
+        builder.add_root_certificate(cert);
+    }
+    if options.danger_accept_invalid_certs {
+        builder.danger_accept_invalid_certs(true);
+        builder.danger_accept_invalid_hostnames(true);
+    } else if options.danger_accept_invalid_hostnames {
+        builder.danger_accept_invalid_hostnames(true);
+    }
+    builder.build().map_err(|e| Error::Tls {
+        context: "setting up TLS".into(),
+        source: e,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn built(connectors: &TlsConnectors) -> usize {
+        connectors.built.lock().len()
+    }
+
+    #[test]
+    fn one_tls_connector_per_set_of_options() {
+        let connectors = TlsConnectors::new();
+        let verified = TransportOptions::default();
+        connectors.get(&verified).unwrap();
+        connectors.get(&verified).unwrap();
+        assert_eq!(built(&connectors), 1);
+
+        let lax = TransportOptions {
+            danger_accept_invalid_hostnames: true,
+            ..TransportOptions::default()
+        };
+        connectors.get(&lax).unwrap();
+        connectors.get(&verified).unwrap();
+        assert_eq!(built(&connectors), 2);
+    }
+
+    #[test]
+    fn failed_builds_are_not_kept_and_each_setting_is_built_once() {
+        let connectors = TlsConnectors::new();
+        for n in 0..TLS_CONNECTORS_KEPT + 2 {
+            let options = TransportOptions {
+                ca_file: Some(PathBuf::from(format!("/nonexistent/ca-{n}.pem"))),
+                ..TransportOptions::default()
+            };
+            // A missing CA file is an error every time, never a kept connector.
+            let err = connectors.get(&options).unwrap_err();
+            assert!(err.to_string().contains("reading CA file"), "{err}");
+        }
+        assert_eq!(built(&connectors), 0);
+
+        let options = |hostnames, certs| TransportOptions {
+            danger_accept_invalid_hostnames: hostnames,
+            danger_accept_invalid_certs: certs,
+            ..TransportOptions::default()
+        };
+        let all = [
+            options(false, false),
+            options(true, false),
+            options(false, true),
+        ];
+        for o in all.iter().chain(&all).chain(&all) {
+            connectors.get(o).unwrap();
+        }
+        assert_eq!(built(&connectors), 3);
+    }
+
+    #[test]
+    fn a_renewed_ca_file_is_read_again() {
+        let dir = std::env::temp_dir().join(format!("izaber-ca-key-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, "not yet a certificate").unwrap();
+        let options = TransportOptions {
+            ca_file: Some(path.clone()),
+            ..TransportOptions::default()
+        };
+        let before = ConnectorKey::of(&options);
+        assert_eq!(before, ConnectorKey::of(&options));
+
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        let later = SystemTime::now() + Duration::from_secs(60);
+        file.set_modified(later).unwrap();
+        assert_ne!(before, ConnectorKey::of(&options));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
