@@ -6,22 +6,16 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use izaber_wamp::protocol::Serializer;
-use izaber_wamp::{Client, ReconnectPolicy};
+use izaber_wamp::Client;
 use support::Router;
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn builder(router: &Router, url: &str, user: usize) -> izaber_wamp::ClientBuilder {
+    let (first, max) = (Duration::from_millis(10), Duration::from_millis(100));
     router
-        .client(url, router.backend(user))
-        .serializer(Serializer::Cbor)
+        .reconnecting_client(url, user, first, max)
         .timeout(WAIT)
-        .reconnect(ReconnectPolicy {
-            max_attempts: None,
-            initial_delay: Duration::from_millis(10),
-            max_delay: Duration::from_millis(100),
-        })
 }
 
 #[test]

@@ -7,22 +7,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use izaber_wamp::protocol::Serializer;
 use izaber_wamp::{Client, Error, PublishOptions, ReconnectPolicy};
 use support::Router;
 
 const WAIT: Duration = Duration::from_secs(20);
 
 fn builder(router: &Router, url: &str, user: usize) -> izaber_wamp::ClientBuilder {
+    let (first, max) = (Duration::from_millis(100), Duration::from_millis(500));
     router
-        .client(url, router.backend(user))
-        .serializer(Serializer::Cbor)
+        .reconnecting_client(url, user, first, max)
         .timeout(WAIT)
-        .reconnect(ReconnectPolicy {
-            max_attempts: None,
-            initial_delay: Duration::from_millis(100),
-            max_delay: Duration::from_millis(500),
-        })
 }
 
 #[test]
