@@ -789,3 +789,44 @@ fn a_result_that_cannot_be_serialized_becomes_an_error_for_the_caller() {
     );
     assert!(callee.is_connected());
 }
+
+#[test]
+fn close_returns_after_the_leave_hooks_have_run() {
+    let router = Router::shared();
+    let cleaned_up = Arc::new(AtomicUsize::new(0));
+    let counter = cleaned_up.clone();
+    let client = router
+        .client(&router.ws_url, router.backend(1))
+        .on_leave(move |reason| {
+            assert_eq!(reason, "closed");
+            // A cleanup that takes a while, as writing a file or telling another service does.
+            std::thread::sleep(Duration::from_millis(300));
+            counter.fetch_add(1, Ordering::SeqCst);
+        })
+        .connect()
+        .unwrap();
+    client.close();
+    assert_eq!(cleaned_up.load(Ordering::SeqCst), 1);
+
+    // A leave hook that closes its own client again does not wait for itself.
+    let slot: Arc<parking_lot::Mutex<Option<Client>>> = Arc::default();
+    let inner = slot.clone();
+    let client = router
+        .client(&router.ws_url, router.backend(1))
+        .on_leave(move |_| {
+            // Waiting for itself would hold this hook, and so the outer close, for 5 s.
+            if let Some(client) = inner.lock().take() {
+                client.close();
+            }
+        })
+        .connect()
+        .unwrap();
+    *slot.lock() = Some(client.clone());
+    let started = Instant::now();
+    client.close();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -877,7 +877,8 @@ impl Client {
 
     /// Says GOODBYE and closes the connection; every clone of this client is closed. Pending
     /// requests fail with [`Error::Closed`]. Waits (a few seconds at most) until the session
-    /// has ended.
+    /// has ended and its [`on_leave`](ClientBuilder::on_leave) hooks have returned, so that a
+    /// script can close and exit without losing its cleanup.
     pub fn close(&self) {
         if self.shared().command(Command::Close).is_ok() {
             let _ = self.shared().wait_closed(Duration::from_secs(5));
@@ -887,6 +888,13 @@ impl Client {
             && thread.thread().id() != std::thread::current().id()
         {
             let _ = thread.join();
+        }
+        let leave_hooks = self.shared().leave_hooks.lock().take();
+        if let Some(finished) = leave_hooks
+            && !crate::session::IN_SESSION_HOOK.get()
+        {
+            // Disconnected, never sent to: the hooks have returned.
+            let _ = finished.recv_timeout(Duration::from_secs(5));
         }
     }
 }

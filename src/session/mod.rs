@@ -330,9 +330,15 @@ pub(crate) struct Shared {
     pub hooks: Mutex<Hooks>,
     /// The socket thread, joined by `close`.
     pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    /// Set when the session ends for good: disconnects once its leave hooks have returned,
+    /// which `close` waits for.
+    pub leave_hooks: Mutex<Option<crossbeam_channel::Receiver<()>>>,
 }
 
 thread_local! {
+    /// Set while leave, disconnect or revoked hooks run on this thread: a `close` made from
+    /// such a hook must not wait for the hooks to return.
+    pub(crate) static IN_SESSION_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
     /// Set while a join hook runs on this thread: what it registers is not restored by the
     /// session, because the hook registers it again after a reconnect.
     pub(crate) static IN_JOIN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };

@@ -76,6 +76,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         pool: WorkerPool::new("wamp-handler"),
         hooks: Mutex::new(hooks),
         thread: Mutex::new(None),
+        leave_hooks: Mutex::new(None),
         config,
     });
     let mut socket = SocketLoop {
@@ -180,7 +181,7 @@ impl SocketLoop {
                 };
                 link.session_id = None;
             });
-            self.run_hooks(|hooks| hooks.disconnect.clone(), &reason);
+            let _ = self.run_hooks(|hooks| hooks.disconnect.clone(), &reason);
             if !self.reconnect(&reason) {
                 return;
             }
@@ -200,7 +201,7 @@ impl SocketLoop {
             };
             link.session_id = None;
         });
-        self.run_hooks(
+        *self.shared.leave_hooks.lock() = self.run_hooks(
             |hooks| hooks.leave.clone(),
             if reason.is_empty() { "closed" } else { reason },
         );
@@ -821,7 +822,7 @@ impl SocketLoop {
                             entry.procedure
                         );
                         log::warn!("{what}");
-                        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+                        let _ = self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
                     if let Pending::Unregister(_, local_id) = &pending {
@@ -843,7 +844,7 @@ impl SocketLoop {
                         let what =
                             format!("the router revoked our subscription to {}", entry.topic);
                         log::warn!("{what}");
-                        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+                        let _ = self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
                     if let Pending::Unsubscribe(_, local_id) = &pending {
@@ -962,7 +963,7 @@ impl SocketLoop {
         };
         let what = format!("could not restore {uri} after reconnecting: {why}");
         log::error!("{what}");
-        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+        let _ = self.run_hooks(|hooks| hooks.revoked.clone(), &what);
     }
 
     fn invoke(
@@ -1084,19 +1085,30 @@ impl SocketLoop {
     }
 
     /// Runs hooks on a worker, never on the socket thread.
-    fn run_hooks(&self, pick: impl Fn(&Hooks) -> Vec<super::LeaveHook>, reason: &str) {
+    /// Runs the picked hooks on a worker. The returned receiver reports (by disconnecting)
+    /// when they have all returned.
+    fn run_hooks(
+        &self,
+        pick: impl Fn(&Hooks) -> Vec<super::LeaveHook>,
+        reason: &str,
+    ) -> Option<crossbeam_channel::Receiver<()>> {
         let hooks = pick(&self.shared.hooks.lock());
         if hooks.is_empty() {
-            return;
+            return None;
         }
         let reason = reason.to_owned();
+        let (done, finished) = crossbeam_channel::bounded::<()>(0);
         self.shared.pool.run(Box::new(move || {
+            let _done = done;
+            super::IN_SESSION_HOOK.set(true);
             for hook in hooks {
                 if let Err(panic) = catch_unwind(AssertUnwindSafe(|| hook(&reason))) {
                     log::error!("hook panicked: {}", panic_message(&panic));
                 }
             }
+            super::IN_SESSION_HOOK.set(false);
         }));
+        Some(finished)
     }
 
     /// Waits and reconnects until joined again (true) or closed / out of attempts (false).
