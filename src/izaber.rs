@@ -465,6 +465,8 @@ impl Wamp {
 /// initialize()?;
 /// // Python: wamp.call('example.call', 'pos1', 'pos2', keyword1='value1', keyword2='value2')
 /// let results = call!(wamp, "example.call", "pos1", "pos2", keyword1 = "value1", keyword2 = "value2")?;
+/// // A keyword that Rust reserves is written raw: Python's type='motor'
+/// let motors = call!(wamp, "devices.find", r#type = "motor")?;
 /// # Ok(()) }
 /// ```
 #[macro_export]
@@ -483,7 +485,12 @@ macro_rules! __call_munch {
                 ::std::vec![$($crate::protocol::to_value(&$arg)?,)*];
             #[allow(unused_mut)]
             let mut kwargs = $crate::protocol::Dict::new();
-            $(kwargs.insert(::std::stringify!($key).to_owned(), $crate::protocol::to_value(&$val)?);)*
+            $({
+                // `r#type = ...` names the keyword argument `type`, as Python's `type=...` does.
+                let key = ::std::stringify!($key);
+                let key = key.strip_prefix("r#").unwrap_or(key);
+                kwargs.insert(key.to_owned(), $crate::protocol::to_value(&$val)?);
+            })*
             $client.call_kw($uri, args, kwargs)
         })()
     };

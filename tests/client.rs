@@ -830,3 +830,20 @@ fn close_returns_after_the_leave_hooks_have_run() {
         started.elapsed()
     );
 }
+
+#[test]
+fn the_call_macro_sends_positional_then_keyword_arguments() {
+    let router = Router::shared();
+    let client = backend(router);
+    let procedure = unique("echo_all");
+    client
+        .register(&procedure, |invocation| {
+            Ok((invocation.args.clone(), invocation.kwargs.clone()))
+        })
+        .unwrap();
+    let echoed =
+        izaber_wamp::call!(client, &procedure, 1, "two", r#type = "motor", speed = 2.5).unwrap();
+    let expected: Value =
+        serde_json::from_str(r#"[[1, "two"], {"type": "motor", "speed": 2.5}]"#).unwrap();
+    assert_eq!(echoed, expected);
+}
