@@ -282,14 +282,8 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl StdError for ConfigError {
-    fn source(&self) -> Option<&(dyn StdError + 'static)> {
-        match self {
-            ConfigError::Io { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
+/// No `source()`: like [`crate::Error`], the message already includes the cause's text.
+impl StdError for ConfigError {}
 
 fn write_list<T: fmt::Display>(
     f: &mut fmt::Formatter<'_>,
@@ -2005,7 +1999,8 @@ dev:
         let missing = dir.join("no-such-dir").join("izaber.yaml");
         let err = Config::from_path(&missing, None).unwrap_err();
         assert!(matches!(&err, ConfigError::Io { path, .. } if path == &missing));
-        assert!(err.source().is_some());
+        // The cause is in the message once, not again as a source that reports would repeat.
+        assert!(err.source().is_none());
         assert!(
             err.to_string()
                 .starts_with(&format!("cannot read {}: ", missing.display()))

@@ -201,19 +201,10 @@ impl fmt::Display for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            Error::Io { source, .. } => Some(source),
-            Error::Tls { source, .. } => Some(source),
-            Error::WebSocket(e) => Some(e),
-            Error::Protocol(e) => Some(e),
-            Error::Value(e) => Some(e),
-            Error::Config(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+/// `source()` is always `None`: the message already ends with the underlying error's text
+/// (so that `println!("{error}")` tells the whole story), and a report that walks the chain,
+/// such as anyhow's, would print it twice. The underlying error is in the variant's fields.
+impl std::error::Error for Error {}
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
@@ -245,5 +236,31 @@ impl From<tungstenite::Error> for Error {
             tungstenite::Error::Io(source) => Error::io("WebSocket I/O", source),
             other => Error::WebSocket(other),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::error::Error as _;
+
+    #[test]
+    fn the_cause_is_told_once() {
+        let refused = Error::io(
+            "connecting to 127.0.0.1:1",
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused"),
+        );
+        assert_eq!(
+            refused.to_string(),
+            "connecting to 127.0.0.1:1: Connection refused"
+        );
+        // What a chain-walking report (anyhow's `{:#}`, `Caused by:`) would add: nothing.
+        assert!(refused.source().is_none());
+        let config = Error::Config(crate::config::ConfigError::Io {
+            path: "/nowhere/izaber.yaml".into(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
+        });
+        assert!(config.to_string().ends_with("not found"), "{config}");
+        assert!(config.source().is_none());
     }
 }
