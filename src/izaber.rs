@@ -96,6 +96,7 @@ struct HookSet {
     join: Vec<JoinFn>,
     leave: Vec<ReasonFn>,
     disconnect: Vec<ReasonFn>,
+    revoked: Vec<ReasonFn>,
 }
 
 /// The global connection, Python's `from izaber_wamp import wamp`.
@@ -117,6 +118,7 @@ pub static wamp: Wamp = Wamp {
         join: Vec::new(),
         leave: Vec::new(),
         disconnect: Vec::new(),
+        revoked: Vec::new(),
     }),
 };
 
@@ -211,15 +213,23 @@ impl Wamp {
                 let hook = hook.clone();
                 builder = builder.on_disconnect(move |reason| hook(reason));
             }
+            for hook in &hooks.revoked {
+                let hook = hook.clone();
+                builder = builder.on_revoked(move |reason| hook(reason));
+            }
         }
         Ok(builder)
     }
 
     /// Adds a hook, before [`initialize`]: `"join"` runs after every join and re-join with the
-    /// WELCOME details (the place to register and subscribe in a service); `"leave"` and
-    /// `"disconnect"` get a details dict with a `reason`.
+    /// WELCOME details (the place to register and subscribe in a service); `"leave"`,
+    /// `"disconnect"` and `"revoked"` get a details dict with a `reason`. `"revoked"` runs when
+    /// a registration or subscription is lost for good: revoked by the router (another
+    /// session's `force_reregister`, say) or not restorable after a reconnect.
     ///
-    /// Hooks apply to connections made after they were added.
+    /// Hooks apply to connections made after they were added: one added while `wamp` is
+    /// connected only takes effect at the next [`initialize`] or [`Wamp::change_user`] (a
+    /// warning is logged), as Python's must be added before `initialize()`.
     pub fn hook(
         &self,
         event: &str,
@@ -238,11 +248,18 @@ impl Wamp {
             "join" => hooks.join.push(hook),
             "leave" => hooks.leave.push(with_reason(hook)),
             "disconnect" => hooks.disconnect.push(with_reason(hook)),
+            "revoked" => hooks.revoked.push(with_reason(hook)),
             other => {
                 return Err(Error::InvalidArgument(format!(
-                    "unknown hook '{other}': use join, leave or disconnect"
+                    "unknown hook '{other}': use join, leave, disconnect or revoked"
                 )));
             }
+        }
+        if self.client.read().is_some() {
+            log::warn!(
+                "'{event}' hook added while wamp is connected: it applies from the next \
+                 initialize() or change_user(); add hooks before initialize()"
+            );
         }
         Ok(())
     }

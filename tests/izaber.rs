@@ -310,3 +310,40 @@ fn otp_helpers_fall_back_to_the_old_procedure_names() {
         Some("wamp.error.no_such_procedure")
     );
 }
+
+#[test]
+fn the_revoked_hook_hears_of_a_registration_taken_over() {
+    let _turn = GLOBAL.lock();
+    let router = Router::private();
+    let (revoked_tx, revoked_rx) = crossbeam_channel::unbounded();
+    wamp.hook("revoked", move |details| {
+        // Hooks stay for the rest of this process; later revocations find no one listening.
+        let _ = revoked_tx.send(details["reason"].as_str().unwrap_or_default().to_owned());
+    })
+    .unwrap();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    wamp.register("contested.service", |_| Ok("displaced"))
+        .unwrap();
+    let usurper = client(&router, router.backend(2));
+    usurper
+        .register_with(
+            "contested.service",
+            &izaber_wamp::RegisterOptions::new().force_reregister(true),
+            |_| Ok("usurper"),
+        )
+        .unwrap();
+    let reason = revoked_rx.recv_timeout(WAIT).expect("revocation reported");
+    assert!(reason.contains("contested.service"), "{reason}");
+    wamp.disconnect();
+}
+
+#[test]
+fn an_unknown_hook_name_is_refused() {
+    let error = wamp.hook("joined", |_| {}).unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .contains("join, leave, disconnect or revoked"),
+        "{error}"
+    );
+}
