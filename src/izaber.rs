@@ -331,6 +331,19 @@ impl Wamp {
         self.client()?.call_with(uri, args, kwargs, options)
     }
 
+    /// See [`Client::call_progressive`].
+    pub fn call_progressive(
+        &self,
+        uri: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &CallOptions,
+        on_progress: impl FnMut(CallResult),
+    ) -> Result<CallResult, Error> {
+        self.client()?
+            .call_progressive(uri, args, kwargs, options, on_progress)
+    }
+
     /// See [`Client::register`].
     pub fn register<F, R>(&self, uri: &str, handler: F) -> Result<RegistrationId, Error>
     where
@@ -460,6 +473,17 @@ impl Wamp {
     /// See [`Client::roster_register`].
     pub fn roster_register(&self, name: &str, data: impl Serialize) -> Result<Value, Error> {
         self.client()?.roster_register(name, data)
+    }
+
+    /// See [`Client::roster_register_visible`].
+    pub fn roster_register_visible(
+        &self,
+        name: &str,
+        data: impl Serialize,
+        visibility: &[&str],
+    ) -> Result<Value, Error> {
+        self.client()?
+            .roster_register_visible(name, data, visibility)
     }
 
     /// See [`Client::metadata_set`].

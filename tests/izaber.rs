@@ -347,3 +347,47 @@ fn an_unknown_hook_name_is_refused() {
         "{error}"
     );
 }
+
+#[test]
+fn the_global_has_visible_roster_entries_and_progressive_calls_too() {
+    let _turn = GLOBAL.lock();
+    let router = Router::private();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    let name = "roster.visible.test";
+    wamp.roster_register_visible(name, serde_json::json!({"db": "zerp"}), &["frontend"])
+        .unwrap();
+    let frontend = client(&router, router.frontend());
+    let backend = client(&router, router.backend(2));
+    assert_eq!(
+        frontend
+            .roster_query(name)
+            .unwrap()
+            .as_list()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert_eq!(backend.roster_query(name).unwrap(), Value::List(Vec::new()));
+
+    backend
+        .register("progress.count", |invocation| {
+            for i in 1..=3 {
+                invocation.progress(&i)?;
+            }
+            Ok("done")
+        })
+        .unwrap();
+    let mut progress = Vec::new();
+    let last = wamp
+        .call_progressive(
+            "progress.count",
+            (),
+            (),
+            &izaber_wamp::CallOptions::new(),
+            |partial| progress.push(partial.value()),
+        )
+        .unwrap();
+    assert_eq!(progress, [Value::from(1), Value::from(2), Value::from(3)]);
+    assert_eq!(last.value(), "done");
+    wamp.disconnect();
+}
