@@ -1148,9 +1148,15 @@ pub struct WampConfig {
     /// `wamp.connection.timeout`: seconds (integer or float, above zero) to wait for the
     /// router's answer to a request, WELCOME included. Default 300.
     pub timeout: Duration,
-    /// `wamp.connection.auto_reconnect`: seconds to wait between reconnection attempts after
-    /// the connection is lost; `false` or `0` for no reconnection, `true` for 1 s. Default 1 s.
+    /// `wamp.connection.auto_reconnect`: seconds to wait before the first reconnection
+    /// attempt after the connection is lost; the wait doubles with each failed attempt, up to
+    /// 30 s. `false` or `0` for no reconnection, `true` for 1 s. Default 1 s.
     pub auto_reconnect: Option<Duration>,
+    /// `wamp.connection.reconnect_wait`: seconds a request made while the client reconnects
+    /// waits for the connection before failing (see
+    /// [`ClientBuilder::reconnect_wait`](crate::ClientBuilder::reconnect_wait)). Default 0:
+    /// fail at once.
+    pub reconnect_wait: Duration,
     /// `wamp.connection.ping_interval`: seconds between WebSocket pings once joined; `false`
     /// or `0` for none. Default 3 s.
     pub ping_interval: Option<Duration>,
@@ -1195,6 +1201,7 @@ impl Default for WampConfig {
             uri_base: "com.izaber.wamp".to_owned(),
             timeout: Duration::from_secs(300),
             auto_reconnect: Some(Duration::from_secs(1)),
+            reconnect_wait: Duration::ZERO,
             ping_interval: Some(Duration::from_secs(3)),
             heartbeat_timeout: Duration::from_secs(10),
             max_payload_size: 50_000_000,
@@ -1288,6 +1295,9 @@ impl WampConfig {
             auto_reconnect: config
                 .get_optional_seconds(&key("auto_reconnect"), Duration::from_secs(1))?
                 .unwrap_or(defaults.auto_reconnect),
+            reconnect_wait: config
+                .get_seconds(&key("reconnect_wait"))?
+                .unwrap_or(defaults.reconnect_wait),
             ping_interval: config
                 .get_optional_seconds(&key("ping_interval"), Duration::from_secs(3))?
                 .unwrap_or(defaults.ping_interval),
@@ -1404,6 +1414,7 @@ mod tests {
         assert_eq!(wamp.uri_base, "com.izaber.wamp");
         assert_eq!(wamp.timeout, Duration::from_secs(300));
         assert_eq!(wamp.auto_reconnect, Some(Duration::from_secs(1)));
+        assert_eq!(wamp.reconnect_wait, Duration::ZERO);
         assert_eq!(wamp.ping_interval, Some(Duration::from_secs(3)));
         assert_eq!(wamp.heartbeat_timeout, Duration::from_secs(10));
         assert_eq!(wamp.max_payload_size, 50_000_000);
@@ -1452,6 +1463,7 @@ default:
       uri_base: ''
       timeout: 2.5
       auto_reconnect: false
+      reconnect_wait: 20
       ping_interval: 0
       heartbeat_timeout: 30
       max_payload_size: 1024
@@ -1476,6 +1488,7 @@ default:
         assert_eq!(wamp.uri_base, "");
         assert_eq!(wamp.timeout, Duration::from_millis(2500));
         assert_eq!(wamp.auto_reconnect, None);
+        assert_eq!(wamp.reconnect_wait, Duration::from_secs(20));
         assert_eq!(wamp.ping_interval, None);
         assert_eq!(wamp.heartbeat_timeout, Duration::from_secs(30));
         assert_eq!(wamp.max_payload_size, 1024);

@@ -61,6 +61,12 @@ pub struct InitOptions {
 /// Loads izaber.yaml (the current directory, then home, then the user data directory, or the
 /// `IZABER_YAML` environment variable) and connects [`wamp`], unless autorun was turned off
 /// or the configuration says `wamp.run: false`.
+///
+/// The first connection is made before this returns: when the router cannot be reached or
+/// refuses the login, the error is returned (`auto_reconnect` covers connections lost
+/// later). Calling it again starts from scratch, as Python's does: the old session is closed,
+/// so what was registered or subscribed outside join hooks is gone, while join hooks run
+/// again on the new session.
 pub fn initialize() -> Result<(), Error> {
     initialize_with(InitOptions::default())
 }
@@ -194,6 +200,7 @@ impl Wamp {
             .heartbeat_timeout(settings.heartbeat_timeout)
             .max_payload_size(settings.max_payload_size)
             .reconnect(reconnect)
+            .reconnect_wait(settings.reconnect_wait)
             .danger_accept_invalid_certs(!settings.tls_verify)
             .danger_accept_invalid_hostnames(!settings.tls_verify_hostname);
         if let Some(ca_file) = &settings.ca_file {

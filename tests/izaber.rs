@@ -391,3 +391,31 @@ fn the_global_has_visible_roster_entries_and_progressive_calls_too() {
     assert_eq!(last.value(), "done");
     wamp.disconnect();
 }
+
+#[test]
+fn with_reconnect_wait_configured_a_call_rides_out_a_router_restart() {
+    let _turn = GLOBAL.lock();
+    let router = Router::private();
+    let yaml = yaml(&router.ws_url, router.backend(1)) + "      reconnect_wait: 15\n";
+    initialize_with(InitOptions {
+        yaml: Some(yaml),
+        ..InitOptions::default()
+    })
+    .unwrap();
+    router.kill_hard();
+    let deadline = Instant::now() + WAIT;
+    while wamp.is_connected() {
+        assert!(Instant::now() < deadline, "the outage went unnoticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let restarter = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(500));
+        router.restart();
+        router
+    });
+    // Made while the router is down: waits for the reconnect instead of failing.
+    let whoami = wamp.call("auth.whoami", ()).unwrap();
+    assert_eq!(whoami["authid"], "backend-1");
+    let _router = restarter.join().unwrap();
+    wamp.disconnect();
+}

@@ -209,7 +209,8 @@ pub struct CallError {
 pub(crate) const INVOKE_FAILURE: &str = "error.invoke.failure";
 
 impl CallError {
-    /// An error with `uri` and a message as its only argument.
+    /// An error with `uri` and a message as its only argument. The URI is sent as it is,
+    /// without the client's URI base, since callers match on it exactly.
     pub fn new(uri: impl Into<String>, message: impl Into<String>) -> CallError {
         CallError {
             uri: Some(uri.into()),
