@@ -434,6 +434,13 @@ impl Config {
         if let Some(data) = user_data_dir(home.as_deref()) {
             dirs.push(data);
         }
+        // Run from the home directory, the first two are one: search it, and name it, once.
+        let mut seen = Vec::with_capacity(dirs.len());
+        dirs.retain(|dir| {
+            let new = !seen.contains(dir);
+            seen.push(dir.clone());
+            new
+        });
         dirs
     }
 
@@ -2100,9 +2107,13 @@ dev:
     #[test]
     fn search_dirs_follow_python_order() {
         let dirs = Config::search_dirs();
-        assert_eq!(dirs[0], env::current_dir().unwrap());
+        let cwd = env::current_dir().unwrap();
+        assert_eq!(dirs[0], cwd);
         if let Some(home) = env::home_dir() {
-            assert_eq!(dirs[1], home);
+            // Run from the home directory, it is searched (and named) once.
+            let expected_len = if home == cwd { 2 } else { 3 };
+            assert_eq!(dirs.len(), expected_len, "{dirs:?}");
+            assert_eq!(dirs[expected_len - 2], home);
             let data = dirs.last().unwrap();
             assert!(data.ends_with("ZaberConfig"), "{}", data.display());
         }
