@@ -520,15 +520,40 @@ impl Wamp {
 #[macro_export]
 macro_rules! call {
     ($client:expr, $uri:expr $(, $($rest:tt)*)?) => {
-        $crate::__call_munch!($client, $uri, [], [], $($($rest)*)?)
+        $crate::__call_munch!(call, $client, $uri, [], [], $($($rest)*)?)
+    };
+}
+
+/// Publishes the way Python does: positional arguments, then `name = value` keyword
+/// arguments, like [`call!`]. Works with [`wamp`] and with any [`Client`]; returns what
+/// [`Client::publish_with`] returns.
+///
+/// ```no_run
+/// use izaber_wamp::{initialize, publish, wamp};
+/// # fn main() -> Result<(), izaber_wamp::Error> {
+/// initialize()?;
+/// // Python: wamp.publish('test.sub', 'hello', sender='me')
+/// publish!(wamp, "test.sub", "hello", sender = "me")?;
+/// # Ok(()) }
+/// ```
+#[macro_export]
+macro_rules! publish {
+    ($client:expr, $uri:expr $(, $($rest:tt)*)?) => {
+        $crate::__call_munch!(publish, $client, $uri, [], [], $($($rest)*)?)
     };
 }
 
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __call_munch {
-    ($client:expr, $uri:expr, [$($arg:expr,)*], [$($key:ident = $val:expr,)*], $(,)?) => {
-        (|| -> ::std::result::Result<$crate::protocol::Value, $crate::Error> {
+    (@send call, $client:expr, $uri:expr, $args:ident, $kwargs:ident) => {
+        $client.call_kw($uri, $args, $kwargs)
+    };
+    (@send publish, $client:expr, $uri:expr, $args:ident, $kwargs:ident) => {
+        $client.publish_with($uri, $args, $kwargs, &$crate::PublishOptions::new())
+    };
+    ($send:ident, $client:expr, $uri:expr, [$($arg:expr,)*], [$($key:ident = $val:expr,)*], $(,)?) => {
+        (|| -> ::std::result::Result<_, $crate::Error> {
             let args: ::std::vec::Vec<$crate::protocol::Value> =
                 ::std::vec![$($crate::protocol::to_value(&$arg)?,)*];
             #[allow(unused_mut)]
@@ -539,13 +564,13 @@ macro_rules! __call_munch {
                 let key = key.strip_prefix("r#").unwrap_or(key);
                 kwargs.insert(key.to_owned(), $crate::protocol::to_value(&$val)?);
             })*
-            $client.call_kw($uri, args, kwargs)
+            $crate::__call_munch!(@send $send, $client, $uri, args, kwargs)
         })()
     };
-    ($client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $key:ident = $val:expr $(, $($rest:tt)*)?) => {
-        $crate::__call_munch!($client, $uri, [$($arg,)*], [$($kw)* $key = $val,], $($($rest)*)?)
+    ($send:ident, $client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $key:ident = $val:expr $(, $($rest:tt)*)?) => {
+        $crate::__call_munch!($send, $client, $uri, [$($arg,)*], [$($kw)* $key = $val,], $($($rest)*)?)
     };
-    ($client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $next:expr $(, $($rest:tt)*)?) => {
-        $crate::__call_munch!($client, $uri, [$($arg,)* $next,], [$($kw)*], $($($rest)*)?)
+    ($send:ident, $client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $next:expr $(, $($rest:tt)*)?) => {
+        $crate::__call_munch!($send, $client, $uri, [$($arg,)* $next,], [$($kw)*], $($($rest)*)?)
     };
 }

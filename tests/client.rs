@@ -847,3 +847,22 @@ fn the_call_macro_sends_positional_then_keyword_arguments() {
         serde_json::from_str(r#"[[1, "two"], {"type": "motor", "speed": 2.5}]"#).unwrap();
     assert_eq!(echoed, expected);
 }
+
+#[test]
+fn the_publish_macro_sends_positional_then_keyword_arguments() {
+    let router = Router::shared();
+    let subscriber = backend(router);
+    let publisher = connect(router, &router.tcp_url, router.backend(2), Serializer::Json);
+    let topic = unique("announce");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    subscriber
+        .subscribe(&topic, move |event| {
+            tx.send((event.args.clone(), event.kwargs.clone())).unwrap();
+        })
+        .unwrap();
+    izaber_wamp::publish!(publisher, &topic, "hello", 2, r#type = "greeting").unwrap();
+    let (args, kwargs) = rx.recv_timeout(WAIT).expect("event delivered");
+    assert_eq!(args, [Value::from("hello"), Value::from(2)]);
+    assert_eq!(kwargs["type"], "greeting");
+    assert_eq!(kwargs.len(), 1);
+}
