@@ -655,7 +655,7 @@ pub struct ValueError {
 }
 
 impl ValueError {
-    fn new(message: impl Into<String>) -> Self {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
         ValueError {
             message: message.into(),
         }

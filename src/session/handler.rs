@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::Error;
-use crate::protocol::{Dict, Id, Message, Value, from_value, to_value};
+use crate::protocol::{Dict, Id, Message, Value, ValueError, from_value, to_value};
 
 use super::Shared;
 
@@ -74,24 +74,14 @@ impl Invocation {
     ///
     /// A missing argument converts like `null`, so `Option<T>` reads optional arguments.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, CallError> {
-        let value = self.args.get(index).cloned().unwrap_or(Value::Null);
-        from_value(value).map_err(|e| {
-            CallError::new(
-                "wamp.error.invalid_argument",
-                format!("argument {index}: {e}"),
-            )
-        })
+        positional(&self.args, index)
+            .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
     }
 
     /// Keyword argument `name` converted to `T` (missing converts like `null`).
     pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, CallError> {
-        let value = self.kwargs.get(name).cloned().unwrap_or(Value::Null);
-        from_value(value).map_err(|e| {
-            CallError::new(
-                "wamp.error.invalid_argument",
-                format!("keyword argument '{name}': {e}"),
-            )
-        })
+        keyword(&self.kwargs, name)
+            .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
     }
 
     /// The caller's authid, when the router disclosed it.
@@ -172,16 +162,35 @@ pub struct Event {
 impl Event {
     /// Positional argument `index` converted to `T` (missing converts like `null`).
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, Error> {
-        Ok(from_value(
-            self.args.get(index).cloned().unwrap_or(Value::Null),
-        )?)
+        positional(&self.args, index).map_err(|m| Error::Value(ValueError::new(m)))
     }
 
     /// Keyword argument `name` converted to `T` (missing converts like `null`).
     pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
-        Ok(from_value(
-            self.kwargs.get(name).cloned().unwrap_or(Value::Null),
-        )?)
+        keyword(&self.kwargs, name).map_err(|m| Error::Value(ValueError::new(m)))
+    }
+}
+
+/// Positional argument `index` as `T`, or why not. A missing argument converts like `null`
+/// (so that `Option<T>` reads it), and is called missing when that fails.
+fn positional<T: DeserializeOwned>(args: &[Value], index: usize) -> Result<T, String> {
+    match args.get(index) {
+        Some(value) => from_value(value.clone()).map_err(|e| format!("argument {index}: {e}")),
+        None => from_value(Value::Null).map_err(|e| {
+            let given = args.len();
+            format!("argument {index} is missing ({given} given): {e}")
+        }),
+    }
+}
+
+/// Keyword argument `name` as `T`, or why not; missing converts like `null`, as above.
+fn keyword<T: DeserializeOwned>(kwargs: &Dict, name: &str) -> Result<T, String> {
+    match kwargs.get(name) {
+        Some(value) => {
+            from_value(value.clone()).map_err(|e| format!("keyword argument '{name}': {e}"))
+        }
+        None => from_value(Value::Null)
+            .map_err(|e| format!("keyword argument '{name}' is missing: {e}")),
     }
 }
 
@@ -256,5 +265,34 @@ impl CallError {
 impl<E: std::error::Error> From<E> for CallError {
     fn from(e: E) -> Self {
         CallError::failure(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_argument_is_called_missing_unless_optional() {
+        let args = vec![Value::from(1.5)];
+        assert_eq!(positional::<f64>(&args, 0), Ok(1.5));
+        assert_eq!(positional::<Option<f64>>(&args, 1), Ok(None));
+        let missing = positional::<f64>(&args, 1).unwrap_err();
+        assert!(
+            missing.starts_with("argument 1 is missing (1 given): "),
+            "{missing}"
+        );
+        let wrong = positional::<String>(&args, 0).unwrap_err();
+        assert!(wrong.starts_with("argument 0: "), "{wrong}");
+
+        let mut kwargs = Dict::new();
+        kwargs.insert("speed".into(), Value::from(2));
+        assert_eq!(keyword::<i64>(&kwargs, "speed"), Ok(2));
+        assert_eq!(keyword::<Option<i64>>(&kwargs, "accel"), Ok(None));
+        let missing = keyword::<i64>(&kwargs, "accel").unwrap_err();
+        assert!(
+            missing.starts_with("keyword argument 'accel' is missing: "),
+            "{missing}"
+        );
     }
 }
