@@ -23,8 +23,8 @@ use serde::Serialize;
 use crate::config::{Config, WampConfig};
 use crate::protocol::{Dict, Id, Serializer, Value};
 use crate::{
-    Auth, CallError, CallOptions, CallResult, Client, ClientBuilder, Error, Event, Invocation,
-    PublishOptions, ReconnectPolicy, RegisterOptions, RegistrationId, Secret, Stats,
+    Auth, CallError, CallOptions, CallResult, Client, ClientBuilder, Error, Event, EventOutcome,
+    Invocation, PublishOptions, ReconnectPolicy, RegisterOptions, RegistrationId, Secret, Stats,
     SubscribeOptions, SubscriptionId,
 };
 
@@ -380,22 +380,24 @@ impl Wamp {
     }
 
     /// See [`Client::subscribe`].
-    pub fn subscribe<F>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
+    pub fn subscribe<F, R>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
     where
-        F: Fn(Event) + Send + Sync + 'static,
+        F: Fn(Event) -> R + Send + Sync + 'static,
+        R: EventOutcome,
     {
         self.client()?.subscribe(topic, handler)
     }
 
     /// See [`Client::subscribe_with`].
-    pub fn subscribe_with<F>(
+    pub fn subscribe_with<F, R>(
         &self,
         topic: &str,
         options: &SubscribeOptions,
         handler: F,
     ) -> Result<SubscriptionId, Error>
     where
-        F: Fn(Event) + Send + Sync + 'static,
+        F: Fn(Event) -> R + Send + Sync + 'static,
+        R: EventOutcome,
     {
         self.client()?.subscribe_with(topic, options, handler)
     }

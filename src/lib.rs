@@ -68,5 +68,5 @@ pub use client::*;
 pub use error::{Error, WampError};
 pub use izaber::{InitOptions, Wamp, config, initialize, initialize_with, set_autorun, wamp};
 pub use secret::Secret;
-pub use session::handler::{CallError, Event, Invocation};
+pub use session::handler::{CallError, Event, EventOutcome, Invocation};
 pub use session::{Auth, ReconnectPolicy};

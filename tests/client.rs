@@ -866,3 +866,23 @@ fn the_publish_macro_sends_positional_then_keyword_arguments() {
     assert_eq!(kwargs["type"], "greeting");
     assert_eq!(kwargs.len(), 1);
 }
+
+#[test]
+fn an_event_handler_may_fail_with_question_mark_and_keeps_receiving() {
+    let router = Router::shared();
+    let subscriber = backend(router);
+    let publisher = connect(router, &router.tcp_url, router.backend(2), Serializer::Json);
+    let topic = unique("positions");
+    let (tx, rx) = crossbeam_channel::unbounded();
+    subscriber
+        .subscribe(&topic, move |event| -> Result<(), Error> {
+            let position: f64 = event.arg(0)?;
+            tx.send(position).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    publisher.publish(&topic, ("not a number",)).unwrap();
+    publisher.publish(&topic, (2.5,)).unwrap();
+    assert_eq!(rx.recv_timeout(WAIT).unwrap(), 2.5);
+    assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
+}

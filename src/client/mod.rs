@@ -21,7 +21,7 @@ use crate::session::{
     SessionConfig, Shared, Subscription, spawn,
 };
 use crate::transport::{Endpoint, TransportOptions};
-use crate::{Error, Secret, WampError};
+use crate::{Error, EventOutcome, Secret, WampError};
 
 pub use options::{
     CallOptions, CancelMode, CancelToken, Match, PublishOptions, RegisterOptions, SubscribeOptions,
@@ -680,29 +680,34 @@ impl Client {
 
     /// Subscribes to `topic`. `handler` runs on a worker thread for each event; events of one
     /// subscription are handled one at a time, in order (see [`SubscribeOptions`]).
-    pub fn subscribe<F>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
+    pub fn subscribe<F, R>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
     where
-        F: Fn(Event) + Send + Sync + 'static,
+        F: Fn(Event) -> R + Send + Sync + 'static,
+        R: EventOutcome,
     {
         self.subscribe_with(topic, &SubscribeOptions::default(), handler)
     }
 
     /// Subscribes with options (match policy, concurrency...).
-    pub fn subscribe_with<F>(
+    pub fn subscribe_with<F, R>(
         &self,
         topic: &str,
         options: &SubscribeOptions,
         handler: F,
     ) -> Result<SubscriptionId, Error>
     where
-        F: Fn(Event) + Send + Sync + 'static,
+        F: Fn(Event) -> R + Send + Sync + 'static,
+        R: EventOutcome,
     {
         let shared = self.shared();
         let entry = Arc::new(Subscription {
             local_id: shared.next_local_id(),
             topic: self.full_uri(topic),
             options: options.options.clone(),
-            handler: Arc::new(handler),
+            handler: Arc::new(move |event: Event| {
+                let topic = event.topic.clone();
+                handler(event).report(&topic);
+            }),
             limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
             restore: !IN_JOIN_HOOK.with(|flag| flag.get()),
         });

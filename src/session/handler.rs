@@ -171,6 +171,39 @@ impl Event {
     }
 }
 
+/// What an event handler returns: nothing, or a `Result` whose error is logged, since an event
+/// has no caller to answer (Python's swampyer logs a subscriber's exception the same way).
+///
+/// A closure that uses `?` needs its return type spelled out:
+///
+/// ```no_run
+/// use izaber_wamp::{Event, initialize, wamp};
+/// # fn main() -> Result<(), izaber_wamp::Error> {
+/// initialize()?;
+/// wamp.subscribe("motor.moved", |event: Event| -> Result<(), izaber_wamp::Error> {
+///     let position: f64 = event.arg(0)?;
+///     println!("now at {position}");
+///     Ok(())
+/// })?;
+/// # Ok(()) }
+/// ```
+pub trait EventOutcome {
+    /// Logs a failure of the handler of an event published to `topic`.
+    fn report(self, topic: &str);
+}
+
+impl EventOutcome for () {
+    fn report(self, _topic: &str) {}
+}
+
+impl<E: fmt::Display> EventOutcome for Result<(), E> {
+    fn report(self, topic: &str) {
+        if let Err(e) = self {
+            log::error!("the handler of an event on {topic} failed: {e}");
+        }
+    }
+}
+
 /// Positional argument `index` as `T`, or why not. A missing argument converts like `null`
 /// (so that `Option<T>` reads it), and is called missing when that fails.
 fn positional<T: DeserializeOwned>(args: &[Value], index: usize) -> Result<T, String> {
