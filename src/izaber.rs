@@ -306,7 +306,9 @@ impl Wamp {
     /// Closes the connection; `wamp` is then unconnected until [`Wamp::change_user`] or
     /// another [`initialize`].
     pub fn disconnect(&self) {
-        if let Some(client) = self.client.write().take() {
+        // Let go of `wamp` before closing: close() waits for the leave hooks, which may use it.
+        let client = self.client.write().take();
+        if let Some(client) = client {
             client.close();
         }
     }

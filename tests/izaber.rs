@@ -419,3 +419,28 @@ fn with_reconnect_wait_configured_a_call_rides_out_a_router_restart() {
     let _router = restarter.join().unwrap();
     wamp.disconnect();
 }
+
+#[test]
+fn a_leave_hook_may_use_wamp_while_it_disconnects() {
+    let _turn = GLOBAL.lock();
+    let router = Router::private();
+    let (left_tx, left_rx) = crossbeam_channel::unbounded();
+    wamp.hook("leave", move |_details| {
+        // Hooks stay for the rest of this process; later leaves find no one listening.
+        let _ = left_tx.send(wamp.is_connected());
+    })
+    .unwrap();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    let started = Instant::now();
+    wamp.disconnect();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "disconnect took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        left_rx.try_recv(),
+        Ok(false),
+        "the hook ran before disconnect returned"
+    );
+}
