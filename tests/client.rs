@@ -567,6 +567,34 @@ fn messages_larger_than_the_socket_buffer_go_out_whole() {
 }
 
 #[test]
+fn websocket_messages_over_16_mib_arrive() {
+    // RawSocket's protocol stops at 16 MiB; WebSocket has no such limit, the test router
+    // takes 64 MiB, and a receiving client that refused more would lose its connection.
+    let router = Router::shared();
+    let big = "z".repeat(20 << 20);
+    let callee = connect(
+        router,
+        &router.ws_url,
+        router.backend(1),
+        Serializer::MsgPack,
+    );
+    let caller = connect(
+        router,
+        &router.ws_url,
+        router.backend(2),
+        Serializer::MsgPack,
+    );
+    let procedure = unique("bigger");
+    callee
+        .register(&procedure, |invocation| invocation.arg::<String>(0))
+        .unwrap();
+    let echoed = caller.call(&procedure, (&big,)).unwrap();
+    assert_eq!(echoed.as_str().map(str::len), Some(big.len()));
+    assert_eq!(callee.stats().reconnections, 0);
+    assert_eq!(caller.stats().reconnections, 0);
+}
+
+#[test]
 fn a_message_over_the_payload_limit_is_refused_before_sending() {
     let router = Router::shared();
     let client = Client::builder(&router.ws_url)

@@ -303,6 +303,15 @@ impl ClientBuilder {
         self
     }
 
+    /// The largest message accepted from the router (default 4 GiB, as swampyer; RawSocket
+    /// carries at most 16 MiB whatever this says). A larger message ends the connection,
+    /// since a WebSocket message cannot be skipped, and the client then reconnects: keep this
+    /// above what your peers may send.
+    pub fn max_incoming_size(mut self, bytes: usize) -> Self {
+        self.transport.max_incoming_message = bytes;
+        self
+    }
+
     /// When and how to reconnect after the connection drops (default: forever, with
     /// exponential backoff from 0.5 s to 30 s).
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {

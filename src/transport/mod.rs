@@ -29,6 +29,11 @@ pub(crate) const FRAME_HEADROOM: usize = 4;
 /// The largest message a RawSocket can carry (2^24 bytes, the protocol's limit).
 pub const RAWSOCKET_MAX_MESSAGE: usize = 16 * 1024 * 1024;
 
+/// The largest message accepted from the router unless told otherwise: 4 GiB, what Python's
+/// swampyer accepts. A WebSocket message over the limit cannot be skipped, only refused by
+/// closing the connection, so the default leaves the bound to the router and the senders.
+pub const DEFAULT_MAX_INCOMING_MESSAGE: usize = u32::MAX as usize;
+
 /// Where to connect, parsed from the URL.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Endpoint {
@@ -161,7 +166,8 @@ pub struct TransportOptions {
     pub danger_accept_invalid_certs: bool,
     /// Accepts a valid certificate that names another host. Use only against a test router.
     pub danger_accept_invalid_hostnames: bool,
-    /// The largest message accepted from the router.
+    /// The largest message accepted from the router (RawSocket: at most
+    /// [`RAWSOCKET_MAX_MESSAGE`]).
     pub max_incoming_message: usize,
 }
 
@@ -173,7 +179,7 @@ impl Default for TransportOptions {
             ca_file: None,
             danger_accept_invalid_certs: false,
             danger_accept_invalid_hostnames: false,
-            max_incoming_message: RAWSOCKET_MAX_MESSAGE,
+            max_incoming_message: DEFAULT_MAX_INCOMING_MESSAGE,
         }
     }
 }
