@@ -437,3 +437,47 @@ fn with_reconnect_wait_a_call_made_during_an_outage_waits_for_the_router() {
     assert_eq!(result.unwrap(), "served");
     let _router = restarter.join().unwrap();
 }
+
+#[test]
+fn what_a_join_hook_registers_through_another_client_comes_back_with_that_client() {
+    let router = Router::private();
+    let worker = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    let hook_worker = worker.clone();
+    let (joined_tx, joined_rx) = crossbeam_channel::unbounded();
+    // The control client's join hook registers on the worker; only the worker reconnects
+    // below, so only the worker's own restore can bring the registration back.
+    let _control = builder(&router, &router.ws_url, 1)
+        .on_join(move |_| {
+            let registered = hook_worker.register("test.cross_hook", |_| Ok("worked"));
+            let _ = joined_tx.send(registered.map(|_| ()).map_err(|e| e.to_string()));
+        })
+        .connect()
+        .unwrap();
+    assert_eq!(joined_rx.recv_timeout(WAIT).unwrap(), Ok(()));
+    let caller = builder(&router, &router.unix_url, 3).connect().unwrap();
+    assert_eq!(caller.call("test.cross_hook", ()).unwrap(), "worked");
+
+    let trust = router.trust();
+    let killer = router.client(&router.tcp_url, trust).connect().unwrap();
+    let session = worker.session_id().expect("joined");
+    killer.call("wamp.session.kill", (session,)).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while worker.session_id() == Some(session) || !worker.is_connected() {
+        assert!(Instant::now() < deadline, "the worker did not come back");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match caller.call("test.cross_hook", ()) {
+            Ok(value) => break assert_eq!(value, "worked"),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never restored: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+    assert!(
+        joined_rx.try_recv().is_err(),
+        "the control client's hook ran again"
+    );
+}

@@ -17,8 +17,8 @@ use crate::session::dispatch::ConcurrencyLimit;
 use crate::session::handler::{CallError, Event, Invocation};
 use crate::session::reply::{ReplyTo, Waiter, oneshot};
 use crate::session::{
-    Auth, Command, Hooks, IN_JOIN_HOOK, LinkState, Pending, ReconnectPolicy, Registration,
-    SessionConfig, Shared, Subscription, spawn,
+    Auth, Command, Hooks, LinkState, Pending, ReconnectPolicy, Registration, SessionConfig, Shared,
+    Subscription, spawn,
 };
 use crate::transport::{Endpoint, TransportOptions};
 use crate::{Error, EventOutcome, Secret, WampError};
@@ -414,7 +414,7 @@ impl Client {
     pub(crate) fn run_join_hooks(&self) {
         let hooks = self.shared().hooks.lock().join.clone();
         if !hooks.is_empty() {
-            crate::session::run_join_hooks(&hooks, &self.shared().link().welcome);
+            crate::session::run_join_hooks(self.shared(), &hooks, &self.shared().link().welcome);
         }
     }
 
@@ -650,7 +650,7 @@ impl Client {
             options: options.options.clone(),
             handler,
             limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
-            restore: !IN_JOIN_HOOK.with(|flag| flag.get()),
+            restore: !shared.in_own_join_hook(),
         });
         let request = shared.next_request_id();
         let message = Message::Register {
@@ -718,7 +718,7 @@ impl Client {
                 handler(event).report(&topic);
             }),
             limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
-            restore: !IN_JOIN_HOOK.with(|flag| flag.get()),
+            restore: !shared.in_own_join_hook(),
         });
         let request = shared.next_request_id();
         let message = Message::Subscribe {

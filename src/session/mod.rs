@@ -339,12 +339,24 @@ thread_local! {
     /// Set while leave, disconnect or revoked hooks run on this thread: a `close` made from
     /// such a hook must not wait for the hooks to return.
     pub(crate) static IN_SESSION_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-    /// Set while a join hook runs on this thread: what it registers is not restored by the
-    /// session, because the hook registers it again after a reconnect.
-    pub(crate) static IN_JOIN_HOOK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// While a join hook runs on this thread: the client whose hook it is (see
+    /// [`Shared::identity`]). What the hook registers or subscribes through that client is not
+    /// restored by the session, because the hook does it again after a reconnect; through any
+    /// other client it is restored as usual, since that client's reconnects do not run the hook.
+    pub(crate) static IN_JOIN_HOOK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
 impl Shared {
+    /// Tells clients apart (never 0): the address of this shared state.
+    pub(crate) fn identity(&self) -> usize {
+        self as *const Shared as usize
+    }
+
+    /// Whether the current thread runs one of this client's join hooks.
+    pub(crate) fn in_own_join_hook(&self) -> bool {
+        IN_JOIN_HOOK.get() == self.identity()
+    }
+
     /// A new request id: sequential from 1, as the WAMP specification asks of session scope.
     pub fn next_request_id(&self) -> Id {
         self.next_request.fetch_add(1, Ordering::Relaxed)

@@ -1163,8 +1163,9 @@ impl SocketLoop {
                     let hooks = self.shared.hooks.lock().join.clone();
                     if !hooks.is_empty() {
                         let details = welcome.details;
+                        let owner = self.shared.clone();
                         self.shared.pool.run(Box::new(move || {
-                            run_join_hooks(&hooks, &details);
+                            run_join_hooks(&owner, &hooks, &details);
                         }));
                     }
                     return true;
@@ -1229,14 +1230,14 @@ fn respond(pending: Pending, reply: Reply) {
 
 /// Runs join hooks one after the other, marking the thread so that what they register is
 /// left to them to restore.
-pub(crate) fn run_join_hooks(hooks: &[super::JoinHook], details: &Dict) {
-    IN_JOIN_HOOK.with(|flag| flag.set(true));
+pub(crate) fn run_join_hooks(owner: &Shared, hooks: &[super::JoinHook], details: &Dict) {
+    let outer = IN_JOIN_HOOK.replace(owner.identity());
     for hook in hooks {
         if let Err(panic) = catch_unwind(AssertUnwindSafe(|| hook(details))) {
             log::error!("join hook panicked: {}", panic_message(&panic));
         }
     }
-    IN_JOIN_HOOK.with(|flag| flag.set(false));
+    IN_JOIN_HOOK.set(outer);
 }
 
 /// Sends the handler's outcome as YIELD or ERROR, unless the router no longer wants it.
