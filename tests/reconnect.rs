@@ -481,3 +481,63 @@ fn what_a_join_hook_registers_through_another_client_comes_back_with_that_client
         "the control client's hook ran again"
     );
 }
+
+#[test]
+fn unregistering_while_the_router_is_down_succeeds_and_sticks() {
+    let router = Router::private();
+    let service = builder(&router, &router.ws_url, 1).connect().unwrap();
+    let dropped = service.register("test.dropped", |_| Ok("back")).unwrap();
+    let kept = service.register("test.kept", |_| Ok("kept")).unwrap();
+    let (tx, rx) = crossbeam_channel::unbounded();
+    let dropped_tx = tx.clone();
+    let unsubscribed = service
+        .subscribe("test.dropped_topic", move |_| {
+            dropped_tx.send("dropped").unwrap()
+        })
+        .unwrap();
+    service
+        .subscribe("test.kept_topic", move |_| tx.send("kept").unwrap())
+        .unwrap();
+    router.kill_hard();
+    let deadline = Instant::now() + WAIT;
+    while service.is_connected() {
+        assert!(Instant::now() < deadline, "the outage went unnoticed");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // The router let go of everything with the session: nothing to wait for.
+    service.unregister(dropped).unwrap();
+    service.unsubscribe(unsubscribed).unwrap();
+    assert!(service.unregister(dropped).is_err(), "unregistered twice");
+
+    router.restart();
+    service.wait_connected(WAIT).unwrap();
+    let caller = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    let deadline = Instant::now() + WAIT;
+    while caller.call("test.kept", ()).is_err() {
+        assert!(Instant::now() < deadline, "test.kept never came back");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let error = caller.call("test.dropped", ()).unwrap_err();
+    assert_eq!(
+        error.wamp_uri(),
+        Some("wamp.error.no_such_procedure"),
+        "{error}"
+    );
+    // Once the kept subscription is back, so would be the dropped one, had it been restored.
+    let deadline = Instant::now() + WAIT;
+    loop {
+        caller.publish("test.kept_topic", ()).unwrap();
+        if rx.recv_timeout(Duration::from_millis(50)) == Ok("kept") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "test.kept_topic never came back");
+    }
+    caller.publish("test.dropped_topic", ()).unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let seen: Vec<_> = rx.try_iter().collect();
+    assert!(
+        !seen.contains(&"dropped"),
+        "the dropped subscription came back"
+    );
+    let _ = kept;
+}

@@ -670,7 +670,9 @@ impl Client {
         }
     }
 
-    /// Removes a registration.
+    /// Removes a registration. While the connection is down this succeeds at once (the
+    /// router let go of it with the session) and the registration is not made again after
+    /// the reconnect. An id already removed is an [`Error::InvalidArgument`].
     pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
         let (responder, waiter) = oneshot();
         self.shared().command(Command::Unregister {
@@ -738,7 +740,7 @@ impl Client {
         }
     }
 
-    /// Removes a subscription.
+    /// Removes a subscription; while the connection is down, as [`Client::unregister`] does.
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
         let (responder, waiter) = oneshot();
         self.shared().command(Command::Unsubscribe {

@@ -19,7 +19,7 @@ use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Transport};
 use super::dispatch::WorkerPool;
 use super::handler::{CallError, Event, Invocation, InvocationState};
 use super::join::{Welcome, join};
-use super::reply::Responder;
+use super::reply::{ReplyTo, Responder};
 use super::table::LiveTable;
 use super::{
     Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Note, Pending, Registration, Reply,
@@ -249,8 +249,44 @@ impl SocketLoop {
         for written in self.awaiting_flush.drain(..) {
             written.send(Err(error()));
         }
-        for (_, pending) in self.pending.drain() {
-            respond(pending, Err(error()));
+        for (_, pending) in std::mem::take(&mut self.pending) {
+            match pending {
+                // The router let go of it with the session: done, and not to be restored.
+                Pending::Unregister(reply, local_id) => self.unregister_locally(local_id, reply),
+                Pending::Unsubscribe(reply, local_id) => self.unsubscribe_locally(local_id, reply),
+                other => respond(other, Err(error())),
+            }
+        }
+    }
+
+    /// Ends a registration that has no counterpart at the router (the connection is down, or
+    /// it is still being restored), so that it is not made again after a reconnect.
+    fn unregister_locally(&mut self, local_id: u64, reply: ReplyTo) {
+        if self.registrations.is_wanted(local_id) {
+            self.registrations.forget(local_id);
+            reply.send(Ok(Message::Unregistered {
+                request: 0,
+                details: None,
+            }));
+        } else {
+            reply.send(Err(Error::InvalidArgument(format!(
+                "no live registration with id {local_id}"
+            ))));
+        }
+    }
+
+    /// The same as [`Self::unregister_locally`] for a subscription.
+    fn unsubscribe_locally(&mut self, local_id: u64, reply: ReplyTo) {
+        if self.subscriptions.is_wanted(local_id) {
+            self.subscriptions.forget(local_id);
+            reply.send(Ok(Message::Unsubscribed {
+                request: 0,
+                details: None,
+            }));
+        } else {
+            reply.send(Err(Error::InvalidArgument(format!(
+                "no live subscription with id {local_id}"
+            ))));
         }
     }
 
@@ -503,20 +539,9 @@ impl SocketLoop {
                                 registration,
                             });
                         }
-                        None if self.registrations.is_wanted(local_id) => {
-                            // Not in place on this connection (being restored): forgetting it
-                            // is all there is to do.
-                            self.registrations.forget(local_id);
-                            reply.send(Ok(Message::Unregistered {
-                                request: 0,
-                                details: None,
-                            }));
-                        }
-                        None => {
-                            reply.send(Err(Error::InvalidArgument(format!(
-                                "no live registration with id {local_id}"
-                            ))));
-                        }
+                        // Not in place on this connection (being restored): forgetting it is
+                        // all there is to do.
+                        None => self.unregister_locally(local_id, reply),
                     }
                 }
                 Command::Unsubscribe { local_id, reply } => {
@@ -530,18 +555,7 @@ impl SocketLoop {
                                 subscription,
                             });
                         }
-                        None if self.subscriptions.is_wanted(local_id) => {
-                            self.subscriptions.forget(local_id);
-                            reply.send(Ok(Message::Unsubscribed {
-                                request: 0,
-                                details: None,
-                            }));
-                        }
-                        None => {
-                            reply.send(Err(Error::InvalidArgument(format!(
-                                "no live subscription with id {local_id}"
-                            ))));
-                        }
+                        None => self.unsubscribe_locally(local_id, reply),
                     }
                 }
                 Command::ForgetInvocation(request) => {
@@ -1175,7 +1189,8 @@ impl SocketLoop {
         }
     }
 
-    /// Sleeps `delay` while answering commands (they fail: we are disconnected). True when
+    /// Sleeps `delay` while answering commands: requests fail (we are disconnected), while
+    /// unregistering and unsubscribing succeed, since the router already let go. True when
     /// `close` was called meanwhile.
     fn wait_while_disconnected(&mut self, delay: Duration) -> bool {
         let deadline = Instant::now() + delay;
@@ -1184,6 +1199,12 @@ impl SocketLoop {
             while let Ok(command) = self.commands.try_recv() {
                 match command {
                     Command::Close => return true,
+                    Command::Unregister { local_id, reply } => {
+                        self.unregister_locally(local_id, reply)
+                    }
+                    Command::Unsubscribe { local_id, reply } => {
+                        self.unsubscribe_locally(local_id, reply)
+                    }
                     other => self.refuse(other, || Error::lost("reconnecting")),
                 }
             }
