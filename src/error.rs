@@ -91,7 +91,8 @@ pub enum Error {
     Authentication(String),
     /// The router or a callee answered with an ERROR.
     Wamp(WampError),
-    /// No answer within the timeout. For a call, a CANCEL has been sent.
+    /// No answer within the timeout. For a call, a CANCEL has been sent. (Connecting that
+    /// takes too long is an [`Error::Io`] of kind `TimedOut`, naming the step.)
     Timeout {
         /// What was waited for, e.g. `"CALL com.izaber.wamp.auth.whoami"`.
         operation: String,
@@ -137,7 +138,9 @@ impl Error {
     }
 
     /// True when the error means the connection is (or went) down, so retrying after a
-    /// reconnect may succeed.
+    /// reconnect may succeed. After the client was closed or gave up reconnecting
+    /// ([`ReconnectPolicy::max_attempts`](crate::ReconnectPolicy)) it is still true, with a
+    /// reason that starts with `closed`, but no reconnect will come: only a new client helps.
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,

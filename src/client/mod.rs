@@ -35,7 +35,9 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 50_000_000;
 /// A connection to a WAMP router.
 ///
 /// Cheap to clone (clones share the connection) and safe to use from many threads at once.
-/// The connection closes with [`close`](Client::close) or when the last clone is dropped.
+/// The connection closes with [`close`](Client::close) or when the last clone is dropped. A
+/// handler or hook that holds a clone (for nested calls, say) keeps the client alive: a
+/// service that owns such handlers ends with `close()`.
 ///
 /// ```no_run
 /// use izaber_wamp::Client;

@@ -117,7 +117,9 @@ impl CallOptions {
     }
 
     /// How long to wait for the result before cancelling the call and failing with
-    /// [`Error::Timeout`](crate::Error::Timeout). Defaults to the client's timeout.
+    /// [`Error::Timeout`](crate::Error::Timeout). Defaults to the client's timeout. For a
+    /// progressive call it bounds the whole call, up to the final result, not the wait
+    /// between progressive results.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
         self
@@ -136,7 +138,14 @@ impl CallOptions {
         self
     }
 
-    /// Asks the router to cancel the call itself after `timeout` (the WAMP `timeout` option).
+    /// Asks the router to cancel the call itself after `timeout` (the WAMP `timeout` option),
+    /// sent in milliseconds as the WAMP specification says.
+    ///
+    /// Crossbar.io, and so Nexus, reads that number as seconds (seen in Crossbar 26.10's
+    /// dealer): there `router_timeout(Duration::from_millis(300))` cancels after 300 s. On
+    /// Crossbar, prefer [`timeout`](Self::timeout), which the client enforces (and cancels the
+    /// call at the router when it expires), or send seconds yourself with
+    /// `.option("timeout", 5)`.
     pub fn router_timeout(self, timeout: Duration) -> Self {
         let millis = u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX);
         self.option("timeout", millis)
