@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use izaber_wamp::{Client, Error, PublishOptions, ReconnectPolicy};
+use izaber_wamp::{CallOptions, Client, Error, PublishOptions, ReconnectPolicy};
 use support::Router;
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -540,4 +540,38 @@ fn unregistering_while_the_router_is_down_succeeds_and_sticks() {
         "the dropped subscription came back"
     );
     let _ = kept;
+}
+
+#[test]
+fn a_running_handler_hears_that_its_connection_is_gone() {
+    let router = Router::private();
+    let callee = builder(&router, &router.ws_url, 1).connect().unwrap();
+    let (started_tx, started_rx) = crossbeam_channel::unbounded();
+    let (seen_tx, seen_rx) = crossbeam_channel::unbounded();
+    callee
+        .register("test.long", move |invocation| {
+            started_tx.send(()).unwrap();
+            let started = Instant::now();
+            while !invocation.is_cancelled() && started.elapsed() < WAIT {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            // Nor can a progressive result reach anyone now.
+            let progress = invocation
+                .progress(&1)
+                .map_err(|e| e.wamp_uri().map(str::to_owned));
+            seen_tx.send((invocation.is_cancelled(), progress)).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    let caller = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    let pending = std::thread::spawn(move || {
+        caller.call_progressive("test.long", (), (), &CallOptions::new(), |_| {})
+    });
+    started_rx.recv_timeout(WAIT).expect("the handler started");
+    router.kill_hard();
+    // Its answer can no longer reach anyone: the handler is told instead of running on.
+    let (cancelled, progress) = seen_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+    assert!(cancelled);
+    assert_eq!(progress, Err(Some("wamp.error.canceled".to_owned())));
+    assert!(pending.join().unwrap().unwrap_err().is_connection_error());
 }

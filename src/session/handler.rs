@@ -102,8 +102,9 @@ impl Invocation {
             .unwrap_or(false)
     }
 
-    /// True once the caller cancelled the call (the router sent INTERRUPT). A long-running
-    /// handler should check this and stop; what it returns afterwards is not delivered.
+    /// True once the caller cancelled the call (the router sent INTERRUPT), or once the
+    /// connection this invocation came on is gone, or the client closed. A long-running handler
+    /// should check this and stop; what it returns afterwards is not delivered.
     pub fn is_cancelled(&self) -> bool {
         self.state.is_interrupted()
     }
@@ -111,12 +112,24 @@ impl Invocation {
     /// Sends one progressive result to the caller before the final one.
     ///
     /// Fails with [`Error::InvalidArgument`] when the caller did not ask for progressive
-    /// results.
+    /// results, and with a `wamp.error.canceled` [`Error::Wamp`] once
+    /// [`is_cancelled`](Self::is_cancelled): nothing would receive it (after a reconnect, the
+    /// new session does not know this invocation).
     pub fn progress<T: Serialize + ?Sized>(&self, value: &T) -> Result<(), Error> {
         if !self.wants_progress() {
             return Err(Error::InvalidArgument(
                 "the caller did not ask for progressive results (receive_progress)".into(),
             ));
+        }
+        if self.is_cancelled() {
+            return Err(Error::Wamp(crate::WampError {
+                uri: "wamp.error.canceled".into(),
+                args: vec![Value::from(
+                    "the call was cancelled, or the connection it came on is gone",
+                )],
+                kwargs: Dict::new(),
+                details: Dict::new(),
+            }));
         }
         let mut options = Dict::new();
         options.insert("progress".into(), Value::Bool(true));

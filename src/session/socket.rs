@@ -174,7 +174,7 @@ impl SocketLoop {
             log::warn!("connection to the router lost: {reason}");
             self.disconnect();
             self.fail_pending(|| Error::lost(reason.clone()));
-            self.invocations.clear();
+            self.abandon_invocations();
             self.shared.set_link(|link| {
                 link.state = LinkState::Reconnecting {
                     reason: reason.clone(),
@@ -188,6 +188,14 @@ impl SocketLoop {
         }
     }
 
+    /// Tells the handlers still running that nobody can receive their answer any more (the
+    /// session that invoked them is gone), so that a long one may stop early.
+    fn abandon_invocations(&mut self) {
+        for (_, state) in self.invocations.drain() {
+            state.interrupt("killnowait");
+        }
+    }
+
     /// Fails every pending request and ends the session for good.
     fn shutdown(&mut self, reason: &str, error: Error) {
         let message = error.to_string();
@@ -195,6 +203,7 @@ impl SocketLoop {
             Error::Closed => Error::Closed,
             _ => Error::lost(message.clone()),
         });
+        self.abandon_invocations();
         self.shared.set_link(|link| {
             link.state = LinkState::Closed {
                 reason: reason.to_owned(),
