@@ -575,3 +575,45 @@ fn a_running_handler_hears_that_its_connection_is_gone() {
     assert_eq!(progress, Err(Some("wamp.error.canceled".to_owned())));
     assert!(pending.join().unwrap().unwrap_err().is_connection_error());
 }
+
+#[test]
+fn a_join_hook_given_the_client_registers_through_it_after_every_join() {
+    let router = Router::private();
+    let (joined_tx, joined_rx) = crossbeam_channel::unbounded();
+    let service = builder(&router, &router.ws_url, 1)
+        .on_join_client(move |client, _details| {
+            let registered = client.register("test.hooked_service", |_| Ok("up"));
+            let _ = joined_tx.send(registered.map(|_| ()).map_err(|e| e.to_string()));
+        })
+        .connect()
+        .unwrap();
+    assert_eq!(joined_rx.recv_timeout(WAIT).unwrap(), Ok(()));
+    let caller = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    assert_eq!(caller.call("test.hooked_service", ()).unwrap(), "up");
+
+    router.restart();
+    service.wait_connected(WAIT).unwrap();
+    // Registered again by the hook, and only by it (a restore as well would collide).
+    assert_eq!(joined_rx.recv_timeout(WAIT).unwrap(), Ok(()));
+    caller.wait_connected(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while caller.call("test.hooked_service", ()).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "the hook's registration never came back"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(service.stats().restore_failures, 0);
+
+    // The hook does not keep the client alive.
+    drop(service);
+    let deadline = Instant::now() + WAIT;
+    while caller.call("test.hooked_service", ()).is_ok() {
+        assert!(
+            Instant::now() < deadline,
+            "dropping the service did not close it"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

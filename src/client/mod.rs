@@ -4,8 +4,8 @@ mod options;
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::RecvTimeoutError;
@@ -153,7 +153,7 @@ pub struct ClientBuilder {
     reconnect: ReconnectPolicy,
     reconnect_wait: Duration,
     agent: String,
-    join_hooks: Vec<crate::session::JoinHook>,
+    join_hooks: Vec<JoinHookWanted>,
     leave_hooks: Vec<crate::session::LeaveHook>,
     disconnect_hooks: Vec<crate::session::LeaveHook>,
     revoked_hooks: Vec<crate::session::LeaveHook>,
@@ -341,7 +341,31 @@ impl ClientBuilder {
     /// reconnect. The place to register and subscribe in a service; what it registers is
     /// registered again by the hook itself after a reconnect, not by the session.
     pub fn on_join(mut self, hook: impl Fn(&Dict) + Send + Sync + 'static) -> Self {
-        self.join_hooks.push(Arc::new(hook));
+        self.join_hooks
+            .push(JoinHookWanted::Details(Arc::new(hook)));
+        self
+    }
+
+    /// [`on_join`](Self::on_join) with the client itself, to register and subscribe through:
+    ///
+    /// ```no_run
+    /// use izaber_wamp::Client;
+    /// # fn main() -> Result<(), izaber_wamp::Error> {
+    /// let service = Client::builder("ws://127.0.0.1:8282/ws")
+    ///     .realm("izaber")
+    ///     .ticket("backend-1", "backend-1-password")
+    ///     .on_join_client(|client, _details| {
+    ///         if let Err(e) = client.register("com.example.ping", |_| Ok("pong")) {
+    ///             eprintln!("could not register: {e}");
+    ///         }
+    ///     })
+    ///     .connect()?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The hook borrows the client for its run only, so it does not keep it alive.
+    pub fn on_join_client(mut self, hook: impl Fn(&Client, &Dict) + Send + Sync + 'static) -> Self {
+        self.join_hooks.push(JoinHookWanted::Client(Arc::new(hook)));
         self
     }
 
@@ -389,21 +413,52 @@ impl ClientBuilder {
             reconnect: self.reconnect,
             reconnect_wait: self.reconnect_wait,
         };
+        // Hooks that want the client find it here once it exists, which is before any of them
+        // runs (the first run is left to the caller).
+        let this: Arc<OnceLock<Weak<ClientInner>>> = Arc::default();
+        let join = self
+            .join_hooks
+            .into_iter()
+            .map(|hook| match hook {
+                JoinHookWanted::Details(hook) => hook,
+                JoinHookWanted::Client(hook) => {
+                    let this = this.clone();
+                    Arc::new(move |details: &Dict| {
+                        let client = this
+                            .get()
+                            .and_then(Weak::upgrade)
+                            .map(|inner| Client { inner });
+                        if let Some(client) = client {
+                            hook(&client, details);
+                        }
+                    }) as crate::session::JoinHook
+                }
+            })
+            .collect();
         let hooks = Hooks {
-            join: self.join_hooks,
+            join,
             leave: self.leave_hooks,
             disconnect: self.disconnect_hooks,
             revoked: self.revoked_hooks,
         };
         let shared = spawn(config, hooks)?;
-        Ok(Client {
-            inner: Arc::new(ClientInner {
-                shared,
-                timeout: self.timeout,
-            }),
-        })
+        let inner = Arc::new(ClientInner {
+            shared,
+            timeout: self.timeout,
+        });
+        let _ = this.set(Arc::downgrade(&inner));
+        Ok(Client { inner })
     }
 }
+
+/// A join hook as the builder was given it.
+#[derive(Clone)]
+enum JoinHookWanted {
+    Details(crate::session::JoinHook),
+    Client(ClientJoinHook),
+}
+
+type ClientJoinHook = Arc<dyn Fn(&Client, &Dict) + Send + Sync + 'static>;
 
 impl Client {
     /// A builder for the router at `url`.
