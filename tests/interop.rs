@@ -95,12 +95,15 @@ fn a_python_caller_sees_our_handler_failure_like_a_python_one() {
         })
         .unwrap();
     let report = python_call(router, "interop.rust.fails", json!([]), json!({}));
-    // swampyer raises ExInvocationError with the ERROR's arguments, which for a failing
-    // Python callee start with "Call failed: <message>".
+    // swampyer raises ExInvocationError with the ERROR's arguments, which for a Python
+    // callee's Exception("<message>") are "Call failed: <message>" and then "<message>".
     assert_eq!(report["error"], "ExInvocationError");
     assert_eq!(
         report["args"],
-        json!(["Call failed: invalid digit found in string"])
+        json!([
+            "Call failed: invalid digit found in string",
+            "invalid digit found in string"
+        ])
     );
 }
 

@@ -243,8 +243,9 @@ fn keyword<T: DeserializeOwned>(kwargs: &Dict, name: &str) -> Result<T, String> 
 /// The error a registered procedure returns to its caller: a WAMP error URI with arguments.
 ///
 /// Any `std::error::Error` converts into one with `?`, becoming
-/// `<uri_base>.error.invoke.failure` with the arguments `["Call failed: <message>"]`, the
-/// shape Python swampyer callees produce and Python callers already match on.
+/// `<uri_base>.error.invoke.failure` with the arguments `["Call failed: <message>",
+/// "<message>"]`, the shape Python swampyer callees produce and Python callers already match
+/// on.
 ///
 /// ```
 /// use izaber_wamp::CallError;
@@ -284,11 +285,16 @@ impl CallError {
     }
 
     /// A failure without a URI of its own: sent as `<uri_base>.error.invoke.failure` with
-    /// `"Call failed: <message>"`, like a Python callee's exception.
+    /// the arguments `["Call failed: <message>", "<message>"]`, as swampyer sends a Python
+    /// callee's `Exception("<message>")` (the text, then the exception's own arguments).
     pub fn failure(message: impl fmt::Display) -> CallError {
+        let message = message.to_string();
         CallError {
             uri: None,
-            args: vec![Value::String(format!("Call failed: {message}"))],
+            args: vec![
+                Value::String(format!("Call failed: {message}")),
+                Value::String(message),
+            ],
             kwargs: Dict::new(),
         }
     }
