@@ -1175,8 +1175,8 @@ pub struct WampConfig {
     pub max_payload_size: usize,
     /// `wamp.connection.sslopt.ca_certs`: a PEM file of extra CA certificates to trust for
     /// `wss://`, as a path relative to the current directory or absolute. Default none. The
-    /// key is the one Python `swampyer` hands to its WebSocket library, so the same file
-    /// configures both.
+    /// key is the one Python `swampyer` hands to its WebSocket library (though swampyer 3.1
+    /// fails on it when the `websockets` package is installed).
     pub ca_file: Option<PathBuf>,
     /// `wamp.connection.sslopt.cert_reqs`: whether to verify the router's certificate. `0`,
     /// `CERT_NONE`, `none` or `false` turn verification off; `1`/`2`, `CERT_OPTIONAL`,

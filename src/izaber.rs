@@ -56,7 +56,15 @@ pub struct InitOptions {
     pub config_path: Option<PathBuf>,
     /// The whole YAML text (else the file).
     pub yaml: Option<String>,
+    /// Start again even when `initialize` already succeeded (Python's
+    /// `initialize(force=True)`): reload the configuration and reconnect. Unlike Python,
+    /// which leaves the old session running, the old session is closed.
+    pub force: bool,
 }
+
+/// Set once an `initialize` has succeeded: later calls do nothing unless forced, as Python's
+/// initializers run once per process.
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
 
 /// Loads izaber.yaml (the current directory, then home, then the user data directory, or the
 /// `IZABER_YAML` environment variable) and connects [`wamp`], unless autorun was turned off
@@ -64,15 +72,18 @@ pub struct InitOptions {
 ///
 /// The first connection is made before this returns: when the router cannot be reached or
 /// refuses the login, the error is returned (`auto_reconnect` covers connections lost
-/// later). Calling it again starts from scratch, as Python's does: the old session is closed,
-/// so what was registered or subscribed outside join hooks is gone, while join hooks run
-/// again on the new session.
+/// later; Python instead keeps retrying the first connection). Once it has succeeded,
+/// calling it again does nothing, as in Python; [`InitOptions::force`] starts afresh.
 pub fn initialize() -> Result<(), Error> {
     initialize_with(InitOptions::default())
 }
 
 /// [`initialize`] with an explicit environment, file or YAML text.
 pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
+    if INITIALIZED.load(Ordering::SeqCst) && !options.force {
+        log::debug!("initialize: already done; InitOptions::force starts again");
+        return Ok(());
+    }
     let environment = options
         .environment
         .clone()
@@ -84,13 +95,14 @@ pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
         (None, None) => Config::load(environment)?,
     };
     let settings = config.wamp()?;
-    // As Python's initializer resets `wamp`: a second initialize starts from scratch.
+    // Forced (or after a failed first try): start from scratch.
     wamp.disconnect();
     *CONFIG.write() = Some(Arc::new(config));
     wamp.configure(settings);
     if AUTORUN.load(Ordering::SeqCst) && wamp.settings()?.run {
         wamp.run()?;
     }
+    INITIALIZED.store(true, Ordering::SeqCst);
     Ok(())
 }
 

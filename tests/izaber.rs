@@ -25,6 +25,8 @@ fn yaml(url: &str, user: &User) -> String {
 fn init(url: &str, user: &User) -> Result<(), Error> {
     initialize_with(InitOptions {
         yaml: Some(yaml(url, user)),
+        // Each test starts its own session (Python's initialize(force=True)).
+        force: true,
         ..InitOptions::default()
     })
 }
@@ -84,6 +86,8 @@ fn run_false_in_the_configuration_also_defers_the_login() {
         yaml(&router.ws_url, router.backend(1)).replace("  wamp:\n", "  wamp:\n    run: false\n");
     initialize_with(InitOptions {
         yaml: Some(text),
+        // Each test starts its own session (Python's initialize(force=True)).
+        force: true,
         ..InitOptions::default()
     })
     .unwrap();
@@ -399,6 +403,8 @@ fn with_reconnect_wait_configured_a_call_rides_out_a_router_restart() {
     let yaml = yaml(&router.ws_url, router.backend(1)) + "      reconnect_wait: 15\n";
     initialize_with(InitOptions {
         yaml: Some(yaml),
+        // Each test starts its own session (Python's initialize(force=True)).
+        force: true,
         ..InitOptions::default()
     })
     .unwrap();
@@ -443,4 +449,31 @@ fn a_leave_hook_may_use_wamp_while_it_disconnects() {
         Ok(false),
         "the hook ran before disconnect returned"
     );
+}
+
+#[test]
+fn a_second_initialize_does_nothing_unless_forced() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    init(&router.ws_url, router.backend(1)).unwrap();
+    let procedure = format!("init.twice.{}", std::process::id());
+    wamp.register(&procedure, |_| Ok("still here")).unwrap();
+    let session = wamp.client().unwrap().session_id();
+
+    // As in Python, where each initializer runs once per process.
+    izaber_wamp::initialize_with(InitOptions {
+        yaml: Some(yaml(&router.ws_url, router.backend(2))),
+        ..InitOptions::default()
+    })
+    .unwrap();
+    assert_eq!(wamp.client().unwrap().session_id(), session);
+    assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
+    let caller = client(router, router.backend(3));
+    assert_eq!(caller.call(&procedure, ()).unwrap(), "still here");
+
+    // Forced: a new session, as the new configuration says.
+    init(&router.ws_url, router.backend(2)).unwrap();
+    assert_ne!(wamp.client().unwrap().session_id(), session);
+    assert_eq!(wamp.whoami().unwrap()["authid"], "backend-2");
+    wamp.disconnect();
 }
