@@ -181,7 +181,7 @@ impl SocketLoop {
                 };
                 link.session_id = None;
             });
-            let _ = self.run_hooks(|hooks| hooks.disconnect.clone(), &reason);
+            self.run_hooks(|hooks| hooks.disconnect.clone(), &reason);
             if !self.reconnect(&reason) {
                 return;
             }
@@ -845,7 +845,7 @@ impl SocketLoop {
                             entry.procedure
                         );
                         log::warn!("{what}");
-                        let _ = self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+                        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
                     if let Pending::Unregister(_, local_id) = &pending {
@@ -867,7 +867,7 @@ impl SocketLoop {
                         let what =
                             format!("the router revoked our subscription to {}", entry.topic);
                         log::warn!("{what}");
-                        let _ = self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+                        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
                     if let Pending::Unsubscribe(_, local_id) = &pending {
@@ -986,7 +986,7 @@ impl SocketLoop {
         };
         let what = format!("could not restore {uri} after reconnecting: {why}");
         log::error!("{what}");
-        let _ = self.run_hooks(|hooks| hooks.revoked.clone(), &what);
+        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
     }
 
     fn invoke(
@@ -1107,9 +1107,8 @@ impl SocketLoop {
         }
     }
 
-    /// Runs hooks on a worker, never on the socket thread.
-    /// Runs the picked hooks on a worker. The returned receiver reports (by disconnecting)
-    /// when they have all returned.
+    /// Runs the picked hooks on a worker, never on the socket thread. The returned receiver
+    /// reports (by disconnecting) when they have all returned; only `close` waits for that.
     fn run_hooks(
         &self,
         pick: impl Fn(&Hooks) -> Vec<super::LeaveHook>,
