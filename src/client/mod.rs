@@ -768,14 +768,13 @@ impl Client {
         R: EventOutcome,
     {
         let shared = self.shared();
+        let topic = self.full_uri(topic);
+        let subscribed = topic.clone();
         let entry = Arc::new(Subscription {
             local_id: shared.next_local_id(),
-            topic: self.full_uri(topic),
+            topic,
             options: options.options.clone(),
-            handler: Arc::new(move |event: Event| {
-                let topic = event.topic.clone();
-                handler(event).report(&topic);
-            }),
+            handler: Arc::new(move |event: Event| handler(event).report(&subscribed)),
             limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
             restore: !shared.in_own_join_hook(),
         });

@@ -201,7 +201,8 @@ impl Event {
 /// # Ok(()) }
 /// ```
 pub trait EventOutcome {
-    /// Logs a failure of the handler of an event published to `topic`.
+    /// Logs a failure of the handler of the subscription to `topic` (the topic or pattern
+    /// subscribed to).
     fn report(self, topic: &str);
 }
 
@@ -212,7 +213,7 @@ impl EventOutcome for () {
 impl<E: fmt::Display> EventOutcome for Result<(), E> {
     fn report(self, topic: &str) {
         if let Err(e) = self {
-            log::error!("the handler of an event on {topic} failed: {e}");
+            log::error!("the event handler of the subscription to {topic} failed: {e}");
         }
     }
 }
