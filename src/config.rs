@@ -77,7 +77,7 @@
 //! let config = Config::from_yaml_str(yaml, Some("dev"))?;
 //! assert_eq!(config.get_str("wamp.connection.username")?, Some("me"));
 //! let wamp = config.wamp()?;
-//! assert_eq!(wamp.url, "ws://localhost:8282/ws");
+//! assert_eq!(wamp.urls, ["ws://localhost:8282/ws"]);
 //! assert_eq!(wamp.realm, "izaber"); // the Python library's default
 //! assert!(!format!("{config:?} {wamp:?}").contains("secret"));
 //! # Ok::<(), izaber_wamp::config::ConfigError>(())
@@ -1129,8 +1129,10 @@ pub struct WampConfig {
     /// `wamp.run`: connect at start-up. Default `true`. Also reads `yes`/`no`/`on`/`off` and
     /// integers (zero is false).
     pub run: bool,
-    /// `wamp.connection.url`: the router's WebSocket URL. Default `wss://nexus.izaber.com/ws`.
-    pub url: String,
+    /// `wamp.connection.url`: the router's URL, or a list of them (tried in turn on connect and
+    /// on every reconnect, see [`RouterUrls`](crate::RouterUrls)). Default
+    /// `wss://nexus.izaber.com/ws`.
+    pub urls: Vec<String>,
     /// `wamp.connection.realm`. Default `izaber`.
     pub realm: String,
     /// `wamp.connection.username`: the ticket-authentication user. Default `anonymous` (the
@@ -1155,9 +1157,10 @@ pub struct WampConfig {
     /// `wamp.connection.timeout`: seconds (integer or float, above zero) to wait for the
     /// router's answer to a request, WELCOME included. Default 300.
     pub timeout: Duration,
-    /// `wamp.connection.auto_reconnect`: seconds to wait before the first reconnection
-    /// attempt after the connection is lost; the wait doubles with each failed attempt, up to
-    /// 30 s. `false` or `0` for no reconnection, `true` for 1 s. Default 1 s.
+    /// `wamp.connection.auto_reconnect`: the longest wait, in seconds, between two attempts to
+    /// reconnect after the connection is lost, as in Python (see
+    /// [`ReconnectPolicy`](crate::ReconnectPolicy): no backoff, waits drawn from the second
+    /// half of this). `false` or `0` for no reconnection, `true` for the default, 0.5 s.
     pub auto_reconnect: Option<Duration>,
     /// `wamp.connection.reconnect_wait`: seconds a request made while the client reconnects
     /// waits for the connection before failing (see
@@ -1198,7 +1201,7 @@ impl Default for WampConfig {
     fn default() -> Self {
         WampConfig {
             run: true,
-            url: DEFAULT_URL.to_owned(),
+            urls: vec![DEFAULT_URL.to_owned()],
             realm: "izaber".to_owned(),
             username: Some("anonymous".to_owned()),
             password: Some(Secret::new("changeme")),
@@ -1207,7 +1210,7 @@ impl Default for WampConfig {
             serializers: vec!["cbor".to_owned()],
             uri_base: "com.izaber.wamp".to_owned(),
             timeout: Duration::from_secs(300),
-            auto_reconnect: Some(Duration::from_secs(1)),
+            auto_reconnect: Some(crate::DEFAULT_RECONNECT_INTERVAL),
             reconnect_wait: Duration::ZERO,
             ping_interval: Some(Duration::from_secs(3)),
             heartbeat_timeout: Duration::from_secs(10),
@@ -1248,6 +1251,16 @@ impl WampConfig {
             authmethods.push("anonymous".to_owned());
         }
 
+        let urls = config
+            .get_string_list(&key("url"))?
+            .unwrap_or(defaults.urls);
+        if urls.is_empty() {
+            return Err(ConfigError::InvalidValue {
+                key: key("url"),
+                message: "must name at least one router URL".to_owned(),
+            });
+        }
+
         let serializers = match config.get_string_list(&key("serializers"))? {
             Some(list) => (key("serializers"), list),
             None => match config.get_string_list(&key("serializer"))? {
@@ -1286,7 +1299,7 @@ impl WampConfig {
 
         Ok(WampConfig {
             run: config.get_bool("wamp.run")?.unwrap_or(defaults.run),
-            url: config.get_string(&key("url"))?.unwrap_or(defaults.url),
+            urls,
             realm: config.get_string(&key("realm"))?.unwrap_or(defaults.realm),
             username,
             password,
@@ -1300,7 +1313,7 @@ impl WampConfig {
                 .get_positive_seconds(&key("timeout"))?
                 .unwrap_or(defaults.timeout),
             auto_reconnect: config
-                .get_optional_seconds(&key("auto_reconnect"), Duration::from_secs(1))?
+                .get_optional_seconds(&key("auto_reconnect"), crate::DEFAULT_RECONNECT_INTERVAL)?
                 .unwrap_or(defaults.auto_reconnect),
             reconnect_wait: config
                 .get_seconds(&key("reconnect_wait"))?
@@ -1411,7 +1424,7 @@ mod tests {
         let wamp = config.wamp().unwrap();
         assert_eq!(wamp, WampConfig::default());
         assert!(wamp.run);
-        assert_eq!(wamp.url, "wss://nexus.izaber.com/ws");
+        assert_eq!(wamp.urls, ["wss://nexus.izaber.com/ws"]);
         assert_eq!(wamp.realm, "izaber");
         assert_eq!(wamp.username.as_deref(), Some("anonymous"));
         assert_eq!(wamp.password.as_ref().map(Secret::expose), Some("changeme"));
@@ -1420,7 +1433,7 @@ mod tests {
         assert_eq!(wamp.serializers, ["cbor"]);
         assert_eq!(wamp.uri_base, "com.izaber.wamp");
         assert_eq!(wamp.timeout, Duration::from_secs(300));
-        assert_eq!(wamp.auto_reconnect, Some(Duration::from_secs(1)));
+        assert_eq!(wamp.auto_reconnect, Some(Duration::from_millis(500)));
         assert_eq!(wamp.reconnect_wait, Duration::ZERO);
         assert_eq!(wamp.ping_interval, Some(Duration::from_secs(3)));
         assert_eq!(wamp.heartbeat_timeout, Duration::from_secs(10));
@@ -1440,7 +1453,7 @@ mod tests {
         let wamp = yaml("default:\n  wamp:\n    connection:\n      url: ~\n", None)
             .wamp()
             .unwrap();
-        assert_eq!(wamp.url, DEFAULT_URL);
+        assert_eq!(wamp.urls, [DEFAULT_URL]);
         // An empty file is no environment at all, as in Python.
         assert!(matches!(
             Config::from_yaml_str("", None),
@@ -1483,7 +1496,7 @@ default:
         );
         let wamp = config.wamp().unwrap();
         assert!(!wamp.run);
-        assert_eq!(wamp.url, "ws://localhost:8282/ws");
+        assert_eq!(wamp.urls, ["ws://localhost:8282/ws"]);
         assert_eq!(wamp.realm, "realm1");
         assert_eq!(wamp.username.as_deref(), Some("backend-2"));
         assert_eq!(
@@ -1606,7 +1619,7 @@ default:
                 .unwrap()
                 .auto_reconnect
         };
-        assert_eq!(reconnect("true"), Some(Duration::from_secs(1)));
+        assert_eq!(reconnect("true"), Some(Duration::from_millis(500)));
         assert_eq!(reconnect("5"), Some(Duration::from_secs(5)));
         assert_eq!(reconnect("no"), None);
         assert_eq!(reconnect("0"), None);
@@ -1638,13 +1651,27 @@ default:
 
     #[test]
     fn wamp_wrong_types_name_the_key() {
-        let err = yaml("default: {wamp: {connection: {url: [a, b]}}}", None)
+        let err = yaml("default: {wamp: {connection: {url: {a: b}}}}", None)
             .wamp()
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "wamp.connection.url must be a string, found a list"
+            "wamp.connection.url must be a string or a list of strings, found a mapping"
         );
+        let err = yaml("default: {wamp: {connection: {url: []}}}", None)
+            .wamp()
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "wamp.connection.url: must name at least one router URL"
+        );
+        let wamp = yaml(
+            "default: {wamp: {connection: {url: [ws://a/ws, tcpip://b:1]}}}",
+            None,
+        )
+        .wamp()
+        .unwrap();
+        assert_eq!(wamp.urls, ["ws://a/ws", "tcpip://b:1"]);
         let err = yaml("default: {wamp: {connection: nope}}", None)
             .wamp()
             .unwrap_err();

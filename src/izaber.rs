@@ -196,13 +196,10 @@ impl Wamp {
             Auth::Anonymous
         };
         let reconnect = match settings.auto_reconnect {
-            Some(delay) => ReconnectPolicy {
-                initial_delay: delay,
-                ..ReconnectPolicy::default()
-            },
+            Some(interval) => ReconnectPolicy::every(interval),
             None => ReconnectPolicy::never(),
         };
-        let mut builder = Client::builder(settings.url.clone())
+        let mut builder = Client::builder(settings.urls.clone())
             .realm(settings.realm.clone())
             .auth(auth)
             .serializers(&serializers)

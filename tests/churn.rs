@@ -12,9 +12,8 @@ use support::Router;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn builder(router: &Router, url: &str, user: usize) -> izaber_wamp::ClientBuilder {
-    let (first, max) = (Duration::from_millis(10), Duration::from_millis(100));
     router
-        .reconnecting_client(url, user, first, max)
+        .reconnecting_client(url, user, Duration::from_millis(50))
         .timeout(WAIT)
 }
 

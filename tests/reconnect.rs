@@ -13,9 +13,8 @@ use support::Router;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn builder(router: &Router, url: &str, user: usize) -> izaber_wamp::ClientBuilder {
-    let (first, max) = (Duration::from_millis(100), Duration::from_millis(500));
     router
-        .reconnecting_client(url, user, first, max)
+        .reconnecting_client(url, user, Duration::from_millis(200))
         .timeout(WAIT)
 }
 
@@ -212,11 +211,7 @@ fn a_client_that_may_not_reconnect_closes_for_good() {
 fn a_registration_still_held_after_a_reconnect_is_retried_until_free() {
     let router = Router::private();
     let original = builder(&router, &router.ws_url, 1)
-        .reconnect(ReconnectPolicy {
-            max_attempts: None,
-            initial_delay: Duration::from_millis(1500),
-            max_delay: Duration::from_secs(2),
-        })
+        .reconnect(ReconnectPolicy::every(Duration::from_secs(3)))
         .connect()
         .unwrap();
     original

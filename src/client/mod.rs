@@ -141,7 +141,7 @@ pub struct Stats {
 /// Builds a [`Client`]. Nothing needs setting for an anonymous connection.
 #[derive(Clone)]
 pub struct ClientBuilder {
-    url: String,
+    urls: RouterUrls,
     realm: String,
     auth: Auth,
     transport: TransportOptions,
@@ -162,7 +162,7 @@ pub struct ClientBuilder {
 impl fmt::Debug for ClientBuilder {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ClientBuilder")
-            .field("url", &self.url)
+            .field("urls", &self.urls.0)
             .field("realm", &self.realm)
             .field("auth", &self.auth)
             .field("transport", &self.transport)
@@ -174,10 +174,11 @@ impl fmt::Debug for ClientBuilder {
 
 impl ClientBuilder {
     /// A builder for the router at `url` (`ws://`, `wss://`, `tcpip://`, `tcpips://` or
-    /// `unix://`), realm `realm1`, anonymous.
-    pub fn new(url: impl Into<String>) -> ClientBuilder {
+    /// `unix://`), realm `realm1`, anonymous. `url` may also be a list of URLs (an array or a
+    /// `Vec`), tried in turn: see [`RouterUrls`].
+    pub fn new(url: impl Into<RouterUrls>) -> ClientBuilder {
         ClientBuilder {
-            url: url.into(),
+            urls: url.into(),
             realm: "realm1".into(),
             auth: Auth::Anonymous,
             transport: TransportOptions::default(),
@@ -314,8 +315,8 @@ impl ClientBuilder {
         self
     }
 
-    /// When and how to reconnect after the connection drops (default: forever, with
-    /// exponential backoff from 0.5 s to 30 s).
+    /// When and how to reconnect after the connection drops (default: forever, every
+    /// 0.5 s or less; see [`ReconnectPolicy`]).
     pub fn reconnect(mut self, policy: ReconnectPolicy) -> Self {
         self.reconnect = policy;
         self
@@ -399,9 +400,20 @@ impl ClientBuilder {
     /// ([`Client::run_join_hooks`]), so that the client can be published (e.g. as the global
     /// `wamp`) before hooks that use it run.
     pub(crate) fn connect_deferring_hooks(self) -> Result<Client, Error> {
-        let endpoint = Endpoint::parse(&self.url)?;
+        let endpoints = self
+            .urls
+            .0
+            .iter()
+            .map(|url| Endpoint::parse(url))
+            .collect::<Result<Vec<_>, _>>()?;
+        if endpoints.is_empty() {
+            return Err(Error::InvalidUrl {
+                url: String::new(),
+                reason: "no router URL given".into(),
+            });
+        }
         let config = SessionConfig {
-            endpoint,
+            endpoints,
             transport: self.transport,
             realm: self.realm,
             auth: self.auth,
@@ -460,9 +472,63 @@ enum JoinHookWanted {
 
 type ClientJoinHook = Arc<dyn Fn(&Client, &Dict) + Send + Sync + 'static>;
 
+/// The router URL, or several: what [`Client::builder`] takes.
+///
+/// With several, the client connects to the first that answers, trying them in the order
+/// given. After losing a connection it tries them all again in turn, starting with the one
+/// after the URL it lost, so that a service moves to another node of a cluster at once when
+/// its node goes away. Each URL may use any scheme.
+///
+/// ```no_run
+/// use izaber_wamp::Client;
+/// # fn main() -> Result<(), izaber_wamp::Error> {
+/// let client = Client::builder(["ws://10.0.0.1:8282/ws", "ws://10.0.0.2:8282/ws"])
+///     .realm("izaber")
+///     .connect()?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouterUrls(pub Vec<String>);
+
+impl From<&str> for RouterUrls {
+    fn from(url: &str) -> Self {
+        RouterUrls(vec![url.to_owned()])
+    }
+}
+
+impl From<String> for RouterUrls {
+    fn from(url: String) -> Self {
+        RouterUrls(vec![url])
+    }
+}
+
+impl From<&String> for RouterUrls {
+    fn from(url: &String) -> Self {
+        RouterUrls(vec![url.clone()])
+    }
+}
+
+impl<S: AsRef<str>> From<Vec<S>> for RouterUrls {
+    fn from(urls: Vec<S>) -> Self {
+        RouterUrls(urls.iter().map(|url| url.as_ref().to_owned()).collect())
+    }
+}
+
+impl<S: AsRef<str>> From<&[S]> for RouterUrls {
+    fn from(urls: &[S]) -> Self {
+        RouterUrls(urls.iter().map(|url| url.as_ref().to_owned()).collect())
+    }
+}
+
+impl<S: AsRef<str>, const N: usize> From<[S; N]> for RouterUrls {
+    fn from(urls: [S; N]) -> Self {
+        RouterUrls(urls.iter().map(|url| url.as_ref().to_owned()).collect())
+    }
+}
+
 impl Client {
-    /// A builder for the router at `url`.
-    pub fn builder(url: impl Into<String>) -> ClientBuilder {
+    /// A builder for the router at `url` (or for several, see [`RouterUrls`]).
+    pub fn builder(url: impl Into<RouterUrls>) -> ClientBuilder {
         ClientBuilder::new(url)
     }
 

@@ -27,6 +27,8 @@ pub struct Invocation {
     /// The URI that was called (for pattern registrations, the full URI the caller used).
     pub procedure: String,
     pub(crate) request: Id,
+    /// The connection the invocation came on: answers go out on it or not at all.
+    pub(crate) epoch: u64,
     pub(crate) state: Arc<InvocationState>,
     pub(crate) shared: Arc<Shared>,
 }
@@ -139,7 +141,15 @@ impl Invocation {
             args: vec![to_value(value)?],
             kwargs: Dict::new(),
         };
-        self.shared.send(&message, None)
+        self.shared.send_full(
+            &message,
+            None,
+            Some(super::Answer {
+                invocation: self.request,
+                epoch: self.epoch,
+                last: false,
+            }),
+        )
     }
 }
 

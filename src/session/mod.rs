@@ -19,6 +19,7 @@ mod cra;
 pub(crate) mod dispatch;
 pub(crate) mod handler;
 mod join;
+mod reconnect;
 pub(crate) mod reply;
 mod socket;
 mod table;
@@ -39,6 +40,7 @@ use dispatch::{ConcurrencyLimit, WorkerPool};
 use handler::{CallError, Event, Invocation};
 use reply::{ReplyTo, Responder};
 
+pub use reconnect::{DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
 pub(crate) use socket::{run_join_hooks, spawn};
 
 /// How the client proves who it is.
@@ -64,60 +66,11 @@ pub enum Auth {
     },
 }
 
-/// When and how to reconnect after the connection drops.
-#[derive(Clone, Debug)]
-pub struct ReconnectPolicy {
-    /// Give up after this many failed attempts in a row; `None` keeps trying forever.
-    pub max_attempts: Option<u32>,
-    /// The first wait.
-    pub initial_delay: Duration,
-    /// The longest wait between attempts.
-    pub max_delay: Duration,
-}
-
-impl ReconnectPolicy {
-    /// Never reconnect: a dropped connection ends the client.
-    pub fn never() -> ReconnectPolicy {
-        ReconnectPolicy {
-            max_attempts: Some(0),
-            ..ReconnectPolicy::default()
-        }
-    }
-
-    /// The wait before attempt `attempt` (1-based): exponential, capped, with jitter so that
-    /// many clients restarting with the router do not all knock at once.
-    pub(crate) fn delay(&self, attempt: u32) -> Duration {
-        let factor = 1u32
-            .checked_shl(attempt.saturating_sub(1).min(16))
-            .unwrap_or(u32::MAX);
-        let base = self
-            .initial_delay
-            .saturating_mul(factor)
-            .min(self.max_delay);
-        // Jitter from the clock's low bits is enough: it only needs to spread clients apart.
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.subsec_nanos())
-            .unwrap_or(0);
-        let jitter = 0.5 + (nanos % 1000) as f64 / 1000.0; // 0.5 ..= 1.5
-        base.mul_f64(jitter).min(self.max_delay)
-    }
-}
-
-impl Default for ReconnectPolicy {
-    fn default() -> Self {
-        ReconnectPolicy {
-            max_attempts: None,
-            initial_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(30),
-        }
-    }
-}
-
 /// Everything the socket thread needs to connect and run.
 #[derive(Clone, Debug)]
 pub(crate) struct SessionConfig {
-    pub endpoint: Endpoint,
+    /// The router URLs, tried in turn (never empty).
+    pub endpoints: Vec<Endpoint>,
     pub transport: TransportOptions,
     pub realm: String,
     pub auth: Auth,
@@ -175,8 +128,10 @@ pub(crate) enum Pending {
     Subscribe(ReplyTo, Arc<Subscription>),
     /// UNREGISTER of the registration with this local id.
     Unregister(ReplyTo, u64),
-    /// UNSUBSCRIBE of the subscription with this local id.
-    Unsubscribe(ReplyTo, u64),
+    /// UNSUBSCRIBE of the subscription with this local id, known to the router by this id.
+    Unsubscribe(ReplyTo, u64, Id),
+    /// UNSUBSCRIBE the session sent by itself for a router subscription none of ours wants.
+    Release(Id),
     /// A fire-and-forget message whose sender waits until it has been written to the socket
     /// (so that a script that publishes and exits does not lose the event).
     Written(Responder<()>),
@@ -215,10 +170,24 @@ pub(crate) enum Command {
         local_id: u64,
         reply: ReplyTo,
     },
-    /// A handler finished an invocation whose answer the router no longer wants.
-    ForgetInvocation(Id),
+    /// A handler finished an invocation (of connection `epoch`) whose answer the router no
+    /// longer wants.
+    ForgetInvocation {
+        request: Id,
+        epoch: u64,
+    },
     /// Say GOODBYE, close the socket and end the thread.
     Close,
+}
+
+/// What answers an INVOCATION, and the connection it came on.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Answer {
+    pub invocation: Id,
+    /// The connection (see [`Link::epoch`]) the INVOCATION came on.
+    pub epoch: u64,
+    /// The final YIELD or ERROR, rather than a progressive result.
+    pub last: bool,
 }
 
 /// What a caller that wrote its own frame tells the socket thread, which keeps the books.
@@ -421,14 +390,25 @@ impl Shared {
         self.send_full(message, request, None)
     }
 
+    /// [`Shared::send`] for requests, or for an answer to an invocation, which goes out only
+    /// on the connection the invocation came on: once that is gone, nobody there waits for
+    /// it, and on a new session its request id may be another call's.
     pub fn send_full(
         &self,
         message: &Message,
         request: Option<(Id, Pending)>,
-        finishes_invocation: Option<Id>,
+        answer: Option<Answer>,
     ) -> Result<(), Error> {
+        let finishes_invocation = answer.filter(|a| a.last).map(|a| a.invocation);
         let (epoch, serializer, max_outgoing) = {
             let mut link = self.link.lock();
+            if let Some(answer) = answer
+                && (link.epoch != answer.epoch || link.state != LinkState::Connected)
+            {
+                return Err(Error::lost(
+                    "the connection the invocation came on is gone, and its answer with it",
+                ));
+            }
             if matches!(link.state, LinkState::Reconnecting { .. })
                 && !self.config.reconnect_wait.is_zero()
             {
@@ -586,5 +566,64 @@ pub(crate) fn describe(message: &Message) -> String {
             format!("{} {topic}", message.name())
         }
         other => other.name().to_owned(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! A session without a router, for unit tests of what callers and handlers hand to the
+    //! socket thread.
+
+    use super::*;
+
+    /// A session whose connection `epoch` is joined but has no socket: everything sent ends up
+    /// as a command in the returned queue. The poll must outlive the session's waker.
+    pub(crate) fn offline(
+        epoch: u64,
+    ) -> (Arc<Shared>, crossbeam_channel::Receiver<Command>, mio::Poll) {
+        let poll = mio::Poll::new().unwrap();
+        let waker = mio::Waker::new(poll.registry(), mio::Token(0)).unwrap();
+        let (commands_tx, commands) = crossbeam_channel::unbounded();
+        let (notes_tx, _notes) = crossbeam_channel::unbounded();
+        let shared = Arc::new(Shared {
+            config: SessionConfig {
+                endpoints: vec![Endpoint::parse("ws://127.0.0.1:9/ws").unwrap()],
+                transport: TransportOptions::default(),
+                realm: "realm1".into(),
+                auth: Auth::Anonymous,
+                agent: "test".into(),
+                uri_base: None,
+                ping_interval: None,
+                heartbeat_timeout: Duration::from_secs(10),
+                max_payload: usize::MAX,
+                reconnect: ReconnectPolicy::never(),
+                reconnect_wait: Duration::ZERO,
+            },
+            commands: commands_tx,
+            notes: notes_tx,
+            wire: Mutex::new(Wire {
+                transport: None,
+                epoch,
+            }),
+            waker,
+            socket_idle: std::sync::atomic::AtomicBool::new(false),
+            next_request: AtomicU64::new(1),
+            next_local_id: AtomicU64::new(1),
+            link: Mutex::new(Link {
+                state: LinkState::Connected,
+                epoch,
+                serializer: Serializer::Json,
+                max_outgoing: usize::MAX,
+                session_id: Some(1),
+                welcome: Dict::new(),
+            }),
+            link_changed: Condvar::new(),
+            counters: Counters::default(),
+            pool: WorkerPool::new("test-handler"),
+            hooks: Mutex::new(Hooks::default()),
+            thread: Mutex::new(None),
+            leave_hooks: Mutex::new(None),
+        });
+        (shared, commands, poll)
     }
 }

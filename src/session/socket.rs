@@ -14,16 +14,16 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
-use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Transport};
+use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Traffic};
 
 use super::dispatch::WorkerPool;
 use super::handler::{CallError, Event, Invocation, InvocationState};
-use super::join::{Welcome, join};
+use super::reconnect::connect_and_join;
 use super::reply::{ReplyTo, Responder};
 use super::table::LiveTable;
 use super::{
-    Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Note, Pending, Registration, Reply,
-    SessionConfig, Shared, Subscription, Wire, describe,
+    Answer, Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Note, Pending, Registration,
+    Reply, SessionConfig, Shared, Subscription, Wire, describe,
 };
 
 const WAKER: Token = Token(0);
@@ -35,11 +35,6 @@ const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 /// Called as a heartbeat on transports without ping frames. Only routers provide `wamp.`
 /// procedures and none has this one, so the answer is an immediate ERROR.
 const HEARTBEAT_PROCEDURE: &str = "wamp.izaber.heartbeat";
-/// How often a registration refused with `procedure_already_exists` is tried again after a
-/// reconnect, and the waits between tries (doubling): about a minute in all.
-const RESTORE_ATTEMPTS: u32 = 10;
-const RESTORE_RETRY_BASE: Duration = Duration::from_millis(250);
-const RESTORE_RETRY_MAX: Duration = Duration::from_secs(8);
 
 /// Connects, joins, and starts the socket thread. Connection and authentication errors are
 /// returned here, to the caller of `connect`.
@@ -47,7 +42,9 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
     let poll = Poll::new().map_err(|e| Error::io("creating the event loop", e))?;
     let waker =
         Waker::new(poll.registry(), WAKER).map_err(|e| Error::io("creating the event loop", e))?;
-    let (transport, welcome) = connect_and_join(&config)?;
+    let joined = connect_and_join(&config, 0)?;
+    let (mut transport, welcome) = (joined.transport, joined.welcome);
+    let traffic = transport.traffic();
     let (commands_tx, commands) = crossbeam_channel::unbounded();
     let (notes_tx, notes) = crossbeam_channel::unbounded();
     let serializer = transport.serializer();
@@ -86,6 +83,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         notes,
         serializer,
         epoch: 1,
+        endpoint: joined.endpoint,
         pending: HashMap::new(),
         registrations: LiveTable::new(),
         subscriptions: LiveTable::new(),
@@ -96,6 +94,8 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         batch: Vec::new(),
         last_received: Instant::now(),
         last_ping: Instant::now(),
+        traffic,
+        seen_traffic: (0, 0),
     };
     socket.register_socket()?;
     let thread = std::thread::Builder::new()
@@ -106,27 +106,6 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
     Ok(shared)
 }
 
-fn connect_and_join(config: &SessionConfig) -> Result<(Transport, Welcome), Error> {
-    let mut transport = Transport::connect(&config.endpoint, &config.transport)?;
-    transport.set_blocking(Some(config.transport.connect_timeout))?;
-    let welcome = join(&mut transport, config);
-    let welcome = match welcome {
-        Ok(welcome) => welcome,
-        Err(e) => {
-            transport.close();
-            return Err(e);
-        }
-    };
-    transport.set_blocking(None)?;
-    log::debug!(
-        "joined realm '{}' as session {} ({} serializer)",
-        config.realm,
-        welcome.session,
-        transport.serializer()
-    );
-    Ok((transport, welcome))
-}
-
 /// Why `serve` returned.
 enum Exit {
     /// `close` was called.
@@ -135,19 +114,24 @@ enum Exit {
     Lost(String),
 }
 
-struct SocketLoop {
-    shared: Arc<Shared>,
+/// The socket thread's state. Its reconnect and restore half lives in
+/// [`super::reconnect`].
+pub(super) struct SocketLoop {
+    pub(super) shared: Arc<Shared>,
     poll: Poll,
-    commands: Receiver<Command>,
+    pub(super) commands: Receiver<Command>,
     notes: Receiver<Note>,
     /// The serializer of the current connection, to decode without taking `wire`.
-    serializer: Serializer,
-    epoch: u64,
-    pending: HashMap<Id, Pending>,
-    registrations: LiveTable<Registration>,
-    subscriptions: LiveTable<Subscription>,
+    pub(super) serializer: Serializer,
+    /// The current connection's number (see [`super::Link::epoch`]).
+    pub(super) epoch: u64,
+    /// The index of the router URL in use (or last used) in `SessionConfig::endpoints`.
+    pub(super) endpoint: usize,
+    pub(super) pending: HashMap<Id, Pending>,
+    pub(super) registrations: LiveTable<Registration>,
+    pub(super) subscriptions: LiveTable<Subscription>,
     /// Registrations to try again (the router still held the URI for our dead session).
-    retries: Vec<(Instant, Arc<Registration>, u32)>,
+    pub(super) retries: Vec<(Instant, Arc<Registration>, u32)>,
     /// Invocations whose handler is still running, for INTERRUPT.
     invocations: HashMap<Id, Arc<InvocationState>>,
     /// Senders waiting for their fire-and-forget message to reach the socket.
@@ -157,8 +141,12 @@ struct SocketLoop {
     unflushed: bool,
     /// Messages read in one turn of the loop, kept to reuse the allocation.
     batch: Vec<Payload>,
+    /// When the connection last showed life (see [`SocketLoop::note_progress`]).
     last_received: Instant,
     last_ping: Instant,
+    /// The current connection's byte counts, and their values when last looked at.
+    pub(super) traffic: Arc<Traffic>,
+    seen_traffic: (u64, u64),
 }
 
 impl SocketLoop {
@@ -197,7 +185,7 @@ impl SocketLoop {
     }
 
     /// Fails every pending request and ends the session for good.
-    fn shutdown(&mut self, reason: &str, error: Error) {
+    pub(super) fn shutdown(&mut self, reason: &str, error: Error) {
         let message = error.to_string();
         self.fail_pending(|| match &error {
             Error::Closed => Error::Closed,
@@ -222,7 +210,7 @@ impl SocketLoop {
     }
 
     /// Takes the connection away from callers and closes it.
-    fn disconnect(&mut self) {
+    pub(super) fn disconnect(&mut self) {
         let transport = self.shared.wire.lock().transport.take();
         if let Some(mut transport) = transport {
             transport.close();
@@ -262,7 +250,9 @@ impl SocketLoop {
             match pending {
                 // The router let go of it with the session: done, and not to be restored.
                 Pending::Unregister(reply, local_id) => self.unregister_locally(local_id, reply),
-                Pending::Unsubscribe(reply, local_id) => self.unsubscribe_locally(local_id, reply),
+                Pending::Unsubscribe(reply, local_id, _) => {
+                    self.unsubscribe_locally(local_id, reply)
+                }
                 other => respond(other, Err(error())),
             }
         }
@@ -270,7 +260,7 @@ impl SocketLoop {
 
     /// Ends a registration that has no counterpart at the router (the connection is down, or
     /// it is still being restored), so that it is not made again after a reconnect.
-    fn unregister_locally(&mut self, local_id: u64, reply: ReplyTo) {
+    pub(super) fn unregister_locally(&mut self, local_id: u64, reply: ReplyTo) {
         if self.registrations.is_wanted(local_id) {
             self.registrations.forget(local_id);
             reply.send(Ok(Message::Unregistered {
@@ -285,7 +275,7 @@ impl SocketLoop {
     }
 
     /// The same as [`Self::unregister_locally`] for a subscription.
-    fn unsubscribe_locally(&mut self, local_id: u64, reply: ReplyTo) {
+    pub(super) fn unsubscribe_locally(&mut self, local_id: u64, reply: ReplyTo) {
         if self.subscriptions.is_wanted(local_id) {
             self.subscriptions.forget(local_id);
             reply.send(Ok(Message::Unsubscribed {
@@ -300,7 +290,7 @@ impl SocketLoop {
     }
 
     /// Answers a command that cannot be carried out.
-    fn refuse(&mut self, command: Command, error: impl Fn() -> Error) {
+    pub(super) fn refuse(&mut self, command: Command, error: impl Fn() -> Error) {
         match command {
             Command::Send {
                 request: Some((_, pending)),
@@ -313,7 +303,7 @@ impl SocketLoop {
         }
     }
 
-    fn register_socket(&mut self) -> Result<(), Error> {
+    pub(super) fn register_socket(&mut self) -> Result<(), Error> {
         let mut wire = self.shared.wire.lock();
         let transport = wire.connected()?;
         self.poll
@@ -336,6 +326,10 @@ impl SocketLoop {
         let mut events = Events::with_capacity(16);
         self.last_received = Instant::now();
         self.last_ping = Instant::now();
+        self.seen_traffic = (
+            self.traffic.read.load(Ordering::Relaxed),
+            self.traffic.written.load(Ordering::Relaxed),
+        );
         loop {
             let timeout = self.next_heartbeat();
             if let Err(e) = self.sleep(&mut events, timeout) {
@@ -412,7 +406,22 @@ impl SocketLoop {
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
     }
 
+    /// Counts bytes moving on the socket as life, so that a message that takes longer than
+    /// the heartbeat timeout to cross a slow link is not mistaken for silence: any byte read,
+    /// and any byte written while a backlog waits to go out (the router is taking it in).
+    /// Our own heartbeat ping, written at once into an idle socket, is no sign of the router.
+    fn note_progress(&mut self) {
+        let read = self.traffic.read.load(Ordering::Relaxed);
+        let written = self.traffic.written.load(Ordering::Relaxed);
+        let (seen_read, seen_written) = self.seen_traffic;
+        if read != seen_read || (written != seen_written && self.unflushed) {
+            self.last_received = Instant::now();
+        }
+        self.seen_traffic = (read, written);
+    }
+
     fn heartbeat(&mut self) -> Option<String> {
+        self.note_progress();
         let config = &self.shared.config;
         let interval = config.ping_interval?;
         let silent = self.last_received.elapsed();
@@ -481,9 +490,6 @@ impl SocketLoop {
                     others.push(command);
                     continue;
                 };
-                if let Some(invocation) = finishes_invocation {
-                    self.invocations.remove(&invocation);
-                }
                 if epoch != self.epoch {
                     // Encoded for a connection that has since been replaced.
                     if let Some((_, pending)) = request {
@@ -493,6 +499,9 @@ impl SocketLoop {
                         );
                     }
                     continue;
+                }
+                if let Some(invocation) = finishes_invocation {
+                    self.invocations.remove(&invocation);
                 }
                 let transport = match wire.connected() {
                     Ok(transport) => transport,
@@ -555,10 +564,17 @@ impl SocketLoop {
                 }
                 Command::Unsubscribe { local_id, reply } => {
                     match self.subscriptions.router_id(local_id) {
+                        // The router subscription also serves other handlers of ours: only
+                        // this one goes.
+                        Some(shared) if self.subscriptions.sharing(shared) > 1 => {
+                            self.unsubscribe_locally(local_id, reply)
+                        }
                         Some(subscription) => {
                             let request = self.shared.next_request_id();
-                            self.pending
-                                .insert(request, Pending::Unsubscribe(reply, local_id));
+                            self.pending.insert(
+                                request,
+                                Pending::Unsubscribe(reply, local_id, subscription),
+                            );
                             self.send_own(&Message::Unsubscribe {
                                 request,
                                 subscription,
@@ -567,8 +583,10 @@ impl SocketLoop {
                         None => self.unsubscribe_locally(local_id, reply),
                     }
                 }
-                Command::ForgetInvocation(request) => {
-                    self.invocations.remove(&request);
+                Command::ForgetInvocation { request, epoch } => {
+                    if epoch == self.epoch {
+                        self.invocations.remove(&request);
+                    }
                 }
                 Command::Close => {
                     self.say_goodbye();
@@ -583,7 +601,7 @@ impl SocketLoop {
     }
 
     /// Sends a message the socket thread writes itself (CANCEL, UNREGISTER, error replies).
-    fn send_own(&mut self, message: &Message) {
+    pub(super) fn send_own(&mut self, message: &Message) {
         let mut frame = vec![0u8; FRAME_HEADROOM];
         let result = self
             .serializer
@@ -807,10 +825,13 @@ impl SocketLoop {
                 }
                 Some(Pending::Resubscribe(entry)) => {
                     if self.subscriptions.is_wanted(entry.local_id) {
-                        log::info!("subscription to {} restored", entry.topic);
+                        log::debug!("subscription to {} restored", entry.topic);
                         self.subscriptions.install(subscription, entry);
-                    } else {
+                    } else if self.subscriptions.sharing(subscription) == 0 {
+                        // Unsubscribed by the user while it was being restored, and no other
+                        // handler of ours shares it.
                         let request = self.shared.next_request_id();
+                        self.pending.insert(request, Pending::Release(subscription));
                         self.send_own(&Message::Unsubscribe {
                             request,
                             subscription,
@@ -835,7 +856,9 @@ impl SocketLoop {
                         .and_then(Value::as_str)
                         .unwrap_or("no reason given")
                         .to_owned();
-                    if let Some(entry) = registration.and_then(|id| self.registrations.revoke(id)) {
+                    let revoked =
+                        registration.map_or_else(Vec::new, |id| self.registrations.revoke(id));
+                    for entry in revoked {
                         self.shared
                             .counters
                             .revoked_registrations
@@ -863,15 +886,30 @@ impl SocketLoop {
                         .as_ref()
                         .and_then(|d| d.get("subscription"))
                         .and_then(Value::as_u64);
-                    if let Some(entry) = subscription.and_then(|id| self.subscriptions.revoke(id)) {
+                    let revoked =
+                        subscription.map_or_else(Vec::new, |id| self.subscriptions.revoke(id));
+                    for entry in revoked {
                         let what =
                             format!("the router revoked our subscription to {}", entry.topic);
                         log::warn!("{what}");
                         self.run_hooks(|hooks| hooks.revoked.clone(), &what);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
-                    if let Pending::Unsubscribe(_, local_id) = &pending {
-                        self.subscriptions.forget(*local_id);
+                    let released = match &pending {
+                        Pending::Unsubscribe(_, local_id, subscription) => {
+                            self.subscriptions.forget(*local_id);
+                            Some(*subscription)
+                        }
+                        Pending::Release(subscription) => Some(*subscription),
+                        _ => None,
+                    };
+                    if let Some(subscription) = released {
+                        // A SUBSCRIBE to the same topic that the router handled before this
+                        // UNSUBSCRIBE was given the same subscription, which is now gone:
+                        // make it again.
+                        for entry in self.subscriptions.uninstall(subscription) {
+                            self.resubscribe(entry);
+                        }
                     }
                     respond(pending, Ok(message));
                 }
@@ -926,69 +964,6 @@ impl SocketLoop {
         Ok(())
     }
 
-    /// A registration could not be restored. When the router still holds the URI for our
-    /// previous, dead session, it lets go once it notices: try again with backoff. Otherwise,
-    /// or after too many tries, give up and report it.
-    fn restore_refused(&mut self, entry: Arc<Registration>, attempt: u32, error: &Message) {
-        let held = matches!(error, Message::Error { error, .. } if error == "wamp.error.procedure_already_exists");
-        if held && attempt < RESTORE_ATTEMPTS {
-            let delay = RESTORE_RETRY_BASE
-                .saturating_mul(1 << attempt.min(5))
-                .min(RESTORE_RETRY_MAX);
-            log::info!(
-                "{} is still registered by our previous session; retrying in {delay:?}",
-                entry.procedure
-            );
-            self.retries
-                .push((Instant::now() + delay, entry, attempt + 1));
-            return;
-        }
-        self.registrations.forget(entry.local_id);
-        self.restore_failed(&entry.procedure, error);
-    }
-
-    /// Sends REGISTER again for the retries that are due.
-    fn retry_restores(&mut self) {
-        let now = Instant::now();
-        let (due, later): (Vec<_>, Vec<_>) =
-            self.retries.drain(..).partition(|(at, _, _)| *at <= now);
-        self.retries = later;
-        for (_, entry, attempt) in due {
-            if self.registrations.is_wanted(entry.local_id) {
-                self.send_restore(entry, attempt);
-            }
-        }
-    }
-
-    fn send_restore(&mut self, entry: Arc<Registration>, attempt: u32) {
-        let request = self.shared.next_request_id();
-        let message = Message::Register {
-            request,
-            options: entry.options.clone(),
-            procedure: entry.procedure.clone(),
-        };
-        self.pending
-            .insert(request, Pending::Restore(entry, attempt));
-        self.send_own(&message);
-    }
-
-    fn restore_failed(&mut self, uri: &str, error: &Message) {
-        self.shared
-            .counters
-            .restore_failures
-            .fetch_add(1, Ordering::Relaxed);
-        let why = match error {
-            Message::Error { error, args, .. } => match args.first().and_then(Value::as_str) {
-                Some(text) => format!("{error}: {text}"),
-                None => error.clone(),
-            },
-            _ => "unknown error".into(),
-        };
-        let what = format!("could not restore {uri} after reconnecting: {why}");
-        log::error!("{what}");
-        self.run_hooks(|hooks| hooks.revoked.clone(), &what);
-    }
-
     fn invoke(
         &mut self,
         request: Id,
@@ -1001,7 +976,7 @@ impl SocketLoop {
             .counters
             .invocations
             .fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = self.registrations.get(registration).cloned() else {
+        let Some(entry) = self.registrations.get(registration).first().cloned() else {
             self.send_invocation_error(
                 request,
                 "wamp.error.no_such_registration",
@@ -1023,14 +998,26 @@ impl SocketLoop {
             details,
             procedure,
             request,
+            epoch: self.epoch,
             state: state.clone(),
             shared: shared.clone(),
         };
+        let answer = Answer {
+            invocation: request,
+            epoch: self.epoch,
+            last: true,
+        };
         let handler = entry.handler.clone();
         let job = Box::new(move || {
+            // Cancelled while it waited behind the procedure's concurrency limit (or its
+            // connection went away meanwhile): it never starts.
+            if state.is_interrupted() {
+                answer_invocation(&shared, answer, &state, Err(canceled()));
+                return;
+            }
             let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
                 .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
-            answer_invocation(&shared, request, &state, outcome);
+            answer_invocation(&shared, answer, &state, outcome);
         });
         if let Err(full) = entry.limit.submit(&self.shared.pool, job) {
             self.invocations.remove(&request);
@@ -1069,7 +1056,8 @@ impl SocketLoop {
         kwargs: Dict,
     ) {
         self.shared.counters.events.fetch_add(1, Ordering::Relaxed);
-        let Some(entry) = self.subscriptions.get(subscription).cloned() else {
+        let entries = self.subscriptions.get(subscription);
+        let Some((last, others)) = entries.split_last() else {
             log::debug!("event for unknown subscription {subscription} dropped");
             return;
         };
@@ -1077,7 +1065,7 @@ impl SocketLoop {
             .get("topic")
             .and_then(Value::as_str)
             .map(str::to_owned)
-            .unwrap_or_else(|| entry.topic.clone());
+            .unwrap_or_else(|| last.topic.clone());
         let event = Event {
             args,
             kwargs,
@@ -1085,31 +1073,40 @@ impl SocketLoop {
             topic,
             publication,
         };
-        let handler = entry.handler.clone();
-        let job = Box::new(move || {
-            let topic = event.topic.clone();
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(event))) {
-                log::error!(
-                    "event handler for {topic} panicked: {}",
-                    panic_message(&panic)
+        // Every handler sharing the router subscription gets the event: copies for all but
+        // the last, which takes the original.
+        let mut deliveries: Vec<_> = others
+            .iter()
+            .map(|entry| (entry.clone(), event.clone()))
+            .collect();
+        deliveries.push((last.clone(), event));
+        for (entry, event) in deliveries {
+            let handler = entry.handler.clone();
+            let job = Box::new(move || {
+                let topic = event.topic.clone();
+                if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(event))) {
+                    log::error!(
+                        "event handler for {topic} panicked: {}",
+                        panic_message(&panic)
+                    );
+                }
+            });
+            if entry.limit.submit(&self.shared.pool, job).is_err() {
+                self.shared
+                    .counters
+                    .rejected_by_queue_limit
+                    .fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "event on {} dropped: its handler queue is full",
+                    entry.topic
                 );
             }
-        });
-        if entry.limit.submit(&self.shared.pool, job).is_err() {
-            self.shared
-                .counters
-                .rejected_by_queue_limit
-                .fetch_add(1, Ordering::Relaxed);
-            log::warn!(
-                "event on {} dropped: its handler queue is full",
-                entry.topic
-            );
         }
     }
 
     /// Runs the picked hooks on a worker, never on the socket thread. The returned receiver
     /// reports (by disconnecting) when they have all returned; only `close` waits for that.
-    fn run_hooks(
+    pub(super) fn run_hooks(
         &self,
         pick: impl Fn(&Hooks) -> Vec<super::LeaveHook>,
         reason: &str,
@@ -1132,115 +1129,6 @@ impl SocketLoop {
         }));
         Some(finished)
     }
-
-    /// Waits and reconnects until joined again (true) or closed / out of attempts (false).
-    fn reconnect(&mut self, reason: &str) -> bool {
-        let policy = self.shared.config.reconnect.clone();
-        let mut attempt = 0u32;
-        loop {
-            attempt += 1;
-            if policy.max_attempts.is_some_and(|max| attempt > max) {
-                let why = format!("gave up reconnecting after: {reason}");
-                log::error!("{why}");
-                self.shutdown(&why, Error::lost(why.clone()));
-                return false;
-            }
-            let delay = policy.delay(attempt);
-            log::info!("reconnecting in {delay:?} (attempt {attempt})");
-            if self.wait_while_disconnected(delay) {
-                self.shutdown("", Error::Closed);
-                return false;
-            }
-            match connect_and_join(&self.shared.config) {
-                Ok((transport, welcome)) => {
-                    self.epoch += 1;
-                    self.serializer = transport.serializer();
-                    let max_outgoing = transport.max_outgoing.unwrap_or(usize::MAX);
-                    {
-                        let mut wire = self.shared.wire.lock();
-                        wire.transport = Some(transport);
-                        wire.epoch = self.epoch;
-                    }
-                    if let Err(e) = self.register_socket() {
-                        log::warn!("reconnected but could not watch the socket: {e}");
-                        self.disconnect();
-                        continue;
-                    }
-                    self.shared
-                        .counters
-                        .reconnections
-                        .fetch_add(1, Ordering::Relaxed);
-                    self.restore();
-                    let epoch = self.epoch;
-                    let serializer = self.serializer;
-                    self.shared.set_link(|link| {
-                        link.state = LinkState::Connected;
-                        link.epoch = epoch;
-                        link.serializer = serializer;
-                        link.max_outgoing = max_outgoing;
-                        link.session_id = Some(welcome.session);
-                        link.welcome = welcome.details.clone();
-                    });
-                    log::info!("reconnected as session {}", welcome.session);
-                    let hooks = self.shared.hooks.lock().join.clone();
-                    if !hooks.is_empty() {
-                        let details = welcome.details;
-                        let owner = self.shared.clone();
-                        self.shared.pool.run(Box::new(move || {
-                            run_join_hooks(&owner, &hooks, &details);
-                        }));
-                    }
-                    return true;
-                }
-                Err(e) => log::warn!("reconnect attempt {attempt} failed: {e}"),
-            }
-        }
-    }
-
-    /// Sleeps `delay` while answering commands: requests fail (we are disconnected), while
-    /// unregistering and unsubscribing succeed, since the router already let go. True when
-    /// `close` was called meanwhile.
-    fn wait_while_disconnected(&mut self, delay: Duration) -> bool {
-        let deadline = Instant::now() + delay;
-        let mut events = Events::with_capacity(4);
-        loop {
-            while let Ok(command) = self.commands.try_recv() {
-                match command {
-                    Command::Close => return true,
-                    Command::Unregister { local_id, reply } => {
-                        self.unregister_locally(local_id, reply)
-                    }
-                    Command::Unsubscribe { local_id, reply } => {
-                        self.unsubscribe_locally(local_id, reply)
-                    }
-                    other => self.refuse(other, || Error::lost("reconnecting")),
-                }
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return false;
-            }
-            let _ = self.sleep(&mut events, Some(left));
-        }
-    }
-
-    /// Sends REGISTER and SUBSCRIBE again for everything that was live, with fresh ids.
-    fn restore(&mut self) {
-        self.retries.clear();
-        for entry in self.registrations.reset_connection() {
-            self.send_restore(entry, 0);
-        }
-        for entry in self.subscriptions.reset_connection() {
-            let request = self.shared.next_request_id();
-            let message = Message::Subscribe {
-                request,
-                options: entry.options.clone(),
-                topic: entry.topic.clone(),
-            };
-            self.pending.insert(request, Pending::Resubscribe(entry));
-            self.send_own(&message);
-        }
-    }
 }
 
 /// Delivers a reply to whoever waits for it.
@@ -1252,8 +1140,11 @@ fn respond(pending: Pending, reply: Reply) {
         | Pending::Register(to, _)
         | Pending::Subscribe(to, _)
         | Pending::Unregister(to, _)
-        | Pending::Unsubscribe(to, _) => to.send(reply),
-        Pending::Restore(..) | Pending::Resubscribe(_) | Pending::Heartbeat => {}
+        | Pending::Unsubscribe(to, _, _) => to.send(reply),
+        Pending::Restore(..)
+        | Pending::Resubscribe(_)
+        | Pending::Release(_)
+        | Pending::Heartbeat => {}
     }
 }
 
@@ -1269,22 +1160,24 @@ pub(crate) fn run_join_hooks(owner: &Shared, hooks: &[super::JoinHook], details:
     IN_JOIN_HOOK.set(outer);
 }
 
-/// Sends the handler's outcome as YIELD or ERROR, unless the router no longer wants it.
+/// Sends the handler's outcome as YIELD or ERROR, on the connection the invocation came on,
+/// unless the router no longer wants it.
 fn answer_invocation(
     shared: &Arc<Shared>,
-    request: Id,
+    answer: Answer,
     state: &InvocationState,
     outcome: Result<(Vec<Value>, Dict), CallError>,
 ) {
+    let request = answer.invocation;
     if state.answer_unwanted() {
-        let _ = shared.command(Command::ForgetInvocation(request));
+        let _ = shared.command(Command::ForgetInvocation {
+            request,
+            epoch: answer.epoch,
+        });
         return;
     }
     let outcome = if state.is_interrupted() {
-        Err(CallError::new(
-            "wamp.error.canceled",
-            "the call was cancelled",
-        ))
+        Err(canceled())
     } else {
         outcome
     };
@@ -1297,16 +1190,23 @@ fn answer_invocation(
         },
         Err(error) => error_message(shared, request, error),
     };
-    match shared.send_full(&message, None, Some(request)) {
+    match shared.send_full(&message, None, Some(answer)) {
         Ok(()) => {}
         Err(e @ (Error::PayloadTooLarge { .. } | Error::Protocol(_))) => {
             // The result cannot be sent as it is: tell the caller why instead of leaving it
             // waiting.
             let error = CallError::failure(&e);
-            let _ = shared.send_full(&error_message(shared, request, error), None, Some(request));
+            let _ = shared.send_full(&error_message(shared, request, error), None, Some(answer));
+        }
+        Err(e @ Error::ConnectionLost { .. }) => {
+            log::info!("dropped the answer to {}: {e}", describe(&message));
         }
         Err(e) => log::warn!("could not answer {}: {e}", describe(&message)),
     }
+}
+
+fn canceled() -> CallError {
+    CallError::new("wamp.error.canceled", "the call was cancelled")
 }
 
 fn error_message(shared: &Shared, request: Id, error: CallError) -> Message {
@@ -1328,5 +1228,95 @@ pub(crate) fn panic_message(panic: &Box<dyn std::any::Any + Send>) -> String {
         format!("handler panicked: {s}")
     } else {
         "handler panicked".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::testing::offline;
+
+    fn sent_frames(commands: &Receiver<Command>) -> Vec<(u64, Option<Id>)> {
+        commands
+            .try_iter()
+            .filter_map(|command| match command {
+                Command::Send {
+                    epoch,
+                    finishes_invocation,
+                    ..
+                } => Some((epoch, finishes_invocation)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn an_answer_goes_out_only_on_the_connection_its_invocation_came_on() {
+        // Invocation 5 came on connection 1; its handler answers after the client has
+        // reconnected (connection 2), where request 5 may be somebody else's call.
+        let (shared, commands, _poll) = offline(2);
+        let old = Answer {
+            invocation: 5,
+            epoch: 1,
+            last: true,
+        };
+        let state = InvocationState::new();
+        answer_invocation(
+            &shared,
+            old,
+            &state,
+            Ok((vec![Value::from(1)], Dict::new())),
+        );
+        answer_invocation(&shared, old, &state, Err(CallError::failure("late")));
+        assert_eq!(sent_frames(&commands), []);
+
+        let invocation = Invocation {
+            args: Vec::new(),
+            kwargs: Dict::new(),
+            details: [("receive_progress".to_owned(), Value::Bool(true))]
+                .into_iter()
+                .collect(),
+            procedure: "test.slow".into(),
+            request: 5,
+            epoch: 1,
+            state: state.clone(),
+            shared: shared.clone(),
+        };
+        assert!(matches!(
+            invocation.progress(&1),
+            Err(Error::ConnectionLost { .. })
+        ));
+        assert_eq!(sent_frames(&commands), []);
+
+        // On its own connection the answer goes out (here to the socket thread's queue, as
+        // there is no socket to write to).
+        let current = Answer { epoch: 2, ..old };
+        answer_invocation(&shared, current, &state, Ok((Vec::new(), Dict::new())));
+        assert_eq!(sent_frames(&commands), [(2, Some(5))]);
+    }
+
+    #[test]
+    fn a_cancelled_invocation_answers_canceled_and_an_abandoned_one_nothing() {
+        let (shared, commands, _poll) = offline(1);
+        let answer = Answer {
+            invocation: 9,
+            epoch: 1,
+            last: true,
+        };
+        let state = InvocationState::new();
+        state.interrupt("kill");
+        answer_invocation(&shared, answer, &state, Ok((Vec::new(), Dict::new())));
+        assert_eq!(sent_frames(&commands), [(1, Some(9))]);
+
+        let state = InvocationState::new();
+        state.interrupt("killnowait");
+        answer_invocation(&shared, answer, &state, Ok((Vec::new(), Dict::new())));
+        assert!(matches!(
+            commands.try_recv(),
+            Ok(Command::ForgetInvocation {
+                request: 9,
+                epoch: 1
+            })
+        ));
     }
 }

@@ -184,6 +184,15 @@ impl Default for TransportOptions {
     }
 }
 
+/// Bytes that crossed a connection's socket, counted as they go (below TLS and framing).
+#[derive(Debug, Default)]
+pub(crate) struct Traffic {
+    /// Read from the socket.
+    pub read: std::sync::atomic::AtomicU64,
+    /// Written to the socket.
+    pub written: std::sync::atomic::AtomicU64,
+}
+
 /// What a read produced.
 pub(crate) enum Incoming {
     /// A WAMP message's bytes.
@@ -315,6 +324,12 @@ impl Transport {
 
     pub fn source(&mut self) -> &mut dyn mio::event::Source {
         self.stream_mut().source()
+    }
+
+    /// Live counts of the bytes this connection has moved: progress on a large message shows
+    /// there long before the message is whole.
+    pub fn traffic(&mut self) -> std::sync::Arc<Traffic> {
+        self.stream_mut().traffic()
     }
 
     /// The poll reported the socket readable (see [`stream::Tracked`]).

@@ -6,11 +6,13 @@
 use std::io::{self, Read, Write};
 use std::net::{TcpStream as StdTcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
 use crate::Error;
 
-use super::TransportOptions;
+use super::{Traffic, TransportOptions};
 
 /// A connected byte stream.
 pub(crate) enum Stream {
@@ -27,8 +29,12 @@ pub(crate) enum Stream {
 /// readable again, such a read is answered `WouldBlock` without the system call: one
 /// `recvfrom` saved per message received. (Safe with edge-triggered readiness: data that
 /// arrives after the short read raises a new readiness event.)
+///
+/// It also counts the bytes that cross the socket either way, so that the session can tell a
+/// connection that is busy moving one large message from one that has gone silent.
 pub(crate) struct Tracked<S> {
     inner: S,
+    traffic: Arc<Traffic>,
     /// Only once the socket is non-blocking: a blocking read may come back short and still
     /// be followed by more data without any event.
     tracking: bool,
@@ -39,6 +45,7 @@ impl<S> Tracked<S> {
     fn new(inner: S) -> Tracked<S> {
         Tracked {
             inner,
+            traffic: Arc::default(),
             tracking: false,
             drained: false,
         }
@@ -59,13 +66,16 @@ impl<S: Read> Read for Tracked<S> {
         if self.tracking && n > 0 && n < buf.len() {
             self.drained = true;
         }
+        self.traffic.read.fetch_add(n as u64, Ordering::Relaxed);
         Ok(n)
     }
 }
 
 impl<S: Write> Write for Tracked<S> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.inner.write(buf)
+        let n = self.inner.write(buf)?;
+        self.traffic.written.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
     }
 
     fn flush(&mut self) -> io::Result<()> {
@@ -232,6 +242,16 @@ impl Stream {
             Stream::Tls(s) => s.get_mut().track(on),
             #[cfg(unix)]
             Stream::Unix(s) => s.track(on),
+        }
+    }
+
+    /// The counts of bytes read from and written to the socket (below TLS).
+    pub fn traffic(&self) -> Arc<Traffic> {
+        match self {
+            Stream::Tcp(s) => s.traffic.clone(),
+            Stream::Tls(s) => s.get_ref().traffic.clone(),
+            #[cfg(unix)]
+            Stream::Unix(s) => s.traffic.clone(),
         }
     }
 

@@ -454,22 +454,17 @@ impl Router {
         }
     }
 
-    /// [`Router::client`] for a backend user, speaking CBOR and reconnecting forever with
-    /// delays from `first_delay` up to `max_delay`: the client that restart and crash tests use.
+    /// [`Router::client`] for a backend user, speaking CBOR and reconnecting forever, trying
+    /// every `interval`: the client that restart and crash tests use.
     pub fn reconnecting_client(
         &self,
         url: &str,
         backend: usize,
-        first_delay: Duration,
-        max_delay: Duration,
+        interval: Duration,
     ) -> izaber_wamp::ClientBuilder {
         self.client(url, self.backend(backend))
             .serializer(izaber_wamp::protocol::Serializer::Cbor)
-            .reconnect(izaber_wamp::ReconnectPolicy {
-                max_attempts: None,
-                initial_delay: first_delay,
-                max_delay,
-            })
+            .reconnect(izaber_wamp::ReconnectPolicy::every(interval))
     }
 
     /// The router venv's Python, for tests that run Python peers (swampyer, izaber-wamp).
