@@ -191,6 +191,28 @@ pub(crate) struct Traffic {
     pub read: std::sync::atomic::AtomicU64,
     /// Written to the socket.
     pub written: std::sync::atomic::AtomicU64,
+    /// The socket's descriptor, to ask the kernel about its send queue. Only the session
+    /// thread asks, and only while the connection is open: it alone closes connections.
+    #[cfg(target_os = "linux")]
+    pub socket: Option<std::os::fd::RawFd>,
+}
+
+impl Traffic {
+    /// How many bytes written to the socket the peer has not acknowledged yet (for a unix
+    /// socket: not read yet), where the kernel says; `None` elsewhere.
+    pub fn unacknowledged(&self) -> Option<u64> {
+        #[cfg(target_os = "linux")]
+        if let Some(fd) = self.socket {
+            let mut queued: libc::c_int = 0;
+            // SAFETY: TIOCOUTQ (SIOCOUTQ for sockets) writes one int through the pointer,
+            // which points at a live c_int. `fd` is the connection's socket, still open: the
+            // session thread, the only caller, closes connections itself and asks only while
+            // one is open. A failure is reported by the return value, and then ignored.
+            let done = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+            return (done == 0).then_some(queued.max(0) as u64);
+        }
+        None
+    }
 }
 
 /// What a read produced.

@@ -42,10 +42,27 @@ pub(crate) struct Tracked<S> {
 }
 
 impl<S> Tracked<S> {
+    #[cfg(target_os = "linux")]
+    fn new(inner: S) -> Tracked<S>
+    where
+        S: std::os::fd::AsRawFd,
+    {
+        let traffic = Traffic {
+            socket: Some(inner.as_raw_fd()),
+            ..Traffic::default()
+        };
+        Tracked::with_traffic(inner, traffic)
+    }
+
+    #[cfg(not(target_os = "linux"))]
     fn new(inner: S) -> Tracked<S> {
+        Tracked::with_traffic(inner, Traffic::default())
+    }
+
+    fn with_traffic(inner: S, traffic: Traffic) -> Tracked<S> {
         Tracked {
             inner,
-            traffic: Arc::default(),
+            traffic: Arc::new(traffic),
             tracking: false,
             drained: false,
         }
