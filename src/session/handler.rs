@@ -36,7 +36,15 @@ pub struct Invocation {
 /// Set by the socket thread when the router interrupts a running invocation.
 pub(crate) struct InvocationState {
     interrupt: AtomicU8,
+    /// Whether the handler was started, or skipped before it could start.
+    phase: AtomicU8,
 }
+
+/// Waiting for a worker (perhaps behind the procedure's concurrency limit).
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+/// Cancelled before it started: it never will, and the session has answered for it.
+const SKIPPED: u8 = 2;
 
 /// No INTERRUPT received.
 const NOT_INTERRUPTED: u8 = 0;
@@ -49,6 +57,7 @@ impl InvocationState {
     pub fn new() -> Arc<InvocationState> {
         Arc::new(InvocationState {
             interrupt: AtomicU8::new(NOT_INTERRUPTED),
+            phase: AtomicU8::new(QUEUED),
         })
     }
 
@@ -59,6 +68,22 @@ impl InvocationState {
             KILL
         };
         self.interrupt.store(mode, Ordering::Release);
+    }
+
+    /// Called by the worker before it runs the handler: false when the invocation was
+    /// skipped meanwhile, and must then be neither run nor answered.
+    pub fn start(&self) -> bool {
+        self.phase
+            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// Called by the session on INTERRUPT: true when the handler had not started and now
+    /// never will, so that the session answers the router itself at once.
+    pub fn skip(&self) -> bool {
+        self.phase
+            .compare_exchange(QUEUED, SKIPPED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
     }
 
     pub fn is_interrupted(&self) -> bool {

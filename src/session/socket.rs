@@ -95,7 +95,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         last_received: Instant::now(),
         last_ping: Instant::now(),
         traffic,
-        seen_traffic: (0, 0),
+        seen_traffic: (0, 0, None),
     };
     socket.register_socket()?;
     let thread = std::thread::Builder::new()
@@ -146,7 +146,7 @@ pub(super) struct SocketLoop {
     last_ping: Instant,
     /// The current connection's byte counts, and their values when last looked at.
     pub(super) traffic: Arc<Traffic>,
-    seen_traffic: (u64, u64),
+    seen_traffic: (u64, u64, Option<u64>),
 }
 
 impl SocketLoop {
@@ -329,6 +329,7 @@ impl SocketLoop {
         self.seen_traffic = (
             self.traffic.read.load(Ordering::Relaxed),
             self.traffic.written.load(Ordering::Relaxed),
+            self.traffic.unacknowledged(),
         );
         loop {
             let timeout = self.next_heartbeat();
@@ -408,16 +409,23 @@ impl SocketLoop {
 
     /// Counts bytes moving on the socket as life, so that a message that takes longer than
     /// the heartbeat timeout to cross a slow link is not mistaken for silence: any byte read,
-    /// and any byte written while a backlog waits to go out (the router is taking it in).
-    /// Our own heartbeat ping, written at once into an idle socket, is no sign of the router.
+    /// any byte written while a backlog waits to go out, and (on Linux) the kernel's queue of
+    /// bytes the router has yet to acknowledge getting shorter, since a large message can sit
+    /// whole in the socket buffer. Our own heartbeat ping, written at once into an idle
+    /// socket, is no sign of the router.
     fn note_progress(&mut self) {
         let read = self.traffic.read.load(Ordering::Relaxed);
         let written = self.traffic.written.load(Ordering::Relaxed);
-        let (seen_read, seen_written) = self.seen_traffic;
-        if read != seen_read || (written != seen_written && self.unflushed) {
+        let unacknowledged = self.traffic.unacknowledged();
+        let (seen_read, seen_written, seen_unacknowledged) = self.seen_traffic;
+        let draining = matches!(
+            (unacknowledged, seen_unacknowledged),
+            (Some(now), Some(before)) if now < before
+        );
+        if read != seen_read || (written != seen_written && self.unflushed) || draining {
             self.last_received = Instant::now();
         }
-        self.seen_traffic = (read, written);
+        self.seen_traffic = (read, written, unacknowledged);
     }
 
     fn heartbeat(&mut self) -> Option<String> {
@@ -933,6 +941,18 @@ impl SocketLoop {
                         .and_then(Value::as_str)
                         .unwrap_or("kill");
                     state.interrupt(mode);
+                    // Not started yet (queued behind its concurrency limit): it will not run,
+                    // and with `kill` the router waits for our word, so it gets it now.
+                    if state.skip() {
+                        self.invocations.remove(&request);
+                        if mode != "killnowait" {
+                            self.send_invocation_error(
+                                request,
+                                "wamp.error.canceled",
+                                "the call was cancelled before its handler started".into(),
+                            );
+                        }
+                    }
                 }
             }
             Message::Event {
@@ -1009,8 +1029,12 @@ impl SocketLoop {
         };
         let handler = entry.handler.clone();
         let job = Box::new(move || {
-            // Cancelled while it waited behind the procedure's concurrency limit (or its
-            // connection went away meanwhile): it never starts.
+            // Cancelled while it waited behind the procedure's concurrency limit: the
+            // session has answered for it already. Abandoned (the connection went away
+            // meanwhile): nobody wants the answer, so it does not start either.
+            if !state.start() {
+                return;
+            }
             if state.is_interrupted() {
                 answer_invocation(&shared, answer, &state, Err(canceled()));
                 return;

@@ -1,0 +1,282 @@
+//! Handlers in the corners a stress run found: several handlers behind one router
+//! subscription, overlapping subscriptions, a call cancelled while it waits behind a
+//! concurrency limit, and a handler that answers after its connection was replaced.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use izaber_wamp::{
+    CallOptions, CancelMode, CancelToken, Client, Match, PublishOptions, RegisterOptions,
+    SubscribeOptions,
+};
+use support::Router;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn unique(name: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "test.{name}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn client(router: &Router, url: &str, backend: usize) -> Client {
+    router
+        .reconnecting_client(url, backend, Duration::from_millis(100))
+        .timeout(WAIT)
+        .connect()
+        .unwrap()
+}
+
+fn counter() -> (
+    Arc<AtomicUsize>,
+    impl Fn(izaber_wamp::Event) + Send + Sync + 'static,
+) {
+    let count = Arc::new(AtomicUsize::new(0));
+    let seen = count.clone();
+    (count, move |_| {
+        seen.fetch_add(1, Ordering::SeqCst);
+    })
+}
+
+/// Publishes `n` acknowledged events: once the router has acknowledged them, it has sent
+/// the EVENTs, and a subscriber on the same router gets them in order.
+fn publish(publisher: &Client, topic: &str, n: usize) {
+    for i in 0..n {
+        publisher
+            .publish_with(topic, (i,), (), &PublishOptions::new().acknowledge(true))
+            .unwrap();
+    }
+}
+
+/// Waits until every count reaches what is expected, then a little longer to catch extras.
+fn expect_counts(counts: &[&Arc<AtomicUsize>], expected: &[usize]) {
+    let read = || -> Vec<usize> { counts.iter().map(|c| c.load(Ordering::SeqCst)).collect() };
+    let deadline = Instant::now() + WAIT;
+    while read() != expected && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(read(), expected);
+}
+
+#[test]
+fn two_subscriptions_to_one_topic_both_get_every_event_until_each_leaves() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let subscriber = client(router, &router.ws_url, 1);
+    let publisher = client(router, &router.tcp_url, 2);
+    let topic = unique("twice");
+    let (first_count, first) = counter();
+    let (second_count, second) = counter();
+    let first_id = subscriber.subscribe(&topic, first).unwrap();
+    let second_id = subscriber.subscribe(&topic, second).unwrap();
+    assert_ne!(first_id, second_id);
+
+    publish(&publisher, &topic, 10);
+    expect_counts(&[&first_count, &second_count], &[10, 10]);
+
+    // Leaving with the first keeps the router subscription for the second.
+    subscriber.unsubscribe(first_id).unwrap();
+    publish(&publisher, &topic, 10);
+    expect_counts(&[&first_count, &second_count], &[10, 20]);
+
+    // The last one leaves: nothing more arrives, and the id is spent.
+    subscriber.unsubscribe(second_id).unwrap();
+    publish(&publisher, &topic, 5);
+    expect_counts(&[&first_count, &second_count], &[10, 20]);
+    assert!(subscriber.unsubscribe(second_id).is_err());
+}
+
+#[test]
+fn an_exact_and_a_prefix_subscription_that_overlap_both_get_the_event() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let subscriber = client(router, &router.unix_url, 1);
+    let publisher = client(router, &router.ws_url, 2);
+    let prefix = unique("overlap");
+    let topic = format!("{prefix}.motor");
+    let (exact_count, exact) = counter();
+    let (prefix_count, by_prefix) = counter();
+    subscriber.subscribe(&topic, exact).unwrap();
+    subscriber
+        .subscribe_with(
+            &prefix,
+            &SubscribeOptions::new().match_policy(Match::Prefix),
+            by_prefix,
+        )
+        .unwrap();
+    publish(&publisher, &topic, 3);
+    publish(&publisher, &format!("{prefix}.other"), 2);
+    expect_counts(&[&exact_count, &prefix_count], &[3, 5]);
+}
+
+#[test]
+fn shared_subscriptions_are_all_restored_after_a_router_restart() {
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    let subscriber = client(&router, &router.ws_url, 1);
+    let topic = "test.shared.after.restart";
+    let (first_count, first) = counter();
+    let (second_count, second) = counter();
+    let (third_count, third) = counter();
+    subscriber.subscribe(topic, first).unwrap();
+    let second_id = subscriber.subscribe(topic, second).unwrap();
+    subscriber.subscribe(topic, third).unwrap();
+    subscriber.unsubscribe(second_id).unwrap();
+
+    router.restart();
+    subscriber.wait_connected(WAIT).unwrap();
+    let publisher = client(&router, &router.tcp_url, 2);
+    // The restore is pipelined right after the rejoin; the first event through proves it done.
+    let deadline = Instant::now() + WAIT;
+    while first_count.load(Ordering::SeqCst) == 0 {
+        assert!(Instant::now() < deadline, "subscriptions never restored");
+        publish(&publisher, topic, 1);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before = first_count.load(Ordering::SeqCst);
+    publish(&publisher, topic, 10);
+    expect_counts(
+        &[&first_count, &second_count, &third_count],
+        &[before + 10, 0, before + 10],
+    );
+    assert_eq!(subscriber.stats().restore_failures, 0);
+}
+
+#[test]
+fn a_second_registration_of_one_uri_is_refused_clearly() {
+    let router = Router::shared();
+    let callee = client(router, &router.ws_url, 1);
+    let procedure = unique("once");
+    callee.register(&procedure, |_| Ok(1)).unwrap();
+    let error = callee.register(&procedure, |_| Ok(2)).unwrap_err();
+    assert_eq!(
+        error.wamp_uri(),
+        Some("wamp.error.procedure_already_exists"),
+        "{error}"
+    );
+    let caller = client(router, &router.tcp_url, 2);
+    assert_eq!(caller.call(&procedure, ()).unwrap(), 1);
+}
+
+#[test]
+fn a_call_cancelled_while_queued_behind_a_concurrency_limit_never_runs() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let callee = client(router, &router.ws_url, 1);
+    let caller = client(router, &router.tcp_url, 2);
+    let procedure = unique("queued");
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<String>();
+    callee
+        .register_with(
+            &procedure,
+            &RegisterOptions::new().concurrency(1),
+            move |invocation| {
+                let name: String = invocation.arg(0)?;
+                started_tx.send(name.clone()).unwrap();
+                if name == "first" {
+                    let _ = release_rx.recv_timeout(WAIT);
+                }
+                Ok(name)
+            },
+        )
+        .unwrap();
+    let first = {
+        let caller = caller.clone();
+        let procedure = procedure.clone();
+        std::thread::spawn(move || caller.call(&procedure, ("first",)))
+    };
+    assert_eq!(started_rx.recv_timeout(WAIT).unwrap(), "first");
+
+    let token = CancelToken::new();
+    let second = {
+        let caller = caller.clone();
+        let procedure = procedure.clone();
+        let options = CallOptions::new()
+            .cancel_token(&token)
+            .cancel_mode(CancelMode::Kill);
+        std::thread::spawn(move || caller.call_with(&procedure, ("second",), (), &options))
+    };
+    // The second invocation reaches the callee and waits behind the first.
+    let deadline = Instant::now() + WAIT;
+    while callee.stats().invocations < 2 {
+        assert!(Instant::now() < deadline, "the second call never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    token.cancel();
+    let cancelled = second.join().unwrap().unwrap_err();
+    assert_eq!(
+        cancelled.wamp_uri(),
+        Some("wamp.error.canceled"),
+        "{cancelled}"
+    );
+
+    release_tx.send(()).unwrap();
+    assert_eq!(first.join().unwrap().unwrap(), "first");
+    // The queued job has had its turn by now; it must not have started the handler.
+    assert_eq!(caller.call(&procedure, ("third",)).unwrap(), "third");
+    let started: Vec<String> = started_rx.try_iter().collect();
+    assert_eq!(started, ["third"], "the cancelled call ran");
+}
+
+#[test]
+fn a_handler_that_answers_after_a_reconnect_does_not_answer_the_new_session() {
+    // The handler holds its answer until its client has a new session, where invocation ids
+    // start again (the router was restarted), then answers. The answer must be dropped; the
+    // new session must keep working and see no stray YIELD.
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    let callee = client(&router, &router.ws_url, 1);
+    let (reconnected_tx, reconnected_rx) = crossbeam_channel::unbounded::<()>();
+    let (answered_tx, answered_rx) = crossbeam_channel::unbounded::<bool>();
+    callee
+        .register("test.late", move |invocation| {
+            let _ = reconnected_rx.recv_timeout(WAIT);
+            answered_tx.send(invocation.is_cancelled()).unwrap();
+            Ok("late")
+        })
+        .unwrap();
+    callee.register("test.echo", |i| i.arg::<i64>(0)).unwrap();
+    let caller = client(&router, &router.tcp_url, 2);
+    let pending = {
+        let caller = caller.clone();
+        std::thread::spawn(move || caller.call("test.late", ()))
+    };
+    let deadline = Instant::now() + WAIT;
+    while callee.stats().invocations < 1 {
+        assert!(Instant::now() < deadline, "the call never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    router.restart();
+    assert!(pending.join().unwrap().unwrap_err().is_connection_error());
+    callee.wait_connected(WAIT).unwrap();
+    caller.wait_connected(WAIT).unwrap();
+    let session = callee.session_id();
+    // Calls on the new session, so that its invocation ids overlap the old one's.
+    let deadline = Instant::now() + WAIT;
+    while caller.call("test.echo", (1,)).is_err() {
+        assert!(Instant::now() < deadline, "registration never restored");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    reconnected_tx.send(()).unwrap();
+    assert!(
+        answered_rx.recv_timeout(WAIT).unwrap(),
+        "told it was cancelled"
+    );
+    for i in 0..20 {
+        assert_eq!(caller.call("test.echo", (i,)).unwrap(), i);
+    }
+    assert_eq!(
+        callee.session_id(),
+        session,
+        "the new session was not disturbed"
+    );
+    assert_eq!(callee.stats().reconnections, 1);
+}
