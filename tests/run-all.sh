@@ -25,6 +25,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 # Benchmarks are not timed tests: they only run briefly here, so that they cannot rot.
 echo "== benchmark smoke: our bench and swampyer's against the router"
 bash benches/peers/run.sh --smoke
+echo "== recovery benchmark smoke: ours and swampyer's callees come back after a router crash"
+bash benches/peers/recovery.sh --smoke
 echo "== codec micro-benchmarks, quick mode"
 cargo bench --locked --bench codec -- --quick >/dev/null
 
