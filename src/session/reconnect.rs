@@ -26,7 +26,7 @@ use super::socket::{SocketLoop, run_join_hooks};
 use super::{Command, LinkState, Pending, Registration, SessionConfig, Subscription};
 
 /// How often a registration refused with `procedure_already_exists` is tried again after a
-/// reconnect, and the waits between tries (doubling): about a minute in all.
+/// reconnect, and the waits between tries (doubling, capped): about 48 s in all.
 const RESTORE_ATTEMPTS: u32 = 10;
 const RESTORE_RETRY_BASE: Duration = Duration::from_millis(250);
 const RESTORE_RETRY_MAX: Duration = Duration::from_secs(8);
