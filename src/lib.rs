@@ -58,6 +58,7 @@ mod client;
 pub mod config;
 mod error;
 mod izaber;
+mod memory;
 mod nexus;
 pub mod protocol;
 mod secret;

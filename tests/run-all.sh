@@ -27,6 +27,8 @@ echo "== benchmark smoke: our bench and swampyer's against the router"
 bash benches/peers/run.sh --smoke
 echo "== recovery benchmark smoke: ours and swampyer's callees come back after a router crash"
 bash benches/peers/recovery.sh --smoke
+echo "== memory benchmark smoke: a service after large messages"
+bash benches/memory.sh --smoke
 echo "== codec micro-benchmarks, quick mode"
 cargo bench --locked --bench codec -- --quick >/dev/null
 

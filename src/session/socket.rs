@@ -13,6 +13,7 @@ use mio::{Events, Interest, Poll, Token, Waker};
 use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
+use crate::memory;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Traffic};
 
@@ -747,12 +748,16 @@ impl SocketLoop {
             if log::log_enabled!(log::Level::Debug) {
                 log::debug!("received {:?}", LogSafe(&message));
             }
-            self.handle(message)?;
+            let size = payload.len();
+            drop(payload);
+            self.handle(message, size)?;
+            memory::large_message_done(size);
         }
         Ok(())
     }
 
-    fn handle(&mut self, message: Message) -> Result<(), String> {
+    /// Handles one message from the router; `size` is its encoded size.
+    fn handle(&mut self, message: Message, size: usize) -> Result<(), String> {
         match message {
             Message::Result {
                 request,
@@ -933,7 +938,7 @@ impl SocketLoop {
                 details,
                 args,
                 kwargs,
-            } => self.invoke(request, registration, details, args, kwargs),
+            } => self.invoke(request, registration, details, args, kwargs, size),
             Message::Interrupt { request, options } => {
                 if let Some(state) = self.invocations.get(&request) {
                     let mode = options
@@ -961,7 +966,7 @@ impl SocketLoop {
                 details,
                 args,
                 kwargs,
-            } => self.deliver(subscription, publication, details, args, kwargs),
+            } => self.deliver(subscription, publication, details, args, kwargs, size),
             Message::Goodbye { reason, .. } => {
                 self.send_own(&Message::Goodbye {
                     details: Dict::new(),
@@ -991,6 +996,7 @@ impl SocketLoop {
         details: Dict,
         args: Vec<Value>,
         kwargs: Dict,
+        size: usize,
     ) {
         self.shared
             .counters
@@ -1042,6 +1048,7 @@ impl SocketLoop {
             let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
                 .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
             answer_invocation(&shared, answer, &state, outcome);
+            memory::large_message_done(size);
         });
         if let Err(full) = entry.limit.submit(&self.shared.pool, job) {
             self.invocations.remove(&request);
@@ -1078,6 +1085,7 @@ impl SocketLoop {
         details: Dict,
         args: Vec<Value>,
         kwargs: Dict,
+        size: usize,
     ) {
         self.shared.counters.events.fetch_add(1, Ordering::Relaxed);
         let entries = self.subscriptions.get(subscription);
@@ -1114,6 +1122,7 @@ impl SocketLoop {
                         panic_message(&panic)
                     );
                 }
+                memory::large_message_done(size);
             });
             if entry.limit.submit(&self.shared.pool, job).is_err() {
                 self.shared

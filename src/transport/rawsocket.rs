@@ -150,8 +150,10 @@ impl RawSocket {
                 Ok(n) => {
                     self.written += n;
                     if self.written == front.len() {
+                        let size = front.len();
                         self.outgoing.pop_front();
                         self.written = 0;
+                        crate::memory::large_message_done(size);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),

@@ -86,6 +86,8 @@ impl WebSocketTransport {
 
     /// Queues a message. `frame` holds [`FRAME_HEADROOM`] spare bytes, then the payload.
     pub fn queue_message(&mut self, frame: Vec<u8>) -> Result<(), Error> {
+        // tungstenite copies the frame into its own buffer: ours is done with at once
+        let size = frame.len();
         let payload = Payload::from(frame).slice(FRAME_HEADROOM..);
         let message = if self.serializer.is_binary() {
             WsMessage::Binary(payload)
@@ -95,7 +97,9 @@ impl WebSocketTransport {
             })?;
             WsMessage::Text(text)
         };
-        self.write(message)
+        let queued = self.write(message);
+        crate::memory::large_message_done(size);
+        queued
     }
 
     pub fn queue_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
