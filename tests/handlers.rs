@@ -228,9 +228,15 @@ fn a_call_cancelled_while_queued_behind_a_concurrency_limit_never_runs() {
 
 #[test]
 fn a_handler_that_answers_after_a_reconnect_does_not_answer_the_new_session() {
-    // The handler holds its answer until its client has a new session, where invocation ids
-    // start again (the router was restarted), then answers. The answer must be dropped; the
-    // new session must keep working and see no stray YIELD.
+    // The handler holds its answer until its client has a new session, then answers. The
+    // restarted router numbers invocations from 1 again (one counter per realm), so the old
+    // invocation id is that of an invocation of the new session: enough calls are held open
+    // on the new session to make sure of it. A late answer sent there would reach one of
+    // them as its result; it must be dropped, and every held call get its own answer.
+    // (The narrower race, an answer checked before the drop is noticed and written after
+    // the reconnect, is forced in `session::socket`'s unit tests, where the interleaving
+    // can be set up exactly.)
+    const HELD: usize = 30;
     let router = Router::private();
     let _log = router.log_on_failure();
     let callee = client(&router, &router.ws_url, 1);
@@ -243,7 +249,14 @@ fn a_handler_that_answers_after_a_reconnect_does_not_answer_the_new_session() {
             Ok("late")
         })
         .unwrap();
-    callee.register("test.echo", |i| i.arg::<i64>(0)).unwrap();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    callee
+        .register("test.hold", move |_| {
+            // released when the sender goes
+            let _ = release_rx.recv_timeout(WAIT);
+            Ok("held")
+        })
+        .unwrap();
     let caller = client(&router, &router.tcp_url, 2);
     let pending = {
         let caller = caller.clone();
@@ -259,19 +272,46 @@ fn a_handler_that_answers_after_a_reconnect_does_not_answer_the_new_session() {
     callee.wait_connected(WAIT).unwrap();
     caller.wait_connected(WAIT).unwrap();
     let session = callee.session_id();
-    // Calls on the new session, so that its invocation ids overlap the old one's.
+
+    let held: Vec<_> = (0..HELD)
+        .map(|_| {
+            let caller = caller.clone();
+            std::thread::spawn(move || {
+                let deadline = Instant::now() + WAIT;
+                loop {
+                    match caller.call("test.hold", ()) {
+                        Err(e) if e.wamp_uri() == Some("wamp.error.no_such_procedure") => {
+                            assert!(Instant::now() < deadline, "registration never restored");
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        answer => return answer,
+                    }
+                }
+            })
+        })
+        .collect();
     let deadline = Instant::now() + WAIT;
-    while caller.call("test.echo", (1,)).is_err() {
-        assert!(Instant::now() < deadline, "registration never restored");
-        std::thread::sleep(Duration::from_millis(50));
+    while callee.stats().invocations < 1 + HELD as u64 {
+        assert!(
+            Instant::now() < deadline,
+            "the held calls never all arrived"
+        );
+        std::thread::sleep(Duration::from_millis(10));
     }
     reconnected_tx.send(()).unwrap();
     assert!(
         answered_rx.recv_timeout(WAIT).unwrap(),
         "told it was cancelled"
     );
-    for i in 0..20 {
-        assert_eq!(caller.call("test.echo", (i,)).unwrap(), i);
+    // time for a late answer, had one been sent, to reach the router before the held ones
+    std::thread::sleep(Duration::from_millis(300));
+    drop(release_tx);
+    for call in held {
+        assert_eq!(
+            call.join().unwrap().unwrap().as_str(),
+            Some("held"),
+            "a held call got the old session's answer"
+        );
     }
     assert_eq!(
         callee.session_id(),
