@@ -173,48 +173,7 @@ impl Wamp {
     }
 
     fn builder(&self, settings: &WampConfig, with_hooks: bool) -> Result<ClientBuilder, Error> {
-        let serializers = settings
-            .serializers
-            .iter()
-            .map(|s| s.parse::<Serializer>())
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        let username = settings.username.clone().unwrap_or_default();
-        let authid = settings.authid.clone().unwrap_or_else(|| username.clone());
-        let password = settings.password.clone().unwrap_or_default();
-        let auth = if settings.authmethods.iter().any(|m| m == "ticket") {
-            Auth::Ticket {
-                authid,
-                ticket: password,
-            }
-        } else if settings.authmethods.iter().any(|m| m == "wampcra") {
-            Auth::WampCra {
-                authid,
-                secret: password,
-            }
-        } else {
-            Auth::Anonymous
-        };
-        let reconnect = match settings.auto_reconnect {
-            Some(interval) => ReconnectPolicy::every(interval),
-            None => ReconnectPolicy::never(),
-        };
-        let mut builder = Client::builder(settings.urls.clone())
-            .realm(settings.realm.clone())
-            .auth(auth)
-            .serializers(&serializers)
-            .uri_base(settings.uri_base.clone())
-            .timeout(settings.timeout)
-            .ping_interval(settings.ping_interval)
-            .heartbeat_timeout(settings.heartbeat_timeout)
-            .max_payload_size(settings.max_payload_size)
-            .reconnect(reconnect)
-            .reconnect_wait(settings.reconnect_wait)
-            .danger_accept_invalid_certs(!settings.tls_verify)
-            .danger_accept_invalid_hostnames(!settings.tls_verify_hostname);
-        if let Some(ca_file) = &settings.ca_file {
-            builder = builder.ca_file(ca_file.clone());
-        }
+        let mut builder = ClientBuilder::from_config(settings)?;
         if with_hooks {
             let hooks = self.hooks.lock();
             for hook in &hooks.join {
@@ -587,4 +546,72 @@ macro_rules! __call_munch {
     ($send:ident, $client:expr, $uri:expr, [$($arg:expr,)*], [$($kw:tt)*], $next:expr $(, $($rest:tt)*)?) => {
         $crate::__call_munch!($send, $client, $uri, [$($arg,)* $next,], [$($kw)*], $($($rest)*)?)
     };
+}
+
+impl ClientBuilder {
+    /// A builder with everything `wamp.connection` in izaber.yaml says: URLs, realm, login,
+    /// serializers, URI base, timeouts, reconnection, heartbeat and TLS. It is how
+    /// [`initialize`] makes the global `wamp`'s client; a program or tool that wants its own
+    /// [`Client`] from the same file starts here and overrides what it needs.
+    ///
+    /// The login is a ticket when `authmethods` has `ticket`, else WAMP-CRA when it has
+    /// `wampcra` (the password is the secret), else anonymous.
+    ///
+    /// ```
+    /// use izaber_wamp::ClientBuilder;
+    /// use izaber_wamp::config::Config;
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let config = Config::from_yaml_str(
+    ///     "default: {wamp: {connection: {url: 'ws://127.0.0.1:8282/ws', username: me}}}",
+    ///     None,
+    /// )?;
+    /// let builder = ClientBuilder::from_config(&config.wamp()?)?.realm("other");
+    /// # drop(builder);
+    /// # Ok(()) }
+    /// ```
+    pub fn from_config(settings: &WampConfig) -> Result<ClientBuilder, Error> {
+        let serializers = settings
+            .serializers
+            .iter()
+            .map(|s| s.parse::<Serializer>())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let username = settings.username.clone().unwrap_or_default();
+        let authid = settings.authid.clone().unwrap_or_else(|| username.clone());
+        let password = settings.password.clone().unwrap_or_default();
+        let auth = if settings.authmethods.iter().any(|m| m == "ticket") {
+            Auth::Ticket {
+                authid,
+                ticket: password,
+            }
+        } else if settings.authmethods.iter().any(|m| m == "wampcra") {
+            Auth::WampCra {
+                authid,
+                secret: password,
+            }
+        } else {
+            Auth::Anonymous
+        };
+        let reconnect = match settings.auto_reconnect {
+            Some(interval) => ReconnectPolicy::every(interval),
+            None => ReconnectPolicy::never(),
+        };
+        let mut builder = Client::builder(settings.urls.clone())
+            .realm(settings.realm.clone())
+            .auth(auth)
+            .serializers(&serializers)
+            .uri_base(settings.uri_base.clone())
+            .timeout(settings.timeout)
+            .ping_interval(settings.ping_interval)
+            .heartbeat_timeout(settings.heartbeat_timeout)
+            .max_payload_size(settings.max_payload_size)
+            .reconnect(reconnect)
+            .reconnect_wait(settings.reconnect_wait)
+            .danger_accept_invalid_certs(!settings.tls_verify)
+            .danger_accept_invalid_hostnames(!settings.tls_verify_hostname);
+        if let Some(ca_file) = &settings.ca_file {
+            builder = builder.ca_file(ca_file.clone());
+        }
+        Ok(builder)
+    }
 }

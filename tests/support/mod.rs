@@ -580,7 +580,13 @@ impl Endpoint {
 /// The python of the router venv and router.py; an error telling how to
 /// create the venv when it is missing.
 fn locate_venv() -> Result<(PathBuf, PathBuf), String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    // The workspace root: this module also serves crates in subdirectories (cli/).
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = manifest_dir
+        .ancestors()
+        .find(|dir| dir.join(ROUTER_DIR).join("router.py").exists())
+        .unwrap_or(manifest_dir)
+        .to_path_buf();
     let venv = match std::env::var_os("IZABER_ROUTER_VENV") {
         Some(v) if !v.is_empty() => PathBuf::from(v),
         _ => root.join(ROUTER_DIR).join(".venv"),
