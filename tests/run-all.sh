@@ -14,7 +14,7 @@ echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy"
-cargo clippy --all-targets --locked -- -D warnings
+cargo clippy --workspace --all-targets --locked -- -D warnings
 
 echo "== router oracle tests (Python swampyer against the Nexus-like router)"
 bash tests/router/run-oracle-tests.sh
@@ -39,4 +39,6 @@ echo "== cargo test"
 # Unit and integration tests (examples are built and run by tests/examples.rs), then doc
 # tests; last, so that the suite's verdict closes the output.
 cargo test --locked --lib --tests
+# The command-line tool (cli/, a crate of its own) against the router.
+cargo test --locked -p izaber-wamp-cli
 cargo test --locked --doc

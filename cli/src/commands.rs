@@ -1,0 +1,492 @@
+//! The commands: each connects, does its one thing, prints JSON on stdout and closes the
+//! session with a GOODBYE.
+
+use std::io::Write;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use clap::{Args, Subcommand};
+use crossbeam_channel::{Receiver, select};
+use izaber_wamp::{
+    CallError, CallOptions, Client, Event, Invocation, Match, PublishOptions, RegisterOptions,
+    SubscribeOptions,
+};
+use serde_json::{Value, json};
+
+use crate::connection::{ConnectionArgs, Lifetime};
+use crate::failure::Failure;
+use crate::output;
+use crate::values::{self, Arguments};
+
+/// Calls a procedure and prints its result.
+///
+/// The result is printed as JSON: the single positional result when that is all the callee
+/// returned (as Python's `wamp.call` returns it), else `{"args": [...], "kwargs": {...}}`.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  izaber-wamp call auth.whoami
+  izaber-wamp call example.add 1 2                 # [1, 2]
+  izaber-wamp call x.y 1 '\"1\"' abc                 # [1, \"1\", \"abc\"]
+  izaber-wamp call x.y -k name=motor -k speed=2.5
+  izaber-wamp call \"example.call('pos1', 2, keyword1='value1')\"
+  izaber-wamp call x.count --progress               # one line per progressive result
+  echo 42 | izaber-wamp call \"x.read({stdin}, ['code'])\"")]
+pub struct CallArgs {
+    /// The procedure (relative URIs get the configured uri_base), or a Python-style call such
+    /// as "x.y('a', 2, k=3)". `{stdin}` anywhere is replaced by what is piped in.
+    uri: String,
+    /// Positional arguments: one that parses as JSON is that JSON, anything else a string.
+    args: Vec<String>,
+    /// A keyword argument, KEY=VALUE (VALUE read as the positional ones).
+    #[arg(short = 'k', long = "kwarg", value_name = "KEY=VALUE")]
+    kwargs: Vec<String>,
+    /// A CALL option, KEY=VALUE (e.g. -o timeout=5000, the router's timeout in ms).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Reads {"args": [...], "kwargs": {...}} from FILE, or from stdin with `-`.
+    #[arg(long, value_name = "FILE|-")]
+    args_json: Option<String>,
+    /// Asks for progressive results and prints each on its own line before the result.
+    #[arg(long)]
+    progress: bool,
+}
+
+pub fn call(connection: &ConnectionArgs, args: CallArgs) -> Result<(), Failure> {
+    let arguments = values::gather(
+        &args.uri,
+        &args.args,
+        &args.kwargs,
+        args.args_json.as_deref(),
+    )?;
+    let mut options = CallOptions::new();
+    for option in &args.options {
+        let (key, value) = values::key_value(option, "-o")?;
+        options = options.option(&key, value);
+    }
+    let client = connection.connect(Lifetime::OneShot)?;
+    let Arguments {
+        uri,
+        args: positional,
+        kwargs,
+    } = arguments;
+    let result = if args.progress {
+        client.call_progressive(&uri, &positional, &kwargs, &options, |progress| {
+            output::print_line(&output::compact(&output::result_value(&progress)));
+        })
+    } else {
+        client.call_with(&uri, &positional, &kwargs, &options)
+    };
+    client.close();
+    output::print(&output::result_value(&result?));
+    Ok(())
+}
+
+/// Publishes an event.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  izaber-wamp publish example.topic hello
+  izaber-wamp pub \"example.topic(args=[1, 2], kwargs={'k': 42})\"
+  izaber-wamp publish example.topic 1 -k unit=mm --ack")]
+pub struct PublishArgs {
+    /// The topic, or a Python-style publication such as "t('a', k=1)" or
+    /// "t(args=[1, 2], kwargs={'k': 42})". `{stdin}` is replaced by what is piped in.
+    topic: String,
+    /// Positional arguments: one that parses as JSON is that JSON, anything else a string.
+    args: Vec<String>,
+    /// A keyword argument, KEY=VALUE.
+    #[arg(short = 'k', long = "kwarg", value_name = "KEY=VALUE")]
+    kwargs: Vec<String>,
+    /// A PUBLISH option, KEY=VALUE (e.g. -o exclude_me=false).
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Reads {"args": [...], "kwargs": {...}} from FILE, or from stdin with `-`.
+    #[arg(long, value_name = "FILE|-")]
+    args_json: Option<String>,
+    /// Waits for the router's acknowledgement and prints the publication id; a refusal is
+    /// an error (exit 1).
+    #[arg(long)]
+    ack: bool,
+}
+
+pub fn publish(connection: &ConnectionArgs, args: PublishArgs) -> Result<(), Failure> {
+    let arguments = values::gather(
+        &args.topic,
+        &args.args,
+        &args.kwargs,
+        args.args_json.as_deref(),
+    )?;
+    let mut options = PublishOptions::new().acknowledge(args.ack);
+    for option in &args.options {
+        let (key, value) = values::key_value(option, "-o")?;
+        options = options.option(&key, value);
+    }
+    let client = connection.connect(Lifetime::OneShot)?;
+    let published =
+        client.publish_with(&arguments.uri, &arguments.args, &arguments.kwargs, &options);
+    client.close();
+    if let Some(publication) = published? {
+        output::print(&publication);
+    }
+    Ok(())
+}
+
+/// Prints one JSON line per event: {"args": [...], "kwargs": {...}}, with "topic" and
+/// "details" too under --details.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  izaber-wamp subscribe example.topic
+  izaber-wamp subscribe example -o match=prefix --details
+  izaber-wamp subscribe example.topic --count 1 | jq .args[0]")]
+pub struct SubscribeArgs {
+    /// The topic (a prefix or a pattern with -o match=prefix|wildcard).
+    topic: String,
+    /// A SUBSCRIBE option, KEY=VALUE; match=prefix or match=wildcard for patterns.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// Adds the topic and the event's details to each line.
+    #[arg(long)]
+    details: bool,
+    /// Stops after N events.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+}
+
+pub fn subscribe(connection: &ConnectionArgs, args: SubscribeArgs) -> Result<(), Failure> {
+    let mut options = SubscribeOptions::new();
+    for option in &args.options {
+        let (key, value) = values::key_value(option, "-o")?;
+        options = match (key.as_str(), &value) {
+            ("match", Value::String(policy)) => options.match_policy(match_policy(policy)?),
+            _ => options.option(&key, value),
+        };
+    }
+    let interrupted = on_ctrl_c()?;
+    let client = connection.connect(Lifetime::Service)?;
+    let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
+    client.subscribe_with(&args.topic, &options, move |event: Event| {
+        let _ = events_tx.send(event);
+    })?;
+    log::info!("subscribed to {}", client.full_uri(&args.topic));
+    let mut seen = 0;
+    let outcome = loop {
+        if args.count.is_some_and(|count| seen >= count) {
+            break Ok(());
+        }
+        select! {
+            recv(events) -> event => {
+                let Ok(event) = event else { break Ok(()) };
+                let mut line = json!({
+                    "args": output::to_json(&event.args),
+                    "kwargs": output::to_json(&event.kwargs),
+                });
+                if args.details {
+                    line["topic"] = json!(event.topic);
+                    line["details"] = output::to_json(&event.details);
+                }
+                output::print_line(&output::compact(&line));
+                seen += 1;
+            }
+            recv(interrupted) -> _ => break Err(Failure::Interrupted),
+        }
+    };
+    client.close();
+    outcome
+}
+
+/// Serves a procedure until Ctrl-C (or --count invocations), answering with a command's
+/// output or with the call's own arguments.
+///
+/// With --exec, each invocation runs CMD with {"args": [...], "kwargs": {...}, "details":
+/// {...}} as JSON on its stdin; its stdout is the result (JSON, or else the text as a
+/// string); a non-zero exit is answered with the error
+/// com.izaber.wamp.error.command_failed carrying its stderr. With --echo the result is
+/// {"args": [...], "kwargs": {...}} of the call. The registration comes back after a
+/// reconnect, as the library's always do.
+#[derive(Args, Debug)]
+#[command(after_help = "Examples:
+  izaber-wamp register example.echo --echo
+  izaber-wamp register example.upper --exec tr a-z A-Z
+  izaber-wamp register example.count --count 1 --exec jq '.args | length'")]
+pub struct RegisterArgs {
+    /// The procedure (or a prefix / pattern with -o match=prefix|wildcard).
+    uri: String,
+    /// A REGISTER option, KEY=VALUE: match=prefix|wildcard, invoke=roundrobin|random|..., or
+    /// any other option the router knows.
+    #[arg(short = 'o', long = "option", value_name = "KEY=VALUE")]
+    options: Vec<String>,
+    /// How many invocations run at once (default 1; more wait their turn).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    concurrency: usize,
+    /// Stops after answering N invocations.
+    #[arg(long, value_name = "N")]
+    count: Option<u64>,
+    /// Answers with the call's arguments.
+    #[arg(long, conflicts_with = "exec")]
+    echo: bool,
+    /// The command (and its arguments) to run per invocation; everything after it is its.
+    #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "CMD")]
+    exec: Vec<String>,
+}
+
+pub fn register(connection: &ConnectionArgs, args: RegisterArgs) -> Result<(), Failure> {
+    if !args.echo && args.exec.is_empty() {
+        return Err(Failure::usage(
+            "register needs --exec CMD [ARG...] or --echo",
+        ));
+    }
+    if args.concurrency == 0 {
+        return Err(Failure::usage("--concurrency must be at least 1"));
+    }
+    let mut options = RegisterOptions::new().concurrency(args.concurrency);
+    for option in &args.options {
+        let (key, value) = values::key_value(option, "-o")?;
+        options = match (key.as_str(), &value) {
+            ("match", Value::String(policy)) => options.match_policy(match_policy(policy)?),
+            ("invoke", Value::String(policy)) => options.invoke(policy),
+            _ => options.option(&key, value),
+        };
+    }
+    let interrupted = on_ctrl_c()?;
+    let client = connection.connect(Lifetime::Service)?;
+    let answered = Arc::new(AtomicU64::new(0));
+    let (done_tx, done) = crossbeam_channel::unbounded::<()>();
+    let exec = Arc::new(args.exec);
+    let counted = answered.clone();
+    client.register_with(&args.uri, &options, move |invocation: Invocation| {
+        let answer = if exec.is_empty() {
+            Ok(json!({
+                "args": output::to_json(&invocation.args),
+                "kwargs": output::to_json(&invocation.kwargs),
+            }))
+        } else {
+            run_command(&exec, &invocation)
+        };
+        counted.fetch_add(1, Ordering::SeqCst);
+        let _ = done_tx.send(());
+        answer
+    })?;
+    log::info!("serving {}", client.full_uri(&args.uri));
+    let outcome = loop {
+        if args
+            .count
+            .is_some_and(|count| answered.load(Ordering::SeqCst) >= count)
+        {
+            break Ok(());
+        }
+        select! {
+            recv(done) -> _ => {}
+            recv(interrupted) -> _ => break Err(Failure::Interrupted),
+        }
+    };
+    client.close();
+    outcome
+}
+
+/// Runs `command` with the invocation as JSON on its stdin.
+fn run_command(command: &[String], invocation: &Invocation) -> Result<Value, CallError> {
+    let input = json!({
+        "args": output::to_json(&invocation.args),
+        "kwargs": output::to_json(&invocation.kwargs),
+        "details": output::to_json(&invocation.details),
+    });
+    let failed = |message: String| CallError::new("com.izaber.wamp.error.command_failed", message);
+    let mut child = std::process::Command::new(&command[0])
+        .args(&command[1..])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot run {}: {e}", command[0])))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    // A command that exits without reading its input closes the pipe: not our error.
+    let _ = stdin.write_all(output::compact(&input).as_bytes());
+    drop(stdin);
+    let finished = child
+        .wait_with_output()
+        .map_err(|e| failed(format!("{} failed: {e}", command[0])))?;
+    if !finished.status.success() {
+        let stderr = String::from_utf8_lossy(&finished.stderr);
+        return Err(failed(format!(
+            "{} exited with {}: {}",
+            command[0],
+            finished.status,
+            stderr.trim_end()
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&finished.stdout);
+    let stdout = stdout.trim_end_matches(['\n', '\r']);
+    Ok(serde_json::from_str(stdout).unwrap_or_else(|_| Value::String(stdout.to_owned())))
+}
+
+/// Logs in, prints the session's welcome and leaves: the quickest "can I reach Nexus?".
+pub fn join(connection: &ConnectionArgs) -> Result<(), Failure> {
+    let client = connection.connect(Lifetime::OneShot)?;
+    let welcome = client.welcome_details();
+    let roles = welcome
+        .get("roles")
+        .and_then(|roles| roles.as_dict())
+        .map(|roles| roles.keys().cloned().collect::<Vec<_>>())
+        .unwrap_or_default();
+    let shown = json!({
+        "session": client.session_id(),
+        "authid": client.authid(),
+        "authrole": client.authrole(),
+        "authmethod": output::to_json(&welcome.get("authmethod")),
+        "authprovider": output::to_json(&welcome.get("authprovider")),
+        "router_roles": roles,
+        "serializer": client.serializer().to_string(),
+    });
+    client.close();
+    output::print(&shown);
+    Ok(())
+}
+
+/// Nexus's own services, with the library's helpers.
+#[derive(Subcommand, Debug)]
+pub enum NexusCommand {
+    /// Who the router says you are (auth.whoami).
+    Whoami,
+    /// Rosters: named lists that sessions join with data of their own.
+    #[command(subcommand)]
+    Roster(RosterCommand),
+    /// Per-user metadata stored by Nexus.
+    #[command(subcommand)]
+    Metadata(MetadataCommand),
+    /// One-time passwords of the logged-in user.
+    #[command(subcommand)]
+    Otp(UuidCommand),
+    /// API keys of the logged-in user.
+    #[command(subcommand)]
+    Apikeys(ApikeysCommand),
+    /// The directory (Active Directory) as Nexus sees it.
+    #[command(subcommand)]
+    Ad(AdCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RosterCommand {
+    /// The entries of a roster.
+    Query { name: String },
+    /// Adds this session to a roster with DATA (JSON, or else a string) until it leaves,
+    /// which is at once unless --hold: then until Ctrl-C.
+    Register {
+        name: String,
+        data: String,
+        /// Keeps the session (and its entry) until Ctrl-C.
+        #[arg(long)]
+        hold: bool,
+    },
+    /// Removes this session's entry.
+    Unregister { name: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MetadataCommand {
+    Get {
+        key: String,
+    },
+    /// Sets KEY to VALUE (JSON, or else a string).
+    Set {
+        key: String,
+        value: String,
+    },
+    List,
+    Delete {
+        key: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UuidCommand {
+    Create,
+    List,
+    Delete { uuid: String },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApikeysCommand {
+    /// Creates a key; DATA (JSON, or else a string) describes it, e.g. '{"description": "ci"}'.
+    Create {
+        data: Option<String>,
+    },
+    List,
+    Delete {
+        uuid: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AdCommand {
+    Users,
+    Groups,
+}
+
+pub fn nexus(connection: &ConnectionArgs, command: NexusCommand) -> Result<(), Failure> {
+    let client = connection.connect(Lifetime::OneShot)?;
+    let result = nexus_request(&client, command);
+    client.close();
+    output::print(&output::to_json(&result?));
+    Ok(())
+}
+
+fn nexus_request(
+    client: &Client,
+    command: NexusCommand,
+) -> Result<izaber_wamp::protocol::Value, Failure> {
+    use NexusCommand as N;
+    let json = values::json_or_string;
+    Ok(match command {
+        N::Whoami => client.whoami()?,
+        N::Roster(RosterCommand::Query { name }) => client.roster_query(&name)?,
+        N::Roster(RosterCommand::Register { name, data, hold }) => {
+            let interrupted = if hold { Some(on_ctrl_c()?) } else { None };
+            let registered = client.roster_register(&name, json(&data))?;
+            if let Some(interrupted) = interrupted {
+                output::print(&output::to_json(&registered));
+                log::info!("in roster {name} until Ctrl-C");
+                let _ = interrupted.recv();
+                return Err(Failure::Interrupted);
+            }
+            registered
+        }
+        N::Roster(RosterCommand::Unregister { name }) => client.roster_unregister(&name)?,
+        N::Metadata(MetadataCommand::Get { key }) => client.metadata_get(&key)?,
+        N::Metadata(MetadataCommand::Set { key, value }) => {
+            client.metadata_set(&key, json(&value))?
+        }
+        N::Metadata(MetadataCommand::List) => client.metadata_list()?,
+        N::Metadata(MetadataCommand::Delete { key }) => client.metadata_delete(&key)?,
+        N::Otp(UuidCommand::Create) => client.otp_create()?,
+        N::Otp(UuidCommand::List) => client.otp_list()?,
+        N::Otp(UuidCommand::Delete { uuid }) => client.otp_delete(&uuid)?,
+        N::Apikeys(ApikeysCommand::Create { data }) => {
+            client.apikeys_create(data.as_deref().map_or(json!({}), json))?
+        }
+        N::Apikeys(ApikeysCommand::List) => client.apikeys_list()?,
+        N::Apikeys(ApikeysCommand::Delete { uuid }) => client.apikeys_delete(&uuid)?,
+        N::Ad(AdCommand::Users) => client.ad_users()?,
+        N::Ad(AdCommand::Groups) => client.ad_groups()?,
+    })
+}
+
+fn match_policy(policy: &str) -> Result<Match, Failure> {
+    match policy {
+        "exact" => Ok(Match::Exact),
+        "prefix" => Ok(Match::Prefix),
+        "wildcard" => Ok(Match::Wildcard),
+        other => Err(Failure::usage(format!(
+            "match must be exact, prefix or wildcard, not {other:?}"
+        ))),
+    }
+}
+
+/// A channel that receives once Ctrl-C is pressed (or SIGTERM arrives).
+fn on_ctrl_c() -> Result<Receiver<()>, Failure> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    ctrlc::set_handler(move || {
+        let _ = tx.try_send(());
+    })
+    .map_err(|e| Failure::usage(format!("cannot catch Ctrl-C: {e}")))?;
+    Ok(rx)
+}

@@ -1,0 +1,122 @@
+//! `izaber-wamp`: Nexus (or any WAMP router) from the shell, scripts and pipes.
+//!
+//! Every command reads the same configuration as the library (`izaber.yaml`, `IZABER_YAML`,
+//! `IZABER_ENVIRONMENT`), with command-line and `IZABER_WAMP_*` overrides. stdout carries
+//! only data (JSON); messages go to stderr. Exit codes are in [`failure`].
+
+mod commands;
+mod connection;
+mod failure;
+mod output;
+mod pyexpr;
+mod values;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+use connection::ConnectionArgs;
+use failure::Failure;
+
+const AFTER_HELP: &str = "\
+Exit codes: 0 ok, 1 the router (or the callee) answered with an error, 2 usage or invalid \
+input, 3 cannot connect or log in (or the connection was lost), 4 timeout, 130 interrupted.
+
+Examples:
+  izaber-wamp whoami
+  izaber-wamp call example.add 1 2
+  izaber-wamp call \"example.call('pos1', 2, keyword1='value1')\"
+  izaber-wamp --url ws://127.0.0.1:8282/ws --user backend-1 join
+  izaber-wamp subscribe example.topic --count 3
+  izaber-wamp register example.upper --exec tr a-z A-Z";
+
+#[derive(Parser)]
+#[command(
+    name = "izaber-wamp",
+    version,
+    about = "Nexus (or any WAMP router) from the shell: call, publish, subscribe, register",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(flatten)]
+    connection: ConnectionArgs,
+    /// More messages on stderr (-v: info, -vv: debug). RUST_LOG overrides.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    verbose: u8,
+    /// Only errors on stderr.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Call(commands::CallArgs),
+    #[command(visible_alias = "pub")]
+    Publish(commands::PublishArgs),
+    #[command(visible_alias = "sub")]
+    Subscribe(commands::SubscribeArgs),
+    Register(commands::RegisterArgs),
+    Join,
+    #[command(flatten)]
+    Nexus(commands::NexusCommand),
+    /// Prints a completion script for a shell, e.g. `izaber-wamp completions bash >
+    /// /etc/bash_completion.d/izaber-wamp`.
+    Completions {
+        /// bash, zsh, fish, powershell or elvish.
+        shell: clap_complete::Shell,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { failure::USAGE } else { 0 });
+        }
+    };
+    init_logging(cli.verbose, cli.quiet);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            failure.report();
+            ExitCode::from(failure.code())
+        }
+    }
+}
+
+fn init_logging(verbose: u8, quiet: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, _) => "debug",
+    };
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(level))
+        .format_timestamp(None)
+        .format_target(false)
+        .init();
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    let connection = &cli.connection;
+    match cli.command {
+        Command::Call(args) => commands::call(connection, args),
+        Command::Publish(args) => commands::publish(connection, args),
+        Command::Subscribe(args) => commands::subscribe(connection, args),
+        Command::Register(args) => commands::register(connection, args),
+        Command::Join => commands::join(connection),
+        Command::Nexus(command) => commands::nexus(connection, command),
+        Command::Completions { shell } => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "izaber-wamp",
+                &mut std::io::stdout(),
+            );
+            Ok(())
+        }
+    }
+}

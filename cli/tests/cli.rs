@@ -1,0 +1,512 @@
+//! The built `izaber-wamp` binary against the test router: every command's success path, the
+//! failures with their exit codes and messages, and commands talking to each other across
+//! processes.
+
+#[path = "../../tests/support/mod.rs"]
+mod support;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use izaber_wamp::{CallError, Client, Invocation};
+use serde_json::{Value, json};
+use support::{Router, User};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// An empty directory for HOME and the working directory, so that no izaber.yaml of the
+/// machine's is found: every setting comes from the environment the test gives.
+fn empty_home() -> &'static PathBuf {
+    static HOME: OnceLock<PathBuf> = OnceLock::new();
+    HOME.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("izaber-cli-home-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    })
+}
+
+fn cli_as(router: &Router, url: &str, user: &User) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_izaber-wamp"));
+    let home = empty_home();
+    for variable in [
+        "IZABER_YAML",
+        "IZABER_ENVIRONMENT",
+        "IZABER_WAMP_CONFIG",
+        "IZABER_WAMP_SERIALIZER",
+        "IZABER_WAMP_TIMEOUT",
+        "RUST_LOG",
+    ] {
+        command.env_remove(variable);
+    }
+    command
+        .current_dir(home)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home)
+        .env("IZABER_WAMP_URL", url)
+        .env("IZABER_WAMP_REALM", &router.realm)
+        .env("IZABER_WAMP_USER", &user.username)
+        .env("IZABER_WAMP_PASSWORD", &user.password)
+        .stdin(Stdio::null());
+    command
+}
+
+fn cli(router: &Router) -> Command {
+    cli_as(router, &router.ws_url, router.backend(1))
+}
+
+struct Outcome {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Outcome {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {:?}", self.stdout))
+    }
+
+    fn ok(self) -> Outcome {
+        assert_eq!(self.code, 0, "stderr: {}", self.stderr);
+        self
+    }
+}
+
+fn run(command: &mut Command, args: &[&str]) -> Outcome {
+    run_with_input(command, args, None)
+}
+
+fn run_with_input(command: &mut Command, args: &[&str], input: Option<&str>) -> Outcome {
+    command
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if input.is_some() {
+        command.stdin(Stdio::piped());
+    }
+    let mut child = command.spawn().expect("the binary runs");
+    if let Some(input) = input {
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+    }
+    let output = wait_bounded(child);
+    Outcome {
+        code: output.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// Waits for the child, killing it after [`WAIT`]: a hung command fails the test instead of
+/// hanging it.
+fn wait_bounded(child: Child) -> std::process::Output {
+    let id = child.id();
+    let (done_tx, done_rx) = crossbeam_channel::bounded::<()>(1);
+    std::thread::spawn(move || {
+        if done_rx.recv_timeout(WAIT).is_err() {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+        }
+    });
+    let output = child.wait_with_output().unwrap();
+    let _ = done_tx.send(());
+    output
+}
+
+/// A service in this test process: procedures the CLI calls.
+fn service(router: &Router) -> Client {
+    let client = router
+        .client(&router.ws_url, router.backend(2))
+        .connect()
+        .unwrap();
+    client
+        .register("cli.args", |i: Invocation| {
+            Ok(json!({"args": i.args, "kwargs": i.kwargs}))
+        })
+        .unwrap();
+    client
+        .register("cli.slow", |_| {
+            std::thread::sleep(Duration::from_secs(3));
+            Ok("late")
+        })
+        .unwrap();
+    client
+        .register("cli.count", |i: Invocation| {
+            for n in 1..=3 {
+                i.progress(&n).map_err(CallError::failure)?;
+            }
+            Ok("done")
+        })
+        .unwrap();
+    client
+}
+
+fn shared() -> (&'static Router, &'static Client) {
+    static SERVICE: OnceLock<Client> = OnceLock::new();
+    let router = Router::shared();
+    (router, SERVICE.get_or_init(|| service(router)))
+}
+
+#[test]
+fn join_prints_the_session() {
+    let (router, _) = shared();
+    let shown = run(&mut cli(router), &["join"]).ok().json();
+    assert!(shown["session"].as_u64().unwrap() > 0, "{shown}");
+    assert_eq!(shown["authid"], "backend-1");
+    assert_eq!(shown["authrole"], "backend");
+    assert_eq!(shown["authmethod"], "ticket");
+    assert!(
+        shown["router_roles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dealer"))
+    );
+}
+
+#[test]
+fn whoami_prints_the_logged_in_user() {
+    let (router, _) = shared();
+    let me = run(&mut cli(router), &["whoami"]).ok().json();
+    assert!(me.to_string().contains("backend-1"), "{me}");
+}
+
+#[test]
+fn call_takes_json_or_strings_keywords_and_python_style() {
+    let (router, _) = shared();
+    let answer = run(
+        &mut cli(router),
+        &[
+            "call", "cli.args", "1", "\"1\"", "abc", "-k", "unit=mm", "-k", "n=2.5",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        answer,
+        json!({"args": [1, "1", "abc"], "kwargs": {"unit": "mm", "n": 2.5}})
+    );
+
+    let answer = run(
+        &mut cli(router),
+        &[
+            "call",
+            "cli.args('pos1', 2, [True, None], keyword1='value1')",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(
+        answer,
+        json!({"args": ["pos1", 2, [true, null]], "kwargs": {"keyword1": "value1"}})
+    );
+}
+
+#[test]
+fn stdin_feeds_a_placeholder_and_args_json() {
+    let (router, _) = shared();
+    let answer = run_with_input(
+        &mut cli(router),
+        &["call", "cli.args({stdin}, ['code'])"],
+        Some("{\"id\": 7}\n"),
+    )
+    .ok()
+    .json();
+    assert_eq!(answer, json!({"args": [{"id": 7}, ["code"]], "kwargs": {}}));
+
+    let answer = run_with_input(
+        &mut cli(router),
+        &["call", "cli.args", "--args-json", "-"],
+        Some(r#"{"args": [1], "kwargs": {"k": [true]}}"#),
+    )
+    .ok()
+    .json();
+    assert_eq!(answer, json!({"args": [1], "kwargs": {"k": [true]}}));
+}
+
+#[test]
+fn piped_output_is_one_line_per_value() {
+    let (router, _) = shared();
+    let out = run(&mut cli(router), &["call", "cli.args", "[1, 2]"]).ok();
+    assert_eq!(out.stdout.lines().count(), 1, "{:?}", out.stdout);
+}
+
+#[test]
+fn progressive_results_come_one_per_line_before_the_result() {
+    let (router, _) = shared();
+    let out = run(&mut cli(router), &["call", "cli.count", "--progress"]).ok();
+    assert_eq!(out.stdout, "1\n2\n3\n\"done\"\n");
+}
+
+#[test]
+fn a_router_error_exits_1_with_its_uri() {
+    let (router, _) = shared();
+    let out = run(&mut cli(router), &["call", "cli.nothing.here"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("wamp.error.no_such_procedure"),
+        "{}",
+        out.stderr
+    );
+    assert_eq!(out.stdout, "");
+}
+
+#[test]
+fn a_frontend_user_may_not_register() {
+    let (router, _) = shared();
+    let out = run(
+        &mut cli_as(router, &router.ws_url, router.frontend()),
+        &["register", "cli.forbidden", "--echo"],
+    );
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(out.stderr.contains("not_authorized"), "{}", out.stderr);
+}
+
+#[test]
+fn invalid_json_where_json_is_required_exits_2() {
+    let (router, _) = shared();
+    let out = run_with_input(
+        &mut cli(router),
+        &["call", "cli.args", "--args-json", "-"],
+        Some("{not json"),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("--args-json (stdin): not JSON"),
+        "{}",
+        out.stderr
+    );
+    let out = run(&mut cli(router), &["call", "cli.args('a' 2)"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(out.stderr.contains("expected ',' or ')'"), "{}", out.stderr);
+    let out = run(&mut cli(router), &["call"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+}
+
+#[test]
+fn a_bad_password_exits_3() {
+    let (router, _) = shared();
+    let out = run(
+        cli(router).env("IZABER_WAMP_PASSWORD", "not-the-password"),
+        &["whoami"],
+    );
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(!out.stderr.contains("not-the-password"), "{}", out.stderr);
+    assert!(out.stderr.contains("izaber-wamp: "), "{}", out.stderr);
+}
+
+#[test]
+fn no_password_and_no_terminal_is_a_usage_error() {
+    let (router, _) = shared();
+    let out = run(cli(router).env_remove("IZABER_WAMP_PASSWORD"), &["whoami"]);
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("IZABER_WAMP_PASSWORD"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn a_router_that_is_down_exits_3() {
+    let (router, _) = shared();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = format!("ws://{}/ws", listener.local_addr().unwrap());
+    drop(listener);
+    let out = run(&mut cli_as(router, &closed, router.backend(1)), &["whoami"]);
+    assert_eq!(out.code, 3, "{}", out.stderr);
+    assert!(out.stderr.contains("127.0.0.1"), "{}", out.stderr);
+}
+
+#[test]
+fn a_timeout_exits_4() {
+    let (router, _) = shared();
+    let started = Instant::now();
+    let out = run(&mut cli(router), &["--timeout", "1", "call", "cli.slow"]);
+    assert_eq!(out.code, 4, "{}", out.stderr);
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn publish_reaches_a_subscriber_in_another_process() {
+    let (router, _) = shared();
+    let topic = format!("cli.topic.{}", std::process::id());
+    let mut subscriber = cli(router)
+        .args(["subscribe", &topic, "--count", "3", "--details"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The subscriber is ready when an acknowledged publication reaches it.
+    let mut lines = BufReader::new(subscriber.stdout.take().unwrap()).lines();
+    let deadline = Instant::now() + WAIT;
+    let (probe_tx, probe_rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in lines.by_ref() {
+            if probe_tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    let first = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber never got an event"
+        );
+        run(&mut cli(router), &["publish", &topic, "0", "--ack"]).ok();
+        if let Ok(line) = probe_rx.recv_timeout(Duration::from_millis(300)) {
+            break line;
+        }
+    };
+    let first: Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["args"], json!([0]));
+    assert_eq!(first["topic"], json!(format!("com.izaber.wamp.{topic}")));
+    let acknowledged = run(
+        &mut cli(router),
+        &[
+            "pub",
+            &format!("{topic}(args=[1, 2], kwargs={{'k': 42}})"),
+            "--ack",
+        ],
+    )
+    .ok()
+    .json();
+    assert!(
+        acknowledged.as_u64().is_some(),
+        "a publication id: {acknowledged}"
+    );
+    run(&mut cli(router), &["publish", &topic, "last", "-k", "k=1"]).ok();
+    let mut rest = Vec::new();
+    while rest.len() < 2 {
+        let line = probe_rx.recv_timeout(WAIT).expect("two more events");
+        let line: Value = serde_json::from_str(&line).unwrap();
+        if line["args"] != json!([0]) {
+            rest.push(line);
+        }
+    }
+    assert_eq!(rest[0]["args"], json!([1, 2]));
+    assert_eq!(rest[0]["kwargs"], json!({"k": 42}));
+    assert_eq!(rest[1]["args"], json!(["last"]));
+    // --count 3 counts the probe too: the subscriber has left by itself.
+    let status = wait_bounded(subscriber).status;
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn register_exec_serves_another_process() {
+    let (router, _) = shared();
+    let procedure = format!("cli.exec.{}", std::process::id());
+    let script = r#"read input; case "$input" in *fail*) echo "no thanks" >&2; exit 3;; esac; echo "$input""#;
+    let server = cli(router)
+        .args([
+            "register", &procedure, "--count", "2", "--exec", "sh", "-c", script,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let answer = loop {
+        let out = run(
+            &mut cli(router),
+            &["call", &procedure, "hello", "-k", "n=1"],
+        );
+        if out.code == 0 {
+            break out.json();
+        }
+        assert!(out.stderr.contains("no_such_procedure"), "{}", out.stderr);
+        assert!(Instant::now() < deadline, "never registered");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(answer["args"], json!(["hello"]));
+    assert_eq!(answer["kwargs"], json!({"n": 1}));
+    assert!(answer["details"].is_object(), "{answer}");
+
+    let out = run(&mut cli(router), &["call", &procedure, "fail"]);
+    assert_eq!(out.code, 1, "{}", out.stderr);
+    assert!(
+        out.stderr.contains("com.izaber.wamp.error.command_failed"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("no thanks"), "{}", out.stderr);
+    let status = wait_bounded(server).status;
+    assert!(status.success(), "--count 2 ends the server: {status:?}");
+}
+
+#[test]
+fn register_echo_answers_with_the_arguments() {
+    let (router, _) = shared();
+    let procedure = format!("cli.echo.{}", std::process::id());
+    let server = cli(router)
+        .args(["register", &procedure, "--echo", "--count", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let caller = router
+        .client(&router.ws_url, router.backend(3))
+        .connect()
+        .unwrap();
+    let deadline = Instant::now() + WAIT;
+    let answer = loop {
+        match caller.call_kw(&procedure, (1, "a"), json!({"k": true})) {
+            Ok(answer) => break answer,
+            Err(e) => {
+                assert!(Instant::now() < deadline, "never registered: {e}");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    };
+    assert_eq!(
+        serde_json::to_value(&answer).unwrap(),
+        json!({"args": [1, "a"], "kwargs": {"k": true}})
+    );
+    assert!(wait_bounded(server).status.success());
+}
+
+#[test]
+fn nexus_metadata_round_trip() {
+    let (router, _) = shared();
+    let key = format!("cli-test-{}", std::process::id());
+    run(
+        &mut cli(router),
+        &["metadata", "set", &key, r#"{"a": [1, 2]}"#],
+    )
+    .ok();
+    let value = run(&mut cli(router), &["metadata", "get", &key])
+        .ok()
+        .json();
+    assert!(value.to_string().contains("[1,2]"), "{value}");
+    run(&mut cli(router), &["metadata", "delete", &key]).ok();
+}
+
+#[test]
+fn completions_and_help_need_no_router() {
+    let out = Command::new(env!("CARGO_BIN_EXE_izaber-wamp"))
+        .args(["completions", "bash"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("izaber-wamp"));
+    let out = Command::new(env!("CARGO_BIN_EXE_izaber-wamp"))
+        .args(["call", "--help"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains("Examples:") && help.contains("--args-json"),
+        "{help}"
+    );
+    let out = Command::new(env!("CARGO_BIN_EXE_izaber-wamp"))
+        .args(["no-such-command"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
