@@ -29,6 +29,8 @@ echo "== recovery benchmark smoke: ours and swampyer's callees come back after a
 bash benches/peers/recovery.sh --smoke
 echo "== memory benchmark smoke: a service after large messages"
 bash benches/memory.sh --smoke
+echo "== command-line start-up smoke: izaber-wamp whoami beside Python's one-liner"
+bash benches/cli_startup.sh --smoke
 echo "== codec micro-benchmarks, quick mode"
 cargo bench --locked --bench codec -- --quick >/dev/null
 

@@ -1,5 +1,6 @@
-//! The commands: each connects, does its one thing, prints JSON on stdout and closes the
-//! session with a GOODBYE.
+//! The commands: each does its one thing on a session it is given (its own, or the shell's)
+//! and prints JSON on stdout. A command that waits (subscribe, register) leaves nothing
+//! behind on the session when it ends, so that the shell's session stays clean.
 
 use std::io::Write;
 use std::process::Stdio;
@@ -7,17 +8,24 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::{Args, Subcommand};
-use crossbeam_channel::{Receiver, select};
+use crossbeam_channel::select;
 use izaber_wamp::{
-    CallError, CallOptions, Client, Event, Invocation, Match, PublishOptions, RegisterOptions,
-    SubscribeOptions,
+    CallError, CallOptions, CancelToken, Client, Event, Invocation, Match, PublishOptions,
+    RegisterOptions, SubscribeOptions,
 };
 use serde_json::{Value, json};
 
 use crate::connection::{ConnectionArgs, Lifetime};
 use crate::failure::Failure;
-use crate::output;
+use crate::load::{self, LoadArgs};
 use crate::values::{self, Arguments};
+use crate::{interrupt, output};
+
+/// What a command runs with: the session, and the settings to open more (load mode).
+pub struct Context<'a> {
+    pub connection: &'a ConnectionArgs,
+    pub client: &'a Client,
+}
 
 /// Calls a procedure and prints its result.
 ///
@@ -48,11 +56,21 @@ pub struct CallArgs {
     #[arg(long, value_name = "FILE|-")]
     args_json: Option<String>,
     /// Asks for progressive results and prints each on its own line before the result.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "repeat")]
     progress: bool,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
-pub fn call(connection: &ConnectionArgs, args: CallArgs) -> Result<(), Failure> {
+impl CallArgs {
+    /// What can be checked before connecting.
+    pub fn check(&self) -> Result<(), Failure> {
+        self.load.check()
+    }
+}
+
+pub fn call(context: &Context, args: CallArgs) -> Result<(), Failure> {
+    args.load.check()?;
     let arguments = values::gather(
         &args.uri,
         &args.args,
@@ -64,12 +82,40 @@ pub fn call(connection: &ConnectionArgs, args: CallArgs) -> Result<(), Failure> 
         let (key, value) = values::key_value(option, "-o")?;
         options = options.option(&key, value);
     }
-    let client = connection.connect(Lifetime::OneShot)?;
     let Arguments {
         uri,
         args: positional,
         kwargs,
     } = arguments;
+    let client = context.client;
+    if args.load.is_load() {
+        let sessions = load::Sessions::open(client, args.load.parallel, &|| {
+            context.connection.connect(Lifetime::OneShot)
+        })?;
+        let what = format!("call {}", client.full_uri(&uri));
+        return load::run(
+            &args.load,
+            &what,
+            sessions.clients(),
+            &|session| {
+                session
+                    .call_with(&uri, &positional, &kwargs, &options)
+                    .map(|_| ())
+            },
+            &interrupt::presses()?,
+        );
+    }
+    // Ctrl-C cancels the call at the router (CANCEL), then the command ends.
+    let token = CancelToken::new();
+    let options = options.cancel_token(&token);
+    let presses = interrupt::presses()?;
+    let (finished, done) = crossbeam_channel::bounded::<()>(0);
+    let watcher = std::thread::spawn(move || {
+        select! {
+            recv(presses) -> _ => { token.cancel(); true }
+            recv(done) -> _ => false,
+        }
+    });
     let result = if args.progress {
         client.call_progressive(&uri, &positional, &kwargs, &options, |progress| {
             output::print_line(&output::compact(&output::result_value(&progress)));
@@ -77,7 +123,10 @@ pub fn call(connection: &ConnectionArgs, args: CallArgs) -> Result<(), Failure> 
     } else {
         client.call_with(&uri, &positional, &kwargs, &options)
     };
-    client.close();
+    drop(finished);
+    if watcher.join().unwrap_or(false) {
+        return Err(Failure::Interrupted);
+    }
     output::print(&output::result_value(&result?));
     Ok(())
 }
@@ -107,9 +156,19 @@ pub struct PublishArgs {
     /// an error (exit 1).
     #[arg(long)]
     ack: bool,
+    #[command(flatten)]
+    load: LoadArgs,
 }
 
-pub fn publish(connection: &ConnectionArgs, args: PublishArgs) -> Result<(), Failure> {
+impl PublishArgs {
+    /// What can be checked before connecting.
+    pub fn check(&self) -> Result<(), Failure> {
+        self.load.check()
+    }
+}
+
+pub fn publish(context: &Context, args: PublishArgs) -> Result<(), Failure> {
+    args.load.check()?;
     let arguments = values::gather(
         &args.topic,
         &args.args,
@@ -121,10 +180,29 @@ pub fn publish(connection: &ConnectionArgs, args: PublishArgs) -> Result<(), Fai
         let (key, value) = values::key_value(option, "-o")?;
         options = options.option(&key, value);
     }
-    let client = connection.connect(Lifetime::OneShot)?;
+    if args.load.is_load() {
+        let client = context.client;
+        let sessions = load::Sessions::open(client, args.load.parallel, &|| {
+            context.connection.connect(Lifetime::OneShot)
+        })?;
+        let acknowledged = if args.ack { " (acknowledged)" } else { "" };
+        let what = format!("publish {}{acknowledged}", client.full_uri(&arguments.uri));
+        return load::run(
+            &args.load,
+            &what,
+            sessions.clients(),
+            &|session| {
+                session
+                    .publish_with(&arguments.uri, &arguments.args, &arguments.kwargs, &options)
+                    .map(|_| ())
+            },
+            &interrupt::presses()?,
+        );
+    }
     let published =
-        client.publish_with(&arguments.uri, &arguments.args, &arguments.kwargs, &options);
-    client.close();
+        context
+            .client
+            .publish_with(&arguments.uri, &arguments.args, &arguments.kwargs, &options);
     if let Some(publication) = published? {
         output::print(&publication);
     }
@@ -152,7 +230,7 @@ pub struct SubscribeArgs {
     count: Option<u64>,
 }
 
-pub fn subscribe(connection: &ConnectionArgs, args: SubscribeArgs) -> Result<(), Failure> {
+pub fn subscribe(context: &Context, args: SubscribeArgs) -> Result<(), Failure> {
     let mut options = SubscribeOptions::new();
     for option in &args.options {
         let (key, value) = values::key_value(option, "-o")?;
@@ -161,10 +239,10 @@ pub fn subscribe(connection: &ConnectionArgs, args: SubscribeArgs) -> Result<(),
             _ => options.option(&key, value),
         };
     }
-    let interrupted = on_ctrl_c()?;
-    let client = connection.connect(Lifetime::Service)?;
+    let interrupted = interrupt::presses()?;
+    let client = context.client;
     let (events_tx, events) = crossbeam_channel::unbounded::<Event>();
-    client.subscribe_with(&args.topic, &options, move |event: Event| {
+    let subscription = client.subscribe_with(&args.topic, &options, move |event: Event| {
         let _ = events_tx.send(event);
     })?;
     log::info!("subscribed to {}", client.full_uri(&args.topic));
@@ -190,7 +268,9 @@ pub fn subscribe(connection: &ConnectionArgs, args: SubscribeArgs) -> Result<(),
             recv(interrupted) -> _ => break Err(Failure::Interrupted),
         }
     };
-    client.close();
+    if let Err(e) = client.unsubscribe(subscription) {
+        log::warn!("could not unsubscribe: {e}");
+    }
     outcome
 }
 
@@ -229,7 +309,7 @@ pub struct RegisterArgs {
     exec: Vec<String>,
 }
 
-pub fn register(connection: &ConnectionArgs, args: RegisterArgs) -> Result<(), Failure> {
+pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
     if !args.echo && args.exec.is_empty() {
         return Err(Failure::usage(
             "register needs --exec CMD [ARG...] or --echo",
@@ -247,25 +327,26 @@ pub fn register(connection: &ConnectionArgs, args: RegisterArgs) -> Result<(), F
             _ => options.option(&key, value),
         };
     }
-    let interrupted = on_ctrl_c()?;
-    let client = connection.connect(Lifetime::Service)?;
+    let interrupted = interrupt::presses()?;
+    let client = context.client;
     let answered = Arc::new(AtomicU64::new(0));
     let (done_tx, done) = crossbeam_channel::unbounded::<()>();
     let exec = Arc::new(args.exec);
     let counted = answered.clone();
-    client.register_with(&args.uri, &options, move |invocation: Invocation| {
-        let answer = if exec.is_empty() {
-            Ok(json!({
-                "args": output::to_json(&invocation.args),
-                "kwargs": output::to_json(&invocation.kwargs),
-            }))
-        } else {
-            run_command(&exec, &invocation)
-        };
-        counted.fetch_add(1, Ordering::SeqCst);
-        let _ = done_tx.send(());
-        answer
-    })?;
+    let registration =
+        client.register_with(&args.uri, &options, move |invocation: Invocation| {
+            let answer = if exec.is_empty() {
+                Ok(json!({
+                    "args": output::to_json(&invocation.args),
+                    "kwargs": output::to_json(&invocation.kwargs),
+                }))
+            } else {
+                run_command(&exec, &invocation)
+            };
+            counted.fetch_add(1, Ordering::SeqCst);
+            let _ = done_tx.send(());
+            answer
+        })?;
     log::info!("serving {}", client.full_uri(&args.uri));
     let outcome = loop {
         if args
@@ -279,7 +360,9 @@ pub fn register(connection: &ConnectionArgs, args: RegisterArgs) -> Result<(), F
             recv(interrupted) -> _ => break Err(Failure::Interrupted),
         }
     };
-    client.close();
+    if let Err(e) = client.unregister(registration) {
+        log::warn!("could not unregister: {e}");
+    }
     outcome
 }
 
@@ -320,8 +403,8 @@ fn run_command(command: &[String], invocation: &Invocation) -> Result<Value, Cal
 }
 
 /// Logs in, prints the session's welcome and leaves: the quickest "can I reach Nexus?".
-pub fn join(connection: &ConnectionArgs) -> Result<(), Failure> {
-    let client = connection.connect(Lifetime::OneShot)?;
+pub fn join(context: &Context) -> Result<(), Failure> {
+    let client = context.client;
     let welcome = client.welcome_details();
     let roles = welcome
         .get("roles")
@@ -337,7 +420,6 @@ pub fn join(connection: &ConnectionArgs) -> Result<(), Failure> {
         "router_roles": roles,
         "serializer": client.serializer().to_string(),
     });
-    client.close();
     output::print(&shown);
     Ok(())
 }
@@ -422,11 +504,9 @@ pub enum AdCommand {
     Groups,
 }
 
-pub fn nexus(connection: &ConnectionArgs, command: NexusCommand) -> Result<(), Failure> {
-    let client = connection.connect(Lifetime::OneShot)?;
-    let result = nexus_request(&client, command);
-    client.close();
-    output::print(&output::to_json(&result?));
+pub fn nexus(context: &Context, command: NexusCommand) -> Result<(), Failure> {
+    let result = nexus_request(context.client, command)?;
+    output::print(&output::to_json(&result));
     Ok(())
 }
 
@@ -440,12 +520,17 @@ fn nexus_request(
         N::Whoami => client.whoami()?,
         N::Roster(RosterCommand::Query { name }) => client.roster_query(&name)?,
         N::Roster(RosterCommand::Register { name, data, hold }) => {
-            let interrupted = if hold { Some(on_ctrl_c()?) } else { None };
+            let interrupted = if hold {
+                Some(interrupt::presses()?)
+            } else {
+                None
+            };
             let registered = client.roster_register(&name, json(&data))?;
             if let Some(interrupted) = interrupted {
                 output::print(&output::to_json(&registered));
                 log::info!("in roster {name} until Ctrl-C");
                 let _ = interrupted.recv();
+                let _ = client.roster_unregister(&name);
                 return Err(Failure::Interrupted);
             }
             registered
@@ -479,14 +564,4 @@ fn match_policy(policy: &str) -> Result<Match, Failure> {
             "match must be exact, prefix or wildcard, not {other:?}"
         ))),
     }
-}
-
-/// A channel that receives once Ctrl-C is pressed (or SIGTERM arrives).
-fn on_ctrl_c() -> Result<Receiver<()>, Failure> {
-    let (tx, rx) = crossbeam_channel::bounded(1);
-    ctrlc::set_handler(move || {
-        let _ = tx.try_send(());
-    })
-    .map_err(|e| Failure::usage(format!("cannot catch Ctrl-C: {e}")))?;
-    Ok(rx)
 }

@@ -5,6 +5,7 @@
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use clap::Args;
@@ -53,6 +54,10 @@ pub struct ConnectionArgs {
     /// Do not verify the router's TLS certificate (test routers only).
     #[arg(long, global = true, env = "IZABER_WAMP_INSECURE")]
     insecure: bool,
+    /// The settings once worked out: a prompted password is asked for once, however many
+    /// sessions are opened (load mode's --parallel).
+    #[arg(skip)]
+    resolved: OnceLock<WampConfig>,
 }
 
 /// How long the connection should try to survive.
@@ -67,6 +72,14 @@ pub enum Lifetime {
 impl ConnectionArgs {
     /// The library's settings with every override applied.
     pub fn settings(&self) -> Result<WampConfig, Failure> {
+        if let Some(settings) = self.resolved.get() {
+            return Ok(settings.clone());
+        }
+        let settings = self.resolve()?;
+        Ok(self.resolved.get_or_init(|| settings).clone())
+    }
+
+    fn resolve(&self) -> Result<WampConfig, Failure> {
         let environment = self.environment.as_deref().filter(|e| !e.is_empty());
         let loaded = match &self.config {
             Some(path) => Config::from_path(path, environment).map(Some),

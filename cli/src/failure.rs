@@ -20,6 +20,11 @@ pub enum Failure {
     Wamp(Error),
     /// Ctrl-C.
     Interrupted,
+    /// Some requests of a load (`--repeat`) failed: how many and why, in a line (the
+    /// summary on stdout has the details).
+    Load(String),
+    /// Reported already (the shell reports each failing line as it goes): exit with this.
+    Reported(u8),
 }
 
 impl Failure {
@@ -31,6 +36,8 @@ impl Failure {
         match self {
             Failure::Usage(_) => USAGE,
             Failure::Interrupted => INTERRUPTED,
+            Failure::Reported(code) => *code,
+            Failure::Load(_) => ROUTER,
             Failure::Wamp(error) => match error {
                 Error::Wamp(_) => ROUTER,
                 Error::Timeout { .. } => TIMEOUT,
@@ -48,8 +55,10 @@ impl Failure {
     /// arguments and keyword arguments as JSON, one per line, so that a script can read them.
     pub fn report(&self) {
         match self {
-            Failure::Usage(message) => eprintln!("izaber-wamp: {message}"),
-            Failure::Interrupted => {}
+            Failure::Usage(message) | Failure::Load(message) => {
+                eprintln!("izaber-wamp: {message}")
+            }
+            Failure::Interrupted | Failure::Reported(_) => {}
             Failure::Wamp(Error::Wamp(error)) => {
                 eprintln!(
                     "izaber-wamp: the router answered with an error: {}",

@@ -7,20 +7,25 @@
 mod commands;
 mod connection;
 mod failure;
+mod interrupt;
+mod load;
 mod output;
 mod pyexpr;
+mod shell;
 mod values;
 
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use connection::ConnectionArgs;
+use commands::Context;
+use connection::{ConnectionArgs, Lifetime};
 use failure::Failure;
 
 const AFTER_HELP: &str = "\
-Exit codes: 0 ok, 1 the router (or the callee) answered with an error, 2 usage or invalid \
-input, 3 cannot connect or log in (or the connection was lost), 4 timeout, 130 interrupted.
+Exit codes: 0 ok, 1 the router (or the callee) answered with an error (with --repeat: any \
+request failed), 2 usage or invalid input, 3 cannot connect or log in (or the connection was \
+lost), 4 timeout, 130 interrupted.
 
 Examples:
   izaber-wamp whoami
@@ -28,7 +33,8 @@ Examples:
   izaber-wamp call \"example.call('pos1', 2, keyword1='value1')\"
   izaber-wamp --url ws://127.0.0.1:8282/ws --user backend-1 join
   izaber-wamp subscribe example.topic --count 3
-  izaber-wamp register example.upper --exec tr a-z A-Z";
+  izaber-wamp register example.upper --exec tr a-z A-Z
+  izaber-wamp shell < commands.txt";
 
 #[derive(Parser)]
 #[command(
@@ -51,16 +57,20 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {
+pub(crate) enum Command {
     Call(commands::CallArgs),
     #[command(visible_alias = "pub")]
     Publish(commands::PublishArgs),
     #[command(visible_alias = "sub")]
     Subscribe(commands::SubscribeArgs),
     Register(commands::RegisterArgs),
+    /// Logs in, prints the session (id, authid, role, authmethod, router roles) and leaves:
+    /// the quickest "can I reach Nexus?".
     Join,
     #[command(flatten)]
     Nexus(commands::NexusCommand),
+    /// The same commands on one connection, at a prompt or read line by line from a pipe.
+    Shell(shell::ShellArgs),
     /// Prints a completion script for a shell, e.g. `izaber-wamp completions bash >
     /// /etc/bash_completion.d/izaber-wamp`.
     Completions {
@@ -102,13 +112,7 @@ fn init_logging(verbose: u8, quiet: bool) {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     let connection = &cli.connection;
-    match cli.command {
-        Command::Call(args) => commands::call(connection, args),
-        Command::Publish(args) => commands::publish(connection, args),
-        Command::Subscribe(args) => commands::subscribe(connection, args),
-        Command::Register(args) => commands::register(connection, args),
-        Command::Join => commands::join(connection),
-        Command::Nexus(command) => commands::nexus(connection, command),
+    let command = match cli.command {
         Command::Completions { shell } => {
             clap_complete::generate(
                 shell,
@@ -116,7 +120,54 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 "izaber-wamp",
                 &mut std::io::stdout(),
             );
-            Ok(())
+            return Ok(());
         }
+        Command::Shell(args) => return shell::run(connection, args),
+        command => command,
+    };
+    match &command {
+        Command::Call(args) => args.check()?,
+        Command::Publish(args) => args.check()?,
+        _ => {}
+    }
+    let client = connection.connect(command.lifetime())?;
+    let outcome = execute(
+        &Context {
+            connection,
+            client: &client,
+        },
+        command,
+    );
+    client.close();
+    outcome
+}
+
+impl Command {
+    /// Commands that wait keep their session through reconnects; the others fail at once
+    /// when it drops.
+    fn lifetime(&self) -> Lifetime {
+        match self {
+            Command::Subscribe(_) | Command::Register(_) | Command::Shell(_) => Lifetime::Service,
+            Command::Nexus(commands::NexusCommand::Roster(commands::RosterCommand::Register {
+                hold: true,
+                ..
+            })) => Lifetime::Service,
+            _ => Lifetime::OneShot,
+        }
+    }
+}
+
+/// Runs one command on a session (the command's own, or the shell's).
+pub(crate) fn execute(context: &Context, command: Command) -> Result<(), Failure> {
+    match command {
+        Command::Call(args) => commands::call(context, args),
+        Command::Publish(args) => commands::publish(context, args),
+        Command::Subscribe(args) => commands::subscribe(context, args),
+        Command::Register(args) => commands::register(context, args),
+        Command::Join => commands::join(context),
+        Command::Nexus(command) => commands::nexus(context, command),
+        Command::Shell(_) | Command::Completions { .. } => Err(Failure::usage(
+            "shell and completions cannot run inside a command",
+        )),
     }
 }

@@ -510,3 +510,41 @@ fn completions_and_help_need_no_router() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn shell_runs_a_script_from_a_pipe_on_one_session() {
+    let (router, _) = shared();
+    let script = "# a comment\njoin\ncall cli.args 1 -k a=2\n\ncall \"cli.args('x', k=True)\"\ncall cli.nothing.here\njoin\nexit\nwhoami\n";
+    let out = run_with_input(&mut cli(router), &["shell"], Some(script));
+    assert_eq!(out.code, 1, "the first failing line's code: {}", out.stderr);
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
+    assert_eq!(lines[1], json!({"args": [1], "kwargs": {"a": 2}}));
+    assert_eq!(lines[2], json!({"args": ["x"], "kwargs": {"k": true}}));
+    assert_eq!(lines[0]["session"], lines[3]["session"], "one session");
+    assert!(out.stderr.contains("line 6: "), "{}", out.stderr);
+    assert!(out.stderr.contains("no_such_procedure"), "{}", out.stderr);
+}
+
+#[test]
+fn the_shell_refuses_what_it_cannot_do() {
+    let (router, _) = shared();
+    let out = run_with_input(
+        &mut cli(router),
+        &["shell"],
+        Some("call \"x({stdin})\"\nshell\ncall 'unterminated\nnot-a-command\n"),
+    );
+    assert_eq!(out.code, 2, "{}", out.stderr);
+    assert_eq!(out.stdout, "");
+    for line in 1..=4 {
+        assert!(
+            out.stderr.contains(&format!("line {line}: ")),
+            "{}",
+            out.stderr
+        );
+    }
+}
