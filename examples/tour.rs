@@ -138,8 +138,72 @@ fn main() -> anyhow::Result<()> {
     }
 
     println!("== stats: {:?}", wamp.stats()?);
+    if let Some(cli) = std::env::var_os("IZABER_WAMP_CLI") {
+        command_line(&cli, &router, &reporter)?;
+    }
     reporter.close();
     wamp.disconnect();
     println!("== done; stopping the router");
+    Ok(())
+}
+
+/// A few commands of the `izaber-wamp` tool (cli/) against the same router, when
+/// `examples/tour.sh` built it and named it in `IZABER_WAMP_CLI`.
+fn command_line(
+    cli: &std::ffi::OsStr,
+    router: &support::Router,
+    service: &izaber_wamp::Client,
+) -> anyhow::Result<()> {
+    println!("== the command line, `izaber-wamp` (cli/), against the same router");
+    // served here, called by the tool from another process
+    service.register("tour.shout", |invocation| {
+        let text: String = invocation.arg(0)?;
+        let punctuation: Option<String> = invocation.kwarg("punctuation")?;
+        Ok(format!(
+            "{}{}",
+            text.to_uppercase(),
+            punctuation.unwrap_or_default()
+        ))
+    })?;
+    let user = router.backend(3);
+    let commands: [&[&str]; 4] = [
+        &["join"],
+        &["call", "tour.shout", "hello", "-k", "punctuation=!"],
+        &["call", "tour.shout('Python syntax', punctuation='?')"],
+        &["call", "tour.nothing"],
+    ];
+    for args in commands {
+        let output = std::process::Command::new(cli)
+            .args(args)
+            .env("IZABER_WAMP_URL", &router.ws_url)
+            .env("IZABER_WAMP_REALM", &router.realm)
+            .env("IZABER_WAMP_USER", &user.username)
+            .env("IZABER_WAMP_PASSWORD", &user.password)
+            .output()?;
+        let shown = if output.status.success() {
+            String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        } else {
+            String::from_utf8_lossy(&output.stderr)
+                .lines()
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let quoted: Vec<String> = args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("\"{a}\"")
+                } else {
+                    (*a).to_owned()
+                }
+            })
+            .collect();
+        println!(
+            "   $ izaber-wamp {}   (exit {})\n     {shown}",
+            quoted.join(" "),
+            output.status.code().unwrap_or(-1)
+        );
+    }
     Ok(())
 }

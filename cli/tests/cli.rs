@@ -548,3 +548,78 @@ fn the_shell_refuses_what_it_cannot_do() {
         );
     }
 }
+
+#[test]
+fn nexus_rosters_otps_api_keys_and_the_directory() {
+    let (router, _) = shared();
+    let user = router.backend(3);
+    let as_user = || cli_as(router, &router.ws_url, user);
+
+    let roster = format!("roster.cli-{}", std::process::id());
+    // The entry lives as long as its session: --hold keeps it while another process looks.
+    let mut holder = as_user()
+        .args([
+            "roster",
+            "register",
+            &roster,
+            r#"{"name": "holder"}"#,
+            "--hold",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = String::new();
+    BufReader::new(holder.stdout.as_mut().unwrap())
+        .read_line(&mut printed)
+        .unwrap();
+    let entries = run(&mut as_user(), &["roster", "query", &roster])
+        .ok()
+        .json();
+    assert_eq!(entries, json!([{"name": "holder"}]));
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(holder.id().to_string())
+        .status();
+    assert_eq!(wait_bounded(holder).status.code(), Some(130));
+    let entries = run(&mut as_user(), &["roster", "query", &roster])
+        .ok()
+        .json();
+    assert_eq!(entries, json!([]), "gone with its session");
+
+    let otp = run(&mut as_user(), &["otp", "create"]).ok().json();
+    let uuid = otp["uuid"].as_str().expect("a uuid").to_owned();
+    assert!(otp["plaintext_key"].is_string(), "{otp}");
+    let listed = run(&mut as_user(), &["otp", "list"]).ok().json();
+    assert!(listed.to_string().contains(&uuid), "{listed}");
+    run(&mut as_user(), &["otp", "delete", &uuid]).ok();
+    let listed = run(&mut as_user(), &["otp", "list"]).ok().json();
+    assert!(!listed.to_string().contains(&uuid), "{listed}");
+
+    let key = run(
+        &mut as_user(),
+        &["apikeys", "create", r#"{"description": "cli test"}"#],
+    )
+    .ok()
+    .json();
+    let uuid = key["uuid"].as_str().expect("a uuid").to_owned();
+    let listed = run(&mut as_user(), &["apikeys", "list"]).ok().json();
+    assert!(listed.to_string().contains("cli test"), "{listed}");
+    // The key logs in in place of the password.
+    let me = run(
+        as_user().env(
+            "IZABER_WAMP_PASSWORD",
+            key["plaintext_key"].as_str().unwrap(),
+        ),
+        &["whoami"],
+    )
+    .ok()
+    .json();
+    assert!(me.to_string().contains(&user.username), "{me}");
+    run(&mut as_user(), &["apikeys", "delete", &uuid]).ok();
+
+    let users = run(&mut as_user(), &["ad", "users"]).ok().json();
+    assert!(users.to_string().contains("sAMAccountName"), "{users}");
+    let groups = run(&mut as_user(), &["ad", "groups"]).ok().json();
+    assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{groups}");
+}
