@@ -428,8 +428,11 @@ pub fn join(context: &Context) -> Result<(), Failure> {
 #[derive(Subcommand, Debug)]
 pub enum NexusCommand {
     /// Who the router says you are (auth.whoami).
+    #[command(
+        after_help = "Example:\n  izaber-wamp whoami\n  izaber-wamp --user me whoami    # asks for the password"
+    )]
     Whoami,
-    /// Rosters: named lists that sessions join with data of their own.
+    /// Rosters: named lists (roster.*) that sessions join with data of their own.
     #[command(subcommand)]
     Roster(RosterCommand),
     /// Per-user metadata stored by Nexus.
@@ -448,10 +451,15 @@ pub enum NexusCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum RosterCommand {
-    /// The entries of a roster.
+    /// The entries of a roster (their data).
+    #[command(after_help = "Example:\n  izaber-wamp roster query roster.testers")]
     Query { name: String },
-    /// Adds this session to a roster with DATA (JSON, or else a string) until it leaves,
-    /// which is at once unless --hold: then until Ctrl-C.
+    /// Adds this session to a roster with DATA (JSON, or else a string). An entry lives as
+    /// long as its session: at once gone when the command ends, unless --hold keeps it until
+    /// Ctrl-C (or until the shell's session ends).
+    #[command(
+        after_help = "Examples:\n  izaber-wamp roster register roster.testers '{\"bench\": 3}' --hold\n  izaber-wamp shell    # then: roster register roster.testers 1, ..., roster unregister roster.testers"
+    )]
     Register {
         name: String,
         data: String,
@@ -459,48 +467,65 @@ pub enum RosterCommand {
         #[arg(long)]
         hold: bool,
     },
-    /// Removes this session's entry.
+    /// Removes this session's entry (so in practice: in the shell).
+    #[command(after_help = "Example (in the shell):\n  roster unregister roster.testers")]
     Unregister { name: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum MetadataCommand {
-    Get {
-        key: String,
-    },
-    /// Sets KEY to VALUE (JSON, or else a string).
-    Set {
-        key: String,
-        value: String,
-    },
+    /// The value stored under KEY.
+    #[command(after_help = "Example:\n  izaber-wamp metadata get colour")]
+    Get { key: String },
+    /// Stores VALUE (JSON, or else a string) under KEY.
+    #[command(
+        after_help = "Examples:\n  izaber-wamp metadata set colour blue\n  izaber-wamp metadata set limits '{\"speed\": 2.5}'"
+    )]
+    Set { key: String, value: String },
+    /// Every key and value.
+    #[command(after_help = "Example:\n  izaber-wamp metadata list | jq 'keys'")]
     List,
-    Delete {
-        key: String,
-    },
+    /// Removes KEY.
+    #[command(after_help = "Example:\n  izaber-wamp metadata delete colour")]
+    Delete { key: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum UuidCommand {
+    /// Makes a one-time password; the answer holds it (`plaintext_key`) and its uuid.
+    #[command(
+        after_help = "Example:\n  IZABER_WAMP_PASSWORD=$(izaber-wamp otp create | jq -r .plaintext_key) izaber-wamp whoami"
+    )]
     Create,
+    /// Your one-time passwords (without their keys).
+    #[command(after_help = "Example:\n  izaber-wamp otp list")]
     List,
+    /// Removes the one with UUID.
+    #[command(after_help = "Example:\n  izaber-wamp otp delete 0b6e3c3e-...")]
     Delete { uuid: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum ApikeysCommand {
-    /// Creates a key; DATA (JSON, or else a string) describes it, e.g. '{"description": "ci"}'.
-    Create {
-        data: Option<String>,
-    },
+    /// Makes a key; DATA (JSON, or else a string) describes it. The answer holds the key
+    /// (`plaintext_key`), shown this once.
+    #[command(after_help = "Example:\n  izaber-wamp apikeys create '{\"description\": \"ci\"}'")]
+    Create { data: Option<String> },
+    /// Your keys (without their secrets).
+    #[command(after_help = "Example:\n  izaber-wamp apikeys list")]
     List,
-    Delete {
-        uuid: String,
-    },
+    /// Removes the key with UUID.
+    #[command(after_help = "Example:\n  izaber-wamp apikeys delete 0b6e3c3e-...")]
+    Delete { uuid: String },
 }
 
 #[derive(Subcommand, Debug)]
 pub enum AdCommand {
+    /// The directory's users.
+    #[command(after_help = "Example:\n  izaber-wamp ad users | jq '.[].attributes.sAMAccountName'")]
     Users,
+    /// The directory's groups.
+    #[command(after_help = "Example:\n  izaber-wamp ad groups")]
     Groups,
 }
 

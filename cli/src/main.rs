@@ -66,13 +66,18 @@ pub(crate) enum Command {
     Register(commands::RegisterArgs),
     /// Logs in, prints the session (id, authid, role, authmethod, router roles) and leaves:
     /// the quickest "can I reach Nexus?".
+    #[command(
+        after_help = "Examples:\n  izaber-wamp join\n  izaber-wamp --url wss://nexus.example.com/ws --user me join"
+    )]
     Join,
     #[command(flatten)]
     Nexus(commands::NexusCommand),
     /// The same commands on one connection, at a prompt or read line by line from a pipe.
     Shell(shell::ShellArgs),
-    /// Prints a completion script for a shell, e.g. `izaber-wamp completions bash >
-    /// /etc/bash_completion.d/izaber-wamp`.
+    /// Prints a completion script for a shell.
+    #[command(
+        after_help = "Examples:\n  izaber-wamp completions bash > ~/.local/share/bash-completion/completions/izaber-wamp\n  izaber-wamp completions zsh > ~/.zfunc/_izaber-wamp\n  izaber-wamp completions fish > ~/.config/fish/completions/izaber-wamp.fish"
+    )]
     Completions {
         /// bash, zsh, fish, powershell or elvish.
         shell: clap_complete::Shell,
@@ -169,5 +174,36 @@ pub(crate) fn execute(context: &Context, command: Command) -> Result<(), Failure
         Command::Shell(_) | Command::Completions { .. } => Err(Failure::usage(
             "shell and completions cannot run inside a command",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_consistent_and_every_command_shows_examples() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let subcommands: Vec<_> = command
+                .get_subcommands()
+                .filter(|c| c.get_name() != "help")
+                .collect();
+            if subcommands.is_empty() {
+                let help = command
+                    .get_after_help()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                if !help.contains("Example") {
+                    missing.push(path.to_owned());
+                }
+            }
+            for sub in subcommands {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        Cli::command().debug_assert();
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "izaber-wamp", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help: {missing:?}");
     }
 }

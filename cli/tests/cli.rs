@@ -623,3 +623,126 @@ fn nexus_rosters_otps_api_keys_and_the_directory() {
     let groups = run(&mut as_user(), &["ad", "groups"]).ok().json();
     assert!(groups.as_array().is_some_and(|g| !g.is_empty()), "{groups}");
 }
+
+/// Calls `procedure` until it answers.
+fn until_answered(caller: &Client, procedure: &str) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match caller.call(procedure, ("ping",)) {
+            Ok(answer) => return serde_json::to_value(&answer).unwrap(),
+            Err(e) => {
+                assert!(Instant::now() < deadline, "{procedure} never answered: {e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+    }
+}
+
+fn interrupt(child: &Child) {
+    let _ = Command::new("kill")
+        .arg("-INT")
+        .arg(child.id().to_string())
+        .status();
+}
+
+#[test]
+fn a_registration_comes_back_after_the_router_restarts_and_ctrl_c_ends_it() {
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    let procedure = "cli.survivor";
+    let server = cli(&router)
+        .args(["register", procedure, "--echo"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let caller = router
+        .reconnecting_client(&router.ws_url, 3, Duration::from_millis(100))
+        .timeout(WAIT)
+        .connect()
+        .unwrap();
+    assert_eq!(until_answered(&caller, procedure)["args"], json!(["ping"]));
+    router.restart();
+    caller.wait_connected(WAIT).unwrap();
+    assert_eq!(until_answered(&caller, procedure)["args"], json!(["ping"]));
+    interrupt(&server);
+    let output = wait_bounded(server);
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    assert_eq!(output.stdout, b"", "register prints no data");
+}
+
+#[test]
+fn subscribe_ends_on_ctrl_c() {
+    let (router, _) = shared();
+    let topic = format!("cli.interrupted.{}", std::process::id());
+    let mut subscriber = cli(router)
+        .args(["subscribe", &topic])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(subscriber.stdout.take().unwrap()).lines();
+    let (line_tx, line_rx) = crossbeam_channel::unbounded();
+    std::thread::spawn(move || {
+        for line in lines.by_ref() {
+            let _ = line_tx.send(line.unwrap());
+        }
+    });
+    let deadline = Instant::now() + WAIT;
+    loop {
+        run(&mut cli(router), &["publish", &topic, "probe", "--ack"]).ok();
+        if line_rx.recv_timeout(Duration::from_millis(300)).is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the subscriber never got an event"
+        );
+    }
+    interrupt(&subscriber);
+    let status = wait_bounded(subscriber).status;
+    assert_eq!(status.code(), Some(130));
+}
+
+#[test]
+fn metadata_list_and_a_roster_entry_unregistered_in_the_shell() {
+    let (router, _) = shared();
+    let user = router.backend(2);
+    let key = format!("cli-list-{}", std::process::id());
+    run(
+        &mut cli_as(router, &router.ws_url, user),
+        &["metadata", "set", &key, "1"],
+    )
+    .ok();
+    let all = run(
+        &mut cli_as(router, &router.ws_url, user),
+        &["metadata", "list"],
+    )
+    .ok()
+    .json();
+    assert!(all.to_string().contains(&key), "{all}");
+    run(
+        &mut cli_as(router, &router.ws_url, user),
+        &["metadata", "delete", &key],
+    )
+    .ok();
+
+    let roster = format!("roster.shell-{}", std::process::id());
+    let script = format!(
+        "roster register {roster} '\"here\"'\nroster query {roster}\nroster unregister {roster}\nroster query {roster}\n"
+    );
+    let out = run_with_input(
+        &mut cli_as(router, &router.ws_url, user),
+        &["shell"],
+        Some(&script),
+    )
+    .ok();
+    let lines: Vec<Value> = out
+        .stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{}", out.stdout);
+    assert_eq!(lines[1], json!(["here"]));
+    assert_eq!(lines[3], json!([]));
+}
