@@ -48,7 +48,10 @@ impl fmt::Display for WampError {
 }
 
 /// Everything that can go wrong, one variant per cause.
-#[derive(Debug)]
+///
+/// `Debug` prints the same one-line message as `Display`, so that a program whose `main`
+/// returns `Result<(), Error>` says what failed in words (the URL, the status, the cause)
+/// rather than dumping the variant's fields. Match on the variant for the fields.
 #[non_exhaustive]
 pub enum Error {
     /// The URL cannot be used: unknown scheme, missing host or port, bad path.
@@ -69,11 +72,19 @@ pub enum Error {
     Tls {
         /// What the client was doing.
         context: String,
-        /// The TLS library's error.
-        source: native_tls::Error,
+        /// What the TLS library said.
+        message: String,
     },
-    /// The WebSocket handshake or framing failed.
-    WebSocket(tungstenite::Error),
+    /// The WebSocket handshake or framing failed: for example the URL's path is not the
+    /// router's WebSocket (HTTP 404), or the router chose none of the WAMP subprotocols offered.
+    WebSocket {
+        /// What the client was doing, e.g. `"WebSocket handshake with ws://host:8080/ws"`.
+        context: String,
+        /// The HTTP status the router answered the handshake with, when it refused it.
+        status: Option<u16>,
+        /// What went wrong.
+        message: String,
+    },
     /// The RawSocket handshake was refused or the stream broke the RawSocket framing.
     RawSocket(String),
     /// The router broke the WAMP protocol or sent something that cannot be decoded.
@@ -146,7 +157,7 @@ impl Error {
             self,
             Error::Io { .. }
                 | Error::Tls { .. }
-                | Error::WebSocket(_)
+                | Error::WebSocket { .. }
                 | Error::RawSocket(_)
                 | Error::ConnectionLost { .. }
         )
@@ -171,8 +182,10 @@ impl fmt::Display for Error {
         match self {
             Error::InvalidUrl { url, reason } => write!(f, "invalid URL '{url}': {reason}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Tls { context, source } => write!(f, "TLS error {context}: {source}"),
-            Error::WebSocket(e) => write!(f, "WebSocket error: {e}"),
+            Error::Tls { context, message } => write!(f, "TLS error {context}: {message}"),
+            Error::WebSocket {
+                context, message, ..
+            } => write!(f, "{context}: {message}"),
             Error::RawSocket(e) => write!(f, "RawSocket error: {e}"),
             Error::Protocol(e) => write!(f, "WAMP protocol error: {e}"),
             Error::Aborted { reason, message } => match message {
@@ -201,6 +214,12 @@ impl fmt::Display for Error {
                 "wamp is not connected: call initialize() first, or wamp.change_user() when autorun is off",
             ),
         }
+    }
+}
+
+impl fmt::Debug for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
     }
 }
 
@@ -233,12 +252,42 @@ impl From<crate::config::ConfigError> for Error {
     }
 }
 
+impl Error {
+    /// A tungstenite error, with what the client was doing. An HTTP answer to the handshake
+    /// keeps its status and drops its body (a router's 404 page is of no use here).
+    pub(crate) fn websocket(context: impl Into<String>, error: tungstenite::Error) -> Error {
+        let context = context.into();
+        match error {
+            tungstenite::Error::Io(source) => Error::io(context, source),
+            tungstenite::Error::Tls(e) => Error::Tls {
+                context,
+                message: e.to_string(),
+            },
+            tungstenite::Error::Http(response) => {
+                let status = response.status();
+                Error::WebSocket {
+                    context,
+                    status: Some(status.as_u16()),
+                    message: format!(
+                        "the server answered HTTP {} {} instead of accepting the WebSocket \
+                         (is the path the router's WebSocket endpoint?)",
+                        status.as_u16(),
+                        status.canonical_reason().unwrap_or_default()
+                    ),
+                }
+            }
+            other => Error::WebSocket {
+                context,
+                status: None,
+                message: other.to_string(),
+            },
+        }
+    }
+}
+
 impl From<tungstenite::Error> for Error {
     fn from(e: tungstenite::Error) -> Self {
-        match e {
-            tungstenite::Error::Io(source) => Error::io("WebSocket I/O", source),
-            other => Error::WebSocket(other),
-        }
+        Error::websocket("WebSocket", e)
     }
 }
 

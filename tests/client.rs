@@ -494,6 +494,33 @@ fn tls_needs_a_trusted_certificate() {
 }
 
 #[test]
+fn a_wrong_websocket_path_is_told_in_a_line_with_its_url_and_status() {
+    // What `fn main() -> Result<(), Error>` prints is the Debug form: it must be as short and
+    // useful as Display, not the router's 404 page as a list of bytes.
+    let router = Router::shared();
+    let url = router.ws_url.replace("/ws", "/nope");
+    let error = Client::builder(url.as_str())
+        .realm(&router.realm)
+        .connect()
+        .unwrap_err();
+    assert!(
+        matches!(
+            error,
+            Error::WebSocket {
+                status: Some(404),
+                ..
+            }
+        ),
+        "{error}"
+    );
+    for shown in [error.to_string(), format!("{error:?}")] {
+        assert!(shown.contains(&url), "{shown}");
+        assert!(shown.contains("404"), "{shown}");
+        assert!(shown.len() < 300 && !shown.contains('\n'), "{shown}");
+    }
+}
+
+#[test]
 fn a_frontend_user_may_not_register_or_publish_with_acknowledgement() {
     let router = Router::shared();
     let client = connect(router, &router.ws_url, router.frontend(), Serializer::Cbor);

@@ -208,7 +208,7 @@ impl Stream {
             Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
             Err(native_tls::HandshakeError::Failure(e)) => Err(Error::Tls {
                 context: context(),
-                source: e,
+                message: e.to_string(),
             }),
             Err(native_tls::HandshakeError::WouldBlock(_)) => Err(Error::io(
                 context(),
@@ -387,7 +387,7 @@ fn build_tls_connector(options: &TransportOptions) -> Result<native_tls::TlsConn
         let pem = std::fs::read(ca_file).map_err(|e| Error::io(context(), e))?;
         let cert = native_tls::Certificate::from_pem(&pem).map_err(|e| Error::Tls {
             context: context(),
-            source: e,
+            message: e.to_string(),
         })?;
         builder.add_root_certificate(cert);
     }
@@ -399,7 +399,7 @@ fn build_tls_connector(options: &TransportOptions) -> Result<native_tls::TlsConn
     }
     builder.build().map_err(|e| Error::Tls {
         context: "setting up TLS".into(),
-        source: e,
+        message: e.to_string(),
     })
 }
 

@@ -55,7 +55,9 @@ impl WebSocketTransport {
             Some(config),
         )
         .map_err(|e| match e {
-            tungstenite::HandshakeError::Failure(e) => Error::from(e),
+            tungstenite::HandshakeError::Failure(e) => {
+                Error::websocket(format!("WebSocket handshake with {url}"), e)
+            }
             tungstenite::HandshakeError::Interrupted(_) => Error::io(
                 format!("WebSocket handshake with {url}"),
                 io::Error::new(io::ErrorKind::TimedOut, "the router did not answer in time"),
@@ -66,13 +68,14 @@ impl WebSocketTransport {
             .get("Sec-WebSocket-Protocol")
             .and_then(|v| v.to_str().ok())
             .unwrap_or("");
-        let serializer = Serializer::from_websocket_subprotocol(chosen).ok_or_else(|| {
-            Error::WebSocket(tungstenite::Error::Protocol(
-                tungstenite::error::ProtocolError::SecWebSocketSubProtocolError(
-                    tungstenite::error::SubProtocolError::InvalidSubProtocol,
+        let serializer =
+            Serializer::from_websocket_subprotocol(chosen).ok_or_else(|| Error::WebSocket {
+                context: format!("WebSocket handshake with {url}"),
+                status: None,
+                message: format!(
+                    "the router chose subprotocol {chosen:?}, none of those offered ({offered})"
                 ),
-            ))
-        })?;
+            })?;
         Ok(WebSocketTransport { socket, serializer })
     }
 
