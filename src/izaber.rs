@@ -288,6 +288,15 @@ impl Wamp {
         self.client()?.call(uri, args)
     }
 
+    /// See [`Client::call_as`]: the first result read into `T` through serde.
+    pub fn call_as<T: serde::de::DeserializeOwned>(
+        &self,
+        uri: &str,
+        args: impl Serialize,
+    ) -> Result<T, Error> {
+        self.client()?.call_as(uri, args)
+    }
+
     /// See [`Client::call_kw`].
     pub fn call_kw(
         &self,

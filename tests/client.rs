@@ -941,3 +941,62 @@ fn an_event_handler_may_fail_with_question_mark_and_keeps_receiving() {
     assert_eq!(rx.recv_timeout(WAIT).unwrap(), 2.5);
     assert!(rx.recv_timeout(Duration::from_millis(200)).is_err());
 }
+
+#[test]
+fn typed_calls_and_typed_handler_arguments() {
+    #[derive(serde::Deserialize)]
+    struct Scale {
+        factor: f64,
+        unit: Option<String>,
+    }
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct Scaled {
+        values: Vec<f64>,
+        unit: String,
+    }
+    let router = Router::shared();
+    let client = connect(router, &router.ws_url, router.backend(1), Serializer::Cbor);
+    let procedure = unique("typed.scale");
+    client
+        .register(&procedure, |invocation| {
+            let (a, b): (f64, f64) = invocation.args_as()?;
+            let scale: Scale = invocation.kwargs_as()?;
+            Ok(serde_json::json!({
+                "values": [a * scale.factor, b * scale.factor],
+                "unit": scale.unit.unwrap_or_else(|| "mm".into()),
+            }))
+        })
+        .unwrap();
+    let scaled: Scaled = client
+        .call_with(
+            &procedure,
+            (1.0, 2.5),
+            serde_json::json!({"factor": 2.0}),
+            &CallOptions::new(),
+        )
+        .unwrap()
+        .into()
+        .unwrap();
+    assert_eq!(
+        scaled,
+        Scaled {
+            values: vec![2.0, 5.0],
+            unit: "mm".into()
+        }
+    );
+    let whoami: std::collections::BTreeMap<String, String> =
+        client.call_as("auth.whoami", ()).unwrap();
+    assert_eq!(whoami["authid"], "backend-1");
+    // Arguments that do not fit: the caller is told which and why.
+    let error = client
+        .call_with(&procedure, ("one",), (), &CallOptions::new())
+        .unwrap_err();
+    assert_eq!(
+        error.wamp_uri(),
+        Some("wamp.error.invalid_argument"),
+        "{error}"
+    );
+    assert!(error.to_string().contains("arguments"), "{error}");
+    let error = client.call_as::<u8>("auth.whoami", ()).unwrap_err();
+    assert!(matches!(error, Error::Value(_)), "{error}");
+}

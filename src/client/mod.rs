@@ -571,6 +571,34 @@ impl Client {
             .value())
     }
 
+    /// Calls like [`Client::call`] and reads the first result into `T` through serde: a
+    /// struct, a tuple, a number...
+    ///
+    /// Fails as [`Client::call`] does, and with [`Error::Value`] when the result does not fit
+    /// `T`.
+    ///
+    /// ```no_run
+    /// # use izaber_wamp::Client;
+    /// #[derive(serde::Deserialize)]
+    /// struct WhoAmI {
+    ///     authid: String,
+    ///     role: String,
+    /// }
+    /// # fn main() -> Result<(), izaber_wamp::Error> {
+    /// # let client = Client::builder("ws://127.0.0.1:8282/ws").connect()?;
+    /// let me: WhoAmI = client.call_as("auth.whoami", ())?;
+    /// println!("{} ({})", me.authid, me.role);
+    /// # Ok(()) }
+    /// ```
+    pub fn call_as<T: DeserializeOwned>(
+        &self,
+        procedure: &str,
+        args: impl Serialize,
+    ) -> Result<T, Error> {
+        self.call_with(procedure, args, (), &CallOptions::default())?
+            .into()
+    }
+
     /// Calls with positional and keyword arguments (`kwargs`: a struct or map; `()` for none)
     /// and returns the first result.
     pub fn call_kw(

@@ -111,6 +111,29 @@ impl Invocation {
             .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
     }
 
+    /// All positional arguments at once, as a tuple (`(i64, String)`), a `Vec`, or a struct
+    /// whose fields come in order. A mismatch answers the caller with
+    /// `wamp.error.invalid_argument`, saying what did not fit.
+    ///
+    /// ```no_run
+    /// # use izaber_wamp::{Invocation, CallError};
+    /// fn add(invocation: Invocation) -> Result<i64, CallError> {
+    ///     let (a, b): (i64, i64) = invocation.args_as()?;
+    ///     Ok(a + b)
+    /// }
+    /// ```
+    pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        all_positional(&self.args)
+            .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
+    }
+
+    /// All keyword arguments at once, as a struct (missing `Option` fields are `None`) or a
+    /// map. A mismatch answers the caller with `wamp.error.invalid_argument`.
+    pub fn kwargs_as<T: DeserializeOwned>(&self) -> Result<T, CallError> {
+        all_keywords(&self.kwargs)
+            .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
+    }
+
     /// The caller's authid, when the router disclosed it.
     pub fn caller_authid(&self) -> Option<&str> {
         self.details.get("caller_authid").and_then(Value::as_str)
@@ -217,6 +240,17 @@ impl Event {
     pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
         keyword(&self.kwargs, name).map_err(|m| Error::Value(ValueError::new(m)))
     }
+
+    /// All positional arguments at once, as a tuple, a `Vec` or a struct (see
+    /// [`Invocation::args_as`]).
+    pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        all_positional(&self.args).map_err(|m| Error::Value(ValueError::new(m)))
+    }
+
+    /// All keyword arguments at once, as a struct or a map.
+    pub fn kwargs_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
+        all_keywords(&self.kwargs).map_err(|m| Error::Value(ValueError::new(m)))
+    }
 }
 
 /// What an event handler returns: nothing, or a `Result` whose error is logged, since an event
@@ -263,6 +297,16 @@ fn positional<T: DeserializeOwned>(args: &[Value], index: usize) -> Result<T, St
             format!("argument {index} is missing ({given} given): {e}")
         }),
     }
+}
+
+/// Every positional argument as one `T` (a tuple, a sequence, or a struct read in order).
+fn all_positional<T: DeserializeOwned>(args: &[Value]) -> Result<T, String> {
+    from_value(Value::List(args.to_vec())).map_err(|e| format!("arguments: {e}"))
+}
+
+/// Every keyword argument as one `T` (a struct or a map).
+fn all_keywords<T: DeserializeOwned>(kwargs: &Dict) -> Result<T, String> {
+    from_value(Value::Dict(kwargs.clone())).map_err(|e| format!("keyword arguments: {e}"))
 }
 
 /// Keyword argument `name` as `T`, or why not; missing converts like `null`, as above.
