@@ -16,6 +16,10 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+echo "== cargo package (the crate as it would be published, built from the package alone)"
+# Early, while the work tree is as cloned: packaging refuses uncommitted changes.
+cargo package --locked -p izaber-wamp --quiet
+
 echo "== router oracle tests (Python swampyer against the Nexus-like router)"
 bash tests/router/run-oracle-tests.sh
 
