@@ -89,6 +89,7 @@ impl fmt::Display for SubscriptionId {
 
 /// A call's complete result.
 #[derive(Clone, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub struct CallResult {
     /// Positional results.
     pub args: Vec<Value>,

@@ -217,6 +217,7 @@ impl fmt::Debug for Invocation {
 /// `details` holds `publisher`, `publisher_authid`, `publisher_authrole` when disclosed and,
 /// for a pattern subscription, `topic`.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Event {
     /// Positional arguments.
     pub args: Vec<Value>,

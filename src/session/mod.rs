@@ -43,8 +43,10 @@ use reply::{ReplyTo, Responder};
 pub use reconnect::{DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
 pub(crate) use socket::{run_join_hooks, spawn};
 
-/// How the client proves who it is.
+/// How the client proves who it is. More methods will come (WAMP-Cryptosign, WAMP-SCRAM), so
+/// a `match` on it needs a `_` arm.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub enum Auth {
     /// No credentials: Nexus gives such sessions the `public` role.
     Anonymous,

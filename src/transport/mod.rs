@@ -34,8 +34,10 @@ pub const RAWSOCKET_MAX_MESSAGE: usize = 16 * 1024 * 1024;
 /// closing the connection, so the default leaves the bound to the router and the senders.
 pub const DEFAULT_MAX_INCOMING_MESSAGE: usize = u32::MAX as usize;
 
-/// Where to connect, parsed from the URL.
+/// Where to connect, parsed from the URL. More transports may be added, so a `match` on it
+/// needs a `_` arm.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// `ws://host:port/path` or, with `tls`, `wss://host:port/path`.
     WebSocket {
@@ -152,8 +154,10 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     }
 }
 
-/// How to open a transport.
+/// How to open a transport. Start from `TransportOptions::default()` and set fields: more
+/// may be added.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct TransportOptions {
     /// Serializers to offer, most wanted first.
     pub serializers: Vec<Serializer>,
