@@ -6,6 +6,7 @@ use std::io::Write;
 use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use crossbeam_channel::select;
@@ -333,6 +334,8 @@ pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
     let (done_tx, done) = crossbeam_channel::unbounded::<()>();
     let exec = Arc::new(args.exec);
     let counted = answered.clone();
+    // Answers this command's handler gives, counted by the library once they are sent.
+    let answered_before = client.stats().invocations_answered;
     let registration =
         client.register_with(&args.uri, &options, move |invocation: Invocation| {
             let answer = if exec.is_empty() {
@@ -349,10 +352,18 @@ pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
         })?;
     log::info!("serving {}", client.full_uri(&args.uri));
     let outcome = loop {
-        if args
-            .count
-            .is_some_and(|count| answered.load(Ordering::SeqCst) >= count)
+        if let Some(count) = args.count
+            && answered.load(Ordering::SeqCst) >= count
         {
+            // The handler has returned its answer, but the library may not have written it
+            // yet: closing first would make the router cancel the call. Wait (briefly) until
+            // the library has handed the last answer to the connection.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while client.stats().invocations_answered - answered_before < count
+                && Instant::now() < deadline
+            {
+                std::thread::sleep(Duration::from_millis(2));
+            }
             break Ok(());
         }
         select! {

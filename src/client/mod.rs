@@ -123,6 +123,10 @@ pub struct Stats {
     pub calls: u64,
     /// Invocations of our procedures received.
     pub invocations: u64,
+    /// Invocations answered (result or error): the answer was written to the connection, or
+    /// queued ahead of anything asked for afterwards, so a [`Client::close`] that follows
+    /// cannot overtake it.
+    pub invocations_answered: u64,
     /// Events received.
     pub events: u64,
     /// Publications sent.
@@ -1039,6 +1043,7 @@ impl Client {
             revoked_registrations: get(&c.revoked_registrations),
             restore_failures: get(&c.restore_failures),
             rejected_by_queue_limit: get(&c.rejected_by_queue_limit),
+            invocations_answered: get(&c.invocations_answered),
         }
     }
 

@@ -259,6 +259,7 @@ pub(crate) struct Counters {
     pub messages_received: AtomicU64,
     pub calls: AtomicU64,
     pub invocations: AtomicU64,
+    pub invocations_answered: AtomicU64,
     pub events: AtomicU64,
     pub publications: AtomicU64,
     pub errors: AtomicU64,

@@ -1223,13 +1223,23 @@ fn answer_invocation(
         },
         Err(error) => error_message(shared, request, error),
     };
+    let answered = || {
+        shared
+            .counters
+            .invocations_answered
+            .fetch_add(1, Ordering::Relaxed);
+    };
     match shared.send_full(&message, None, Some(answer)) {
-        Ok(()) => {}
+        Ok(()) => answered(),
         Err(e @ (Error::PayloadTooLarge { .. } | Error::Protocol(_))) => {
             // The result cannot be sent as it is: tell the caller why instead of leaving it
             // waiting.
             let error = CallError::failure(&e);
-            let _ = shared.send_full(&error_message(shared, request, error), None, Some(answer));
+            if let Ok(()) =
+                shared.send_full(&error_message(shared, request, error), None, Some(answer))
+            {
+                answered();
+            }
         }
         Err(e @ Error::ConnectionLost { .. }) => {
             log::info!("dropped the answer to {}: {e}", describe(&message));
