@@ -90,21 +90,12 @@ pub fn call(context: &Context, args: CallArgs) -> Result<(), Failure> {
     } = arguments;
     let client = context.client;
     if args.load.is_load() {
-        let sessions = load::Sessions::open(client, args.load.parallel, &|| {
-            context.connection.connect(Lifetime::OneShot)
-        })?;
         let what = format!("call {}", client.full_uri(&uri));
-        return load::run(
-            &args.load,
-            &what,
-            sessions.clients(),
-            &|session| {
-                session
-                    .call_with(&uri, &positional, &kwargs, &options)
-                    .map(|_| ())
-            },
-            &interrupt::presses()?,
-        );
+        return run_load(context, &args.load, &what, &|session| {
+            session
+                .call_with(&uri, &positional, &kwargs, &options)
+                .map(|_| ())
+        });
     }
     // Ctrl-C cancels the call at the router (CANCEL), then the command ends.
     let token = CancelToken::new();
@@ -182,22 +173,17 @@ pub fn publish(context: &Context, args: PublishArgs) -> Result<(), Failure> {
         options = options.option(&key, value);
     }
     if args.load.is_load() {
-        let client = context.client;
-        let sessions = load::Sessions::open(client, args.load.parallel, &|| {
-            context.connection.connect(Lifetime::OneShot)
-        })?;
         let acknowledged = if args.ack { " (acknowledged)" } else { "" };
-        let what = format!("publish {}{acknowledged}", client.full_uri(&arguments.uri));
-        return load::run(
+        let uri = context.client.full_uri(&arguments.uri);
+        return run_load(
+            context,
             &args.load,
-            &what,
-            sessions.clients(),
+            &format!("publish {uri}{acknowledged}"),
             &|session| {
                 session
                     .publish_with(&arguments.uri, &arguments.args, &arguments.kwargs, &options)
                     .map(|_| ())
             },
-            &interrupt::presses()?,
         );
     }
     let published =
@@ -208,6 +194,26 @@ pub fn publish(context: &Context, args: PublishArgs) -> Result<(), Failure> {
         output::print(&publication);
     }
     Ok(())
+}
+
+/// Load mode: the command's session plus `--parallel` - 1 more, each request made by
+/// `request`, stopped early by Ctrl-C.
+fn run_load(
+    context: &Context,
+    args: &LoadArgs,
+    what: &str,
+    request: &(dyn Fn(&Client) -> Result<(), izaber_wamp::Error> + Sync),
+) -> Result<(), Failure> {
+    let sessions = load::Sessions::open(context.client, args.parallel, &|| {
+        context.connection.connect(Lifetime::OneShot)
+    })?;
+    load::run(
+        args,
+        what,
+        sessions.clients(),
+        request,
+        &interrupt::presses()?,
+    )
 }
 
 /// Prints one JSON line per event: {"args": [...], "kwargs": {...}}, with "topic" and

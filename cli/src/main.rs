@@ -172,7 +172,7 @@ pub(crate) fn execute(context: &Context, command: Command) -> Result<(), Failure
         Command::Join => commands::join(context),
         Command::Nexus(command) => commands::nexus(context, command),
         Command::Shell(_) | Command::Completions { .. } => Err(Failure::usage(
-            "shell and completions cannot run inside a command",
+            "shell and completions are not available inside the shell",
         )),
     }
 }

@@ -158,12 +158,7 @@ fn run_line(context: &Context, line: &str) -> Result<Flow, Failure> {
             return Ok(Flow::Continue);
         }
     };
-    match parsed.command {
-        Command::Shell(_) | Command::Completions { .. } => Err(Failure::usage(
-            "shell and completions are not available inside the shell",
-        )),
-        command => crate::execute(context, command).map(|()| Flow::Continue),
-    }
+    crate::execute(context, parsed.command).map(|()| Flow::Continue)
 }
 
 /// Splits a line as a POSIX shell would, without expansions: blanks separate words; single
