@@ -23,10 +23,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 BEGIN = "<!-- cli-startup: begin (written by benches/cli_startup.py) -->"
 END = "<!-- cli-startup: end -->"
-NOTES_MARKER = "<!-- hand-written notes below are kept by run.py -->"
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router  # noqa: E402
+from report_block import write_block  # noqa: E402
 
 PYTHON_IMPORTS = "from izaber import initialize; from izaber_wamp import wamp; print('backend-1', flush=True)"
 PYTHON_ONE_LINER = (
@@ -114,17 +114,7 @@ def main():
     print(text)
     if args.smoke:
         return
-    old = open(args.output).read() if os.path.exists(args.output) else ""
-    if BEGIN in old and END in old:
-        before, rest = old.split(BEGIN, 1)
-        new = before + text + rest.split(END, 1)[1]
-    else:
-        base = old.rstrip("\n")
-        if NOTES_MARKER not in base:
-            base += ("\n\n" if base else "") + NOTES_MARKER
-        new = base + "\n\n" + text + "\n"
-    with open(args.output, "w") as f:
-        f.write(new)
+    write_block(args.output, BEGIN, END, text)
     print("cli_startup.py: wrote", args.output, file=sys.stderr)
 
 

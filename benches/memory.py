@@ -25,10 +25,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MEMORY_BEGIN = "<!-- memory: begin (written by benches/memory.py) -->"
 MEMORY_END = "<!-- memory: end -->"
-NOTES_MARKER = "<!-- hand-written notes below are kept by run.py -->"
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router  # noqa: E402
+from report_block import write_block  # noqa: E402
 
 USER = ("backend-1", "backend-1-secret")
 FIGURES = [
@@ -106,20 +106,6 @@ def report(results, rounds, elapsed, shape):
     return "\n".join(lines)
 
 
-def write_report(path, text):
-    old = open(path).read() if os.path.exists(path) else ""
-    if MEMORY_BEGIN in old and MEMORY_END in old:
-        before, rest = old.split(MEMORY_BEGIN, 1)
-        new = before + text + rest.split(MEMORY_END, 1)[1]
-    else:
-        base = old.rstrip("\n")
-        if NOTES_MARKER not in base:
-            base += ("\n\n" if base else "") + NOTES_MARKER
-        new = base + "\n\n" + text + "\n"
-    with open(path, "w") as f:
-        f.write(new)
-
-
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--binary", action="append", default=[], metavar="LABEL=PATH",
@@ -166,7 +152,7 @@ def main():
     text = report(results, rounds, time.time() - started, shape)
     print(text)
     if not args.smoke:
-        write_report(args.output, text)
+        write_block(args.output, MEMORY_BEGIN, MEMORY_END, text)
         log("wrote", args.output)
 
 

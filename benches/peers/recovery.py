@@ -48,10 +48,12 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SWAMPYER_RECOVERY = os.path.join(HERE, "swampyer_recovery.py")
 RECOVERY_BEGIN = "<!-- recovery: begin (written by benches/peers/recovery.py) -->"
 RECOVERY_END = "<!-- recovery: end -->"
-NOTES_MARKER = "<!-- hand-written notes below are kept by run.py -->"
 
 sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router, live_group_members  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(HERE))
+from report_block import write_block  # noqa: E402
 
 RUST = "rust-izaber-wamp"
 SWAMPYER = "python-swampyer"
@@ -882,25 +884,6 @@ def render(args, info, swampyer_info, results, command_line, load_before, load_a
     return "\n".join(out)
 
 
-def write_report(path, text):
-    old = ""
-    if os.path.exists(path):
-        with open(path) as f:
-            old = f.read()
-    if RECOVERY_BEGIN in old and RECOVERY_END in old:
-        before, rest = old.split(RECOVERY_BEGIN, 1)
-        after = rest.split(RECOVERY_END, 1)[1]
-        new = before + text + after
-    else:
-        base = old.rstrip("\n")
-        if NOTES_MARKER not in base:
-            # run.py keeps only what is below its marker: put the block there
-            base += ("\n\n" if base else "") + NOTES_MARKER
-        new = base + "\n\n" + text + "\n"
-    with open(path, "w") as f:
-        f.write(new)
-
-
 # --- main --------------------------------------------------------------------------------------
 
 
@@ -1017,7 +1000,7 @@ def main():
         log("smoke test took {:.1f} s".format(elapsed))
     else:
         out = args.out if os.path.isabs(args.out) else os.path.join(ROOT, args.out)
-        write_report(out, text)
+        write_block(out, RECOVERY_BEGIN, RECOVERY_END, text)
         log("wrote {} ({:.0f} s)".format(out, elapsed))
     return 1 if problems else 0
 
