@@ -42,6 +42,10 @@ static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
 /// The configuration `initialize` loaded, for scripts that read their own keys:
 /// `config()?.get_str("wamp.connection.username")`.
+///
+/// # Errors
+///
+/// [`Error::NotInitialized`] before a successful [`initialize`].
 pub fn config() -> Result<Arc<Config>, Error> {
     CONFIG.read().clone().ok_or(Error::NotInitialized)
 }
@@ -74,11 +78,20 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// refuses the login, the error is returned (`auto_reconnect` covers connections lost
 /// later; Python instead keeps retrying the first connection). Once it has succeeded,
 /// calling it again does nothing, as in Python; [`InitOptions::force`] starts afresh.
+///
+/// # Errors
+///
+/// [`Error::Config`] when izaber.yaml cannot be found, read or parsed, or its `wamp`
+/// section is invalid; when connecting, the errors of [`ClientBuilder::connect`].
 pub fn initialize() -> Result<(), Error> {
     initialize_with(InitOptions::default())
 }
 
 /// [`initialize`] with an explicit environment, file or YAML text.
+///
+/// # Errors
+///
+/// As [`initialize`].
 pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
     if INITIALIZED.load(Ordering::SeqCst) && !options.force {
         log::debug!("initialize: already done; InitOptions::force starts again");
@@ -150,6 +163,10 @@ impl Wamp {
     }
 
     /// The connected client, to use the whole [`Client`] API.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected.
     pub fn client(&self) -> Result<Client, Error> {
         self.client.read().clone().ok_or(Error::NotInitialized)
     }
@@ -205,6 +222,11 @@ impl Wamp {
     /// Hooks apply to connections made after they were added: one added while `wamp` is
     /// connected only takes effect at the next [`initialize`] or [`Wamp::change_user`] (a
     /// warning is logged), as Python's must be added before `initialize()`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an event other than `join`, `leave`, `disconnect` and
+    /// `revoked`.
     pub fn hook(
         &self,
         event: &str,
@@ -242,6 +264,11 @@ impl Wamp {
     /// Reconnects as another user. On success the old session is closed; on failure (a wrong
     /// password, say) the old session, if any, stays connected and usable, and the error says
     /// why the new login failed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] before [`initialize`] has loaded a configuration; the errors of
+    /// [`ClientBuilder::connect`], e.g. [`Error::Aborted`] for a wrong password.
     pub fn change_user(&self, username: &str, password: &str) -> Result<(), Error> {
         let mut settings = self.settings()?;
         settings.username = Some(username.to_owned());
@@ -255,6 +282,10 @@ impl Wamp {
 
     /// A separate connection with the same settings as another user, without the join hooks:
     /// Python's `wamp.spawn_connection`. It lives until closed or dropped.
+    ///
+    /// # Errors
+    ///
+    /// As [`change_user`](Wamp::change_user).
     pub fn spawn_connection(&self, username: &str, password: &str) -> Result<Client, Error> {
         let mut settings = self.settings()?;
         settings.authid = Some(username.to_owned());
@@ -284,11 +315,19 @@ impl Wamp {
 
     /// See [`Client::call`]. `uri` is relative to `com.izaber.wamp` unless it already starts
     /// with it (or with `wamp.`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call`].
     pub fn call(&self, uri: &str, args: impl Serialize) -> Result<Value, Error> {
         self.client()?.call(uri, args)
     }
 
     /// See [`Client::call_as`]: the first result read into `T` through serde.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_as`].
     pub fn call_as<T: serde::de::DeserializeOwned>(
         &self,
         uri: &str,
@@ -298,6 +337,10 @@ impl Wamp {
     }
 
     /// See [`Client::call_kw`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_kw`].
     pub fn call_kw(
         &self,
         uri: &str,
@@ -308,6 +351,10 @@ impl Wamp {
     }
 
     /// See [`Client::call_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_with`].
     pub fn call_with(
         &self,
         uri: &str,
@@ -319,6 +366,10 @@ impl Wamp {
     }
 
     /// See [`Client::call_progressive`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_progressive`].
     pub fn call_progressive(
         &self,
         uri: &str,
@@ -332,6 +383,10 @@ impl Wamp {
     }
 
     /// See [`Client::register`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::register`].
     pub fn register<F, R>(&self, uri: &str, handler: F) -> Result<RegistrationId, Error>
     where
         F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
@@ -341,6 +396,10 @@ impl Wamp {
     }
 
     /// See [`Client::register_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::register_with`].
     pub fn register_with<F, R>(
         &self,
         uri: &str,
@@ -355,11 +414,19 @@ impl Wamp {
     }
 
     /// See [`Client::unregister`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::unregister`].
     pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
         self.client()?.unregister(id)
     }
 
     /// See [`Client::subscribe`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::subscribe`].
     pub fn subscribe<F, R>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
     where
         F: Fn(Event) -> R + Send + Sync + 'static,
@@ -369,6 +436,10 @@ impl Wamp {
     }
 
     /// See [`Client::subscribe_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::subscribe_with`].
     pub fn subscribe_with<F, R>(
         &self,
         topic: &str,
@@ -383,16 +454,28 @@ impl Wamp {
     }
 
     /// See [`Client::unsubscribe`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::unsubscribe`].
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
         self.client()?.unsubscribe(id)
     }
 
     /// See [`Client::publish`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::publish`].
     pub fn publish(&self, topic: &str, args: impl Serialize) -> Result<(), Error> {
         self.client()?.publish(topic, args)
     }
 
     /// See [`Client::publish_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::publish_with`].
     pub fn publish_with(
         &self,
         topic: &str,
@@ -404,11 +487,19 @@ impl Wamp {
     }
 
     /// See [`Client::stats`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected.
     pub fn stats(&self) -> Result<Stats, Error> {
         Ok(self.client()?.stats())
     }
 
     /// Waits up to `timeout` for the connection to be joined (e.g. after a reconnect).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::wait_connected`].
     pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
         self.client()?.wait_connected(timeout)
     }
@@ -421,6 +512,10 @@ macro_rules! forward_to_client {
         impl Wamp {
             $(
                 $(#[$doc])*
+                ///
+                /// # Errors
+                ///
+                /// [`Error::NotInitialized`] until `wamp` is connected, then as the [`Client`] method of the same name.
                 pub fn $name(&self $(, $arg: $ty)*) -> Result<Value, Error> {
                     self.client()?.$name($($arg),*)
                 }
@@ -460,11 +555,19 @@ forward_to_client! {
 
 impl Wamp {
     /// See [`Client::roster_register`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::roster_register`].
     pub fn roster_register(&self, name: &str, data: impl Serialize) -> Result<Value, Error> {
         self.client()?.roster_register(name, data)
     }
 
     /// See [`Client::roster_register_visible`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::roster_register_visible`].
     pub fn roster_register_visible(
         &self,
         name: &str,
@@ -476,11 +579,19 @@ impl Wamp {
     }
 
     /// See [`Client::metadata_set`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::metadata_set`].
     pub fn metadata_set(&self, key: &str, value: impl Serialize) -> Result<Value, Error> {
         self.client()?.metadata_set(key, value)
     }
 
     /// See [`Client::apikeys_create`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::apikeys_create`].
     pub fn apikeys_create(&self, data: impl Serialize) -> Result<Value, Error> {
         self.client()?.apikeys_create(data)
     }
@@ -578,6 +689,11 @@ impl ClientBuilder {
     /// # drop(builder);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for a serializer name other than `json`, `msgpack` and
+    /// `cbor`. The URL is checked later, by [`connect`](ClientBuilder::connect).
     pub fn from_config(settings: &WampConfig) -> Result<ClientBuilder, Error> {
         let serializers = settings
             .serializers

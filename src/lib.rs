@@ -1,5 +1,10 @@
 //! A blocking WAMP client for Rust, ported from Zaber's Python `izaber-wamp`.
 //!
+//! Porting a Python script? The [`guide`] has every example of the Python README beside its
+//! Rust twin, the configuration reference and the command-line tool.
+//!
+//! # Quick start
+//!
 //! The simplest use reads `izaber.yaml` like the Python library and calls through the global
 //! [`wamp`]:
 //!
@@ -47,12 +52,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Errors
+//!
+//! Every fallible function returns the one [`Error`] enum and its doc names the variants it
+//! can return; [`Client`]'s doc lists those every request shares.
+//!
+//! # Architecture
+//!
 //! Layers, each knowing only the ones below it: [`protocol`] (messages and serializers, no
 //! I/O), [`transport`] (bytes over WebSocket or RawSocket), the session thread (owns the
 //! socket, matches answers to requests, dispatches to handlers, reconnects), [`Client`] (the
 //! blocking API), and the izaber layer ([`config`](mod@config), [`initialize`], [`wamp`], Nexus helpers).
 
 #![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
+
+#[doc = include_str!("../README.md")]
+pub mod guide {}
 
 mod client;
 pub mod config;

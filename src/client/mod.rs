@@ -39,6 +39,21 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 50_000_000;
 /// handler or hook that holds a clone (for nested calls, say) keeps the client alive: a
 /// service that owns such handlers ends with `close()`.
 ///
+/// # Errors
+///
+/// Every request (call, register, subscribe, acknowledged publish...) can fail with:
+/// - [`Error::Wamp`]: the router or a callee answered with an ERROR (not authorized, no such
+///   procedure, the callee's own error...);
+/// - [`Error::Timeout`]: no answer within the timeout (for a call, a CANCEL has been sent);
+/// - [`Error::ConnectionLost`]: the connection was down when the request was made, or
+///   dropped before the answer came (the request may or may not have reached the router);
+/// - [`Error::Closed`]: the client was closed;
+/// - [`Error::Value`]: arguments or the answer could not be converted;
+/// - [`Error::PayloadTooLarge`]: the message is larger than
+///   [`max_payload_size`](ClientBuilder::max_payload_size); it was not sent.
+///
+/// Each method's `# Errors` names what it adds to these.
+///
 /// ```no_run
 /// use izaber_wamp::Client;
 /// # fn main() -> Result<(), izaber_wamp::Error> {
@@ -106,6 +121,10 @@ impl CallResult {
     }
 
     /// The first positional result converted to `T`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] when the result does not fit `T`.
     pub fn into<T: DeserializeOwned>(self) -> Result<T, Error> {
         Ok(from_value(self.value())?)
     }
@@ -395,6 +414,20 @@ impl ClientBuilder {
     }
 
     /// Connects, joins, runs the join hooks, and returns the client.
+    ///
+    /// # Errors
+    ///
+    /// When no router URL works; the error is the first URL's:
+    /// - [`Error::InvalidUrl`]: a URL cannot be parsed or has an unknown scheme;
+    /// - [`Error::Io`]: the router cannot be reached (refused, unreachable, or no answer
+    ///   within the [`connect_timeout`](ClientBuilder::connect_timeout));
+    /// - [`Error::Tls`], [`Error::WebSocket`], [`Error::RawSocket`]: the transport's handshake
+    ///   failed (certificate, HTTP status, serializer refused);
+    /// - [`Error::Aborted`]: the router refused the login (wrong password, unknown realm);
+    /// - [`Error::Authentication`]: the router asked for a method with no secret configured;
+    /// - [`Error::Timeout`]: the router did not answer HELLO in time.
+    ///
+    /// Join hooks run once the session is up; a hook that panics is logged, not returned.
     pub fn connect(self) -> Result<Client, Error> {
         let client = self.connect_deferring_hooks()?;
         client.run_join_hooks();
@@ -568,8 +601,11 @@ impl Client {
     /// Calls `procedure` with positional `args` (a tuple, array or `Vec`; `()` for none) and
     /// returns its first result, like Python's `wamp.call`.
     ///
-    /// Fails with [`Error::Wamp`] when the callee or the router answers with an error, and
-    /// with [`Error::Timeout`] (after sending CANCEL) when no answer comes in time.
+    /// # Errors
+    ///
+    /// The [request errors](Client#errors): [`Error::Wamp`] when the callee or the router
+    /// answers with an error, [`Error::Timeout`] (after sending CANCEL) when no answer comes
+    /// in time, [`Error::InvalidArgument`] when `args` is not a sequence.
     pub fn call(&self, procedure: &str, args: impl Serialize) -> Result<Value, Error> {
         Ok(self
             .call_with(procedure, args, (), &CallOptions::default())?
@@ -595,6 +631,10 @@ impl Client {
     /// println!("{} ({})", me.authid, me.role);
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Client::call), and [`Error::Value`] when the result does not fit `T`.
     pub fn call_as<T: DeserializeOwned>(
         &self,
         procedure: &str,
@@ -606,6 +646,10 @@ impl Client {
 
     /// Calls with positional and keyword arguments (`kwargs`: a struct or map; `()` for none)
     /// and returns the first result.
+    ///
+    /// # Errors
+    ///
+    /// As [`call`](Client::call), and [`Error::InvalidArgument`] when `kwargs` is not a map.
     pub fn call_kw(
         &self,
         procedure: &str,
@@ -618,6 +662,11 @@ impl Client {
     }
 
     /// Calls with options and returns the complete result.
+    ///
+    /// # Errors
+    ///
+    /// As [`call_kw`](Client::call_kw); with a [`cancel_token`](CallOptions::cancel_token),
+    /// the router's answer to the CANCEL, usually [`Error::Wamp`] `wamp.error.canceled`.
     pub fn call_with(
         &self,
         procedure: &str,
@@ -632,6 +681,11 @@ impl Client {
 
     /// Calls asking for progressive results: `on_progress` runs (on this thread) for each
     /// progressive result before the final result is returned.
+    ///
+    /// # Errors
+    ///
+    /// As [`call_with`](Client::call_with). Progressive results that came before an error
+    /// have been given to `on_progress`.
     pub fn call_progressive(
         &self,
         procedure: &str,
@@ -764,6 +818,12 @@ impl Client {
     /// })?;
     /// # Ok(()) }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// The [request errors](Client#errors), notably [`Error::Wamp`]
+    /// `wamp.error.procedure_already_exists` when another session holds the procedure, and
+    /// `wamp.error.not_authorized`.
     pub fn register<F, R>(&self, procedure: &str, handler: F) -> Result<RegistrationId, Error>
     where
         F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
@@ -773,6 +833,10 @@ impl Client {
     }
 
     /// Registers `procedure` with options (match policy, `force_reregister`, concurrency...).
+    ///
+    /// # Errors
+    ///
+    /// As [`register`](Client::register).
     pub fn register_with<F, R>(
         &self,
         procedure: &str,
@@ -829,6 +893,11 @@ impl Client {
     /// Removes a registration. While the connection is down this succeeds at once (the
     /// router let go of it with the session) and the registration is not made again after
     /// the reconnect. An id already removed is an [`Error::InvalidArgument`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] for an id already removed, or the
+    /// [request errors](Client#errors).
     pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
         let (responder, waiter) = oneshot();
         self.shared().command(Command::Unregister {
@@ -847,6 +916,10 @@ impl Client {
 
     /// Subscribes to `topic`. `handler` runs on a worker thread for each event; events of one
     /// subscription are handled one at a time, in order (see [`SubscribeOptions`]).
+    ///
+    /// # Errors
+    ///
+    /// The [request errors](Client#errors), notably [`Error::Wamp`] `wamp.error.not_authorized`.
     pub fn subscribe<F, R>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
     where
         F: Fn(Event) -> R + Send + Sync + 'static,
@@ -856,6 +929,10 @@ impl Client {
     }
 
     /// Subscribes with options (match policy, concurrency...).
+    ///
+    /// # Errors
+    ///
+    /// As [`subscribe`](Client::subscribe).
     pub fn subscribe_with<F, R>(
         &self,
         topic: &str,
@@ -896,6 +973,10 @@ impl Client {
     }
 
     /// Removes a subscription; while the connection is down, as [`Client::unregister`] does.
+    ///
+    /// # Errors
+    ///
+    /// As [`unregister`](Client::unregister).
     pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
         let (responder, waiter) = oneshot();
         self.shared().command(Command::Unsubscribe {
@@ -915,6 +996,13 @@ impl Client {
     /// Publishes an event with positional `args`, fire and forget: the router does not say
     /// whether anyone received it, or whether we were allowed to publish. Returns once the
     /// event has been written to the connection.
+    ///
+    /// # Errors
+    ///
+    /// Only what the client itself sees: [`Error::ConnectionLost`] or [`Error::Closed`] when
+    /// the event cannot be written, [`Error::Value`] or [`Error::InvalidArgument`] for
+    /// arguments, [`Error::PayloadTooLarge`]. A refusal by the router is not reported; use
+    /// [`publish_with`](Client::publish_with) with acknowledgement to see it.
     pub fn publish(&self, topic: &str, args: impl Serialize) -> Result<(), Error> {
         self.publish_with(topic, args, (), &PublishOptions::default())
             .map(|_| ())
@@ -923,6 +1011,12 @@ impl Client {
     /// Publishes with keyword arguments and options. With
     /// [`acknowledge`](PublishOptions::acknowledge), waits for the router and returns the
     /// publication id (or the router's refusal as an error).
+    ///
+    /// # Errors
+    ///
+    /// As [`publish`](Client::publish), and [`Error::InvalidArgument`] when `kwargs` is not a
+    /// map. With acknowledgement, also the [request errors](Client#errors), such as
+    /// [`Error::Wamp`] `wamp.error.not_authorized`.
     pub fn publish_with(
         &self,
         topic: &str,
@@ -992,6 +1086,12 @@ impl Client {
     }
 
     /// Waits up to `timeout` for the session to be joined (e.g. after a reconnect).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Timeout`] when the session is not joined within `timeout`, [`Error::Closed`]
+    /// when the client was closed, and [`Error::ConnectionLost`] with the reason when the
+    /// session ended for good (the router closed it, or reconnecting gave up).
     pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
         self.shared().wait_connected(timeout)
     }

@@ -297,6 +297,11 @@ impl Message {
     }
 
     /// Decodes the array form `[CODE, ...]` that every serializer produces.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::NotAMessage`], [`ProtocolError::UnknownCode`],
+    /// [`ProtocolError::TooShort`] or [`ProtocolError::WrongField`], naming what is wrong.
     pub fn from_value(value: Value) -> Result<Message, ProtocolError> {
         let mut items = match value {
             Value::List(items) => items,

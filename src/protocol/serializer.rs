@@ -85,6 +85,11 @@ impl Serializer {
     }
 
     /// Encodes `message`, appending the bytes to `out`.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Serialization`] when the serializer cannot represent a value (for
+    /// example a map key that is not a string, for JSON).
     pub fn encode_into(self, message: &Message, out: &mut Vec<u8>) -> Result<(), ProtocolError> {
         let wire = WireMessage {
             message,
@@ -110,6 +115,10 @@ impl Serializer {
     }
 
     /// Encodes `message` into a new buffer.
+    ///
+    /// # Errors
+    ///
+    /// As [`encode_into`](Serializer::encode_into).
     pub fn encode(self, message: &Message) -> Result<Vec<u8>, ProtocolError> {
         let mut out = Vec::with_capacity(128);
         self.encode_into(message, &mut out)?;
@@ -117,11 +126,20 @@ impl Serializer {
     }
 
     /// Decodes one message.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Serialization`] for bytes the serializer cannot read, and the other
+    /// [`ProtocolError`]s for a value that is not a well-formed WAMP message.
     pub fn decode(self, bytes: &[u8]) -> Result<Message, ProtocolError> {
         Message::from_value(self.decode_value(bytes)?)
     }
 
     /// Decodes one serialized value, applying the JSON binary convention for JSON.
+    ///
+    /// # Errors
+    ///
+    /// [`ProtocolError::Serialization`] for bytes the serializer cannot read.
     pub fn decode_value(self, bytes: &[u8]) -> Result<Value, ProtocolError> {
         let failed = |message: String| ProtocolError::Serialization {
             serializer: self.name(),

@@ -971,6 +971,12 @@ impl Visitor<'_> for KeySeed {
 /// assert_eq!(circle["Circle"]["radius"], 2.0);
 /// assert_eq!(to_value(&(1, "two", None::<u8>)).unwrap().to_string(), r#"[1,"two",null]"#);
 /// ```
+///
+/// # Errors
+///
+/// A [`ValueError`] for what WAMP values cannot hold: map keys other than strings,
+/// integers, bools and chars, integers above `i128::MAX`, or a `Serialize` implementation that
+/// fails.
 pub fn to_value<T: Serialize + ?Sized>(value: &T) -> Result<Value, ValueError> {
     value.serialize(ValueSerializer)
 }
@@ -1507,6 +1513,10 @@ impl Serializer for KeySerializer {
 /// let err = from_value::<u8>(Value::from(300)).unwrap_err();
 /// assert_eq!(err.to_string(), "integer 300 is out of range for u8");
 /// ```
+///
+/// # Errors
+///
+/// A [`ValueError`] naming the expected and found types, or the out-of-range number.
 pub fn from_value<T: DeserializeOwned>(value: Value) -> Result<T, ValueError> {
     T::deserialize(value)
 }

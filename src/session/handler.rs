@@ -100,12 +100,22 @@ impl Invocation {
     /// Positional argument `index` converted to `T`.
     ///
     /// A missing argument converts like `null`, so `Option<T>` reads optional arguments.
+    ///
+    /// # Errors
+    ///
+    /// A `wamp.error.invalid_argument` [`CallError`] saying what did not fit; with `?` in a
+    /// handler, that is the caller's answer.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, CallError> {
         positional(&self.args, index)
             .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
     }
 
     /// Keyword argument `name` converted to `T` (missing converts like `null`).
+    ///
+    /// # Errors
+    ///
+    /// A `wamp.error.invalid_argument` [`CallError`] saying what did not fit; with `?` in a
+    /// handler, that is the caller's answer.
     pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, CallError> {
         keyword(&self.kwargs, name)
             .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
@@ -122,6 +132,11 @@ impl Invocation {
     ///     Ok(a + b)
     /// }
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// A `wamp.error.invalid_argument` [`CallError`] saying what did not fit; with `?` in a
+    /// handler, that is the caller's answer.
     pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, CallError> {
         all_positional(&self.args)
             .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
@@ -129,6 +144,11 @@ impl Invocation {
 
     /// All keyword arguments at once, as a struct (missing `Option` fields are `None`) or a
     /// map. A mismatch answers the caller with `wamp.error.invalid_argument`.
+    ///
+    /// # Errors
+    ///
+    /// A `wamp.error.invalid_argument` [`CallError`] saying what did not fit; with `?` in a
+    /// handler, that is the caller's answer.
     pub fn kwargs_as<T: DeserializeOwned>(&self) -> Result<T, CallError> {
         all_keywords(&self.kwargs)
             .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
@@ -161,7 +181,9 @@ impl Invocation {
 
     /// Sends one progressive result to the caller before the final one.
     ///
-    /// Fails with [`Error::InvalidArgument`] when the caller did not ask for progressive
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] when the caller did not ask for progressive
     /// results, and with a `wamp.error.canceled` [`Error::Wamp`] once
     /// [`is_cancelled`](Self::is_cancelled): nothing would receive it (after a reconnect, the
     /// new session does not know this invocation).
@@ -233,22 +255,38 @@ pub struct Event {
 
 impl Event {
     /// Positional argument `index` converted to `T` (missing converts like `null`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] saying what did not fit.
     pub fn arg<T: DeserializeOwned>(&self, index: usize) -> Result<T, Error> {
         positional(&self.args, index).map_err(|m| Error::Value(ValueError::new(m)))
     }
 
     /// Keyword argument `name` converted to `T` (missing converts like `null`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] saying what did not fit.
     pub fn kwarg<T: DeserializeOwned>(&self, name: &str) -> Result<T, Error> {
         keyword(&self.kwargs, name).map_err(|m| Error::Value(ValueError::new(m)))
     }
 
     /// All positional arguments at once, as a tuple, a `Vec` or a struct (see
     /// [`Invocation::args_as`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] saying what did not fit.
     pub fn args_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
         all_positional(&self.args).map_err(|m| Error::Value(ValueError::new(m)))
     }
 
     /// All keyword arguments at once, as a struct or a map.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Value`] saying what did not fit.
     pub fn kwargs_as<T: DeserializeOwned>(&self) -> Result<T, Error> {
         all_keywords(&self.kwargs).map_err(|m| Error::Value(ValueError::new(m)))
     }

@@ -75,6 +75,11 @@ impl Endpoint {
     /// assert_eq!(e, Endpoint::RawSocketTcp { host: "127.0.0.1".into(), port: 8283, tls: false });
     /// assert!(Endpoint::parse("http://example.com").is_err());
     /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidUrl`] for an unknown scheme, a missing host or port, or a port that is
+    /// not a number.
     pub fn parse(url: &str) -> Result<Endpoint, Error> {
         let invalid = |reason: &str| Error::InvalidUrl {
             url: url.to_owned(),
