@@ -19,13 +19,21 @@ is also stopped when process PID goes away, so that a test binary which exits
 without cleaning up does not leak routers (and with --cleanup-dir, DIR is
 then removed too).
 
-Only the standard library and ``cryptography`` (a dependency of crossbar) are
-used here; the Nexus behaviour itself lives in nexus_component.py, which the
-router worker loads from this directory.
+``prepare`` also writes the private key of the WAMP-Cryptosign user into
+``DIR/keys/`` in the two on-disk formats clients load keys from: an
+unencrypted OpenSSH private key (``cs-backend.ssh``) and Crossbar's key file
+format (``cs-backend.priv``, like ``.crossbar/key.priv``).
+
+Only the standard library, ``cryptography`` and ``argon2-cffi`` (dependencies
+of crossbar) are used here; the Nexus behaviour itself lives in
+nexus_component.py, which the router worker loads from this directory.
 """
 
 import argparse
+import base64
 import datetime
+import hashlib
+import hmac
 import ipaddress
 import json
 import os
@@ -66,6 +74,47 @@ CRA_USERS = [
         "salt": "izaber-salt-1",
         "iterations": 1000,
         "keylen": 32,
+    },
+]
+
+# Static WAMP-Cryptosign users (Ed25519). The private key is fixed here as its
+# 32-byte seed, like the fixed passwords above (test-only, loopback-only
+# router); the public key is derived from it at prepare time and is the only
+# key in the principal's authorized_keys. "unauthorized_seed" is a second key
+# that no principal lists, for wrong-key tests.
+CRYPTOSIGN_USERS = [
+    {
+        "username": "cs-backend",
+        "role": "backend",
+        "seed": "be2eb1178ee3a9596fc3204dbdeb5bf9f107b17c889db1a6533427ad7637209a",
+        "unauthorized_seed": "26e8651b8064f5ad1511a13875553354cd86eec05d1340b716ebd8463fc77087",
+    },
+]
+
+# Static WAMP-SCRAM users, one per key-derivation function Crossbar supports
+# (crossbar/common/checkconfig.py: "argon2id-13" and "pbkdf2"). Crossbar stores
+# only stored-key/server-key (derived here at prepare time, see scram_credential);
+# the cost parameters are small so that logins are fast.
+SCRAM_USERS = [
+    {
+        "username": "scram-argon2",
+        "password": "scram-argon2-secret",
+        "role": "backend",
+        "kdf": "argon2id-13",
+        "salt": "99bd9792bd9fff503470bcae4bde7edb",
+        "iterations": 3,
+        "memory": 4096,  # KiB
+    },
+    {
+        "username": "scram-pbkdf2",
+        "password": "scram-pbkdf2-secret",
+        "role": "frontend",
+        "kdf": "pbkdf2",
+        "salt": "632789fc8f32015a1988e6a653b6c907",
+        "iterations": 1000,
+        # Crossbar requires "memory" on every principal and sends it in the
+        # challenge even for pbkdf2, which has no such parameter.
+        "memory": 0,
     },
 ]
 
@@ -229,8 +278,161 @@ def generate_tls(tls_dir):
     return ca_path, cert_path, key_path
 
 
-def transport_auth():
-    """Authentication offered on every transport, as on Nexus (plus WAMP-CRA)."""
+# ---------------------------------------------------------------------------
+# WAMP-Cryptosign and WAMP-SCRAM credentials
+# ---------------------------------------------------------------------------
+
+
+def ed25519_public_hex(seed_hex):
+    """The Ed25519 public key (hex) of the private key with this 32-byte seed."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed_hex))
+    return key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw).hex()
+
+
+def write_private_file(path, data):
+    """Write `data` (str) to `path` with mode 0600 from the start (replacing what is there)."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as f:
+        f.write(data)
+
+
+def openssh_private_key(seed_hex, comment):
+    """An unencrypted OpenSSH private key file (``-----BEGIN OPENSSH PRIVATE KEY-----``),
+    what ``ssh-keygen -t ed25519`` writes and autobahn's
+    ``CryptosignKey.from_ssh_file`` reads. cryptography writes no comment, so the
+    comment field is patched in (its encoding is a plain SSH string)."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    key = Ed25519PrivateKey.from_private_bytes(bytes.fromhex(seed_hex))
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.OpenSSH, serialization.NoEncryption()
+    ).decode("ascii")
+    if not comment:
+        return pem
+    return _openssh_with_comment(pem, comment)
+
+
+def _openssh_with_comment(pem, comment):
+    """Rebuild an unencrypted openssh-key-v1 blob with `comment` in its private section."""
+    import struct
+
+    lines = pem.strip().splitlines()
+    blob = base64.b64decode("".join(lines[1:-1]))
+    magic = b"openssh-key-v1\0"
+    assert blob.startswith(magic)
+    pos = len(magic)
+
+    def read_string(buf, at):
+        (n,) = struct.unpack(">I", buf[at : at + 4])
+        return buf[at + 4 : at + 4 + n], at + 4 + n
+
+    def string(b):
+        return struct.pack(">I", len(b)) + b
+
+    cipher, pos = read_string(blob, pos)
+    kdf, pos = read_string(blob, pos)
+    kdf_options, pos = read_string(blob, pos)
+    (nkeys,) = struct.unpack(">I", blob[pos : pos + 4])
+    pos += 4
+    public, pos = read_string(blob, pos)
+    private, pos = read_string(blob, pos)
+    assert cipher == b"none" and nkeys == 1
+    # private section: check1 check2 keytype pubkey privkey comment padding
+    p = 8
+    keytype, p = read_string(private, p)
+    pub, p = read_string(private, p)
+    priv, p = read_string(private, p)
+    section = private[:8] + string(keytype) + string(pub) + string(priv) + string(comment.encode())
+    section += bytes(range(1, 1 + (-len(section) % 8)))  # padding 1, 2, 3, ... to the block size 8
+    out = magic + string(cipher) + string(kdf) + string(kdf_options) + struct.pack(">I", 1)
+    out += string(public) + string(section)
+    b64 = base64.b64encode(out).decode("ascii")
+    body = "\n".join(b64[i : i + 70] for i in range(0, len(b64), 70))
+    return "-----BEGIN OPENSSH PRIVATE KEY-----\n" + body + "\n-----END OPENSSH PRIVATE KEY-----\n"
+
+
+def crossbar_key_file(seed_hex, public_hex, authid):
+    """Crossbar's key file text, as crossbar.common.key._maybe_generate_node_key writes
+    ``.crossbar/key.priv``: comment lines, a blank line, then ``tag: value`` lines
+    (read by crossbar's _parse_node_key and autobahn's parse_keyfile /
+    CryptosignKey.from_keyfile). Crossbar also writes an Ethereum key pair
+    (``public-adr-eth``, ``private-key-eth``); those tags are optional to both
+    readers and left out here."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    created = now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"  # autobahn.util.utcnow()
+    tags = [
+        ("creator", "izaber-wamp-tests@localhost"),
+        ("created-at", created),
+        ("machine-id", "izaber-wamp-test-router"),
+        ("node-authid", authid),
+        ("node-cluster-ip", "127.0.0.1"),
+        ("public-key-ed25519", public_hex),
+        ("private-key-ed25519", seed_hex),
+    ]
+    text = "Crossbar.io node private key - KEEP THIS SAFE!\n\n"
+    for tag, value in tags:
+        text += "{}: {}\n".format(tag, value)
+    return text
+
+
+def scram_salted_password(kdf, password, salt, iterations, memory):
+    """SaltedPassword of WAMP-SCRAM exactly as Autobahn|Python's client computes it
+    (autobahn/wamp/auth.py, AuthScram.on_challenge):
+
+    * argon2id-13: Argon2id v1.3, parallelism 1, 32-byte hash, over the raw salt;
+      the SaltedPassword is NOT the raw hash but its unpadded standard base64
+      text (as it appears in the PHC string "$argon2id$v=19$m=..,t=..,p=1$salt$hash"),
+      taken as ASCII bytes.
+    * pbkdf2: PBKDF2-HMAC-SHA256 over the raw salt, 32 bytes (raw). (Autobahn's
+      own client passes the base64 salt text to its pbkdf2 helper and fails
+      there; the RFC 5802 meaning, the raw salt, is used here.)
+    """
+    if kdf == "argon2id-13":
+        from argon2.low_level import Type, hash_secret_raw
+
+        raw = hash_secret_raw(
+            secret=password.encode("utf-8"),
+            salt=salt,
+            time_cost=iterations,
+            memory_cost=memory,
+            parallelism=1,
+            hash_len=32,
+            type=Type.ID,
+            version=0x13,
+        )
+        return base64.b64encode(raw).rstrip(b"=")
+    if kdf == "pbkdf2":
+        return hashlib.pbkdf2_hmac("sha256", password.encode("utf-8"), salt, iterations, 32)
+    raise ValueError("unknown SCRAM kdf " + kdf)
+
+
+def scram_credential(user):
+    """A static Crossbar WAMP-SCRAM principal for `user` (hex salt/keys, as Crossbar wants)."""
+    salt = bytes.fromhex(user["salt"])
+    salted = scram_salted_password(user["kdf"], user["password"], salt, user["iterations"], user["memory"])
+    client_key = hmac.new(salted, b"Client Key", hashlib.sha256).digest()
+    return {
+        "kdf": user["kdf"],
+        "iterations": user["iterations"],
+        "memory": user["memory"],
+        "salt": user["salt"],
+        "stored-key": hashlib.sha256(client_key).hexdigest(),
+        "server-key": hmac.new(salted, b"Server Key", hashlib.sha256).hexdigest(),
+        "role": user["role"],
+    }
+
+
+def transport_auth(scram_principals=None):
+    """Authentication offered on every transport, as on Nexus (plus WAMP-CRA,
+    WAMP-Cryptosign and WAMP-SCRAM). `scram_principals`: the result of
+    scram_principals(), computed once (Argon2 takes a moment)."""
     cra_users = {}
     for u in CRA_USERS:
         entry = {"secret": u["password"], "role": u["role"]}
@@ -238,6 +440,12 @@ def transport_auth():
             if k in u:
                 entry[k] = u[k]
         cra_users[u["username"]] = entry
+    cryptosign = {
+        u["username"]: {"authorized_keys": [ed25519_public_hex(u["seed"])], "role": u["role"], "realm": REALM}
+        for u in CRYPTOSIGN_USERS
+    }
+    if scram_principals is None:
+        scram_principals = {u["username"]: scram_credential(u) for u in SCRAM_USERS}
     return {
         "ticket": {
             "type": "dynamic",
@@ -247,6 +455,8 @@ def transport_auth():
             "authenticator-role": "trusted",
         },
         "wampcra": {"type": "static", "users": cra_users},
+        "cryptosign": {"type": "static", "principals": cryptosign},
+        "scram": {"type": "static", "principals": scram_principals},
         "anonymous": {"type": "static", "role": "public"},
     }
 
@@ -279,7 +489,7 @@ def build_config(ports, unix_path, cert_path, key_path):
                     "type": "websocket",
                     "serializers": ws_serializers,
                     "options": ws_options,
-                    "auth": transport_auth(),
+                    "auth": transport_auth(scram_principals),
                 },
             },
         }
@@ -290,10 +500,11 @@ def build_config(ports, unix_path, cert_path, key_path):
             "endpoint": endpoint,
             "serializers": rs_serializers,
             "options": rs_options,
-            "auth": transport_auth(),
+            "auth": transport_auth(scram_principals),
         }
 
     roles = [{"name": r, "authorizer": AUTHORIZER_URI} for r in ROLES]
+    scram_principals = {u["username"]: scram_credential(u) for u in SCRAM_USERS}
 
     return {
         "$schema": "https://raw.githubusercontent.com/crossbario/crossbar/master/crossbar.json",
@@ -338,9 +549,62 @@ def build_config(ports, unix_path, cert_path, key_path):
     }
 
 
-def describe(directory, ports, unix_path, ca_path):
+def write_cryptosign_keys(directory):
+    """Write each Cryptosign user's private key into DIR/keys in both file formats;
+    returns {username: (ssh_key_file, crossbar_key_file)}."""
+    keys_dir = os.path.join(directory, "keys")
+    os.makedirs(keys_dir, exist_ok=True)
+    files = {}
+    for u in CRYPTOSIGN_USERS:
+        public_hex = ed25519_public_hex(u["seed"])
+        ssh_path = os.path.join(keys_dir, u["username"] + ".ssh")
+        cb_path = os.path.join(keys_dir, u["username"] + ".priv")
+        write_private_file(ssh_path, openssh_private_key(u["seed"], u["username"] + "@izaber-wamp-tests"))
+        write_private_file(cb_path, crossbar_key_file(u["seed"], public_hex, u["username"]))
+        files[u["username"]] = (ssh_path, cb_path)
+    return files
+
+
+def describe_users(key_files):
+    """The `users` list of the description. Every entry has username, password,
+    role and authmethod (strings): for Cryptosign users "password" is the
+    private key's seed (hex), the secret such a client is given."""
     users = [dict(u, authmethod="ticket") for u in TICKET_USERS]
     users += [dict(u, authmethod="wampcra") for u in CRA_USERS]
+    for u in CRYPTOSIGN_USERS:
+        ssh_path, cb_path = key_files[u["username"]]
+        users.append(
+            {
+                "username": u["username"],
+                "password": u["seed"],
+                "role": u["role"],
+                "authmethod": "cryptosign",
+                "private_seed_hex": u["seed"],
+                "public_key_hex": ed25519_public_hex(u["seed"]),
+                "ssh_key_file": ssh_path,
+                "crossbar_key_file": cb_path,
+                "unauthorized_seed_hex": u["unauthorized_seed"],
+                "unauthorized_public_key_hex": ed25519_public_hex(u["unauthorized_seed"]),
+            }
+        )
+    for u in SCRAM_USERS:
+        users.append(
+            {
+                "username": u["username"],
+                "password": u["password"],
+                "role": u["role"],
+                "authmethod": "scram",
+                "kdf": u["kdf"],
+                "iterations": u["iterations"],
+                "memory": u["memory"],
+                "salt_hex": u["salt"],
+            }
+        )
+    return users
+
+
+def describe(directory, ports, unix_path, ca_path, key_files):
+    users = describe_users(key_files)
     return {
         "dir": directory,
         "cbdir": os.path.join(directory, ".crossbar"),
@@ -395,7 +659,8 @@ def cmd_prepare(args):
         json.dump(config, f, indent=2)
     os.replace(tmp, os.path.join(cbdir, "config.json"))
 
-    info = describe(directory, ports, unix_path, ca_path)
+    key_files = write_cryptosign_keys(directory)
+    info = describe(directory, ports, unix_path, ca_path, key_files)
     with open(os.path.join(directory, "router.json"), "w") as f:
         json.dump(info, f, indent=2)
     print(json.dumps(info, separators=(",", ":")), flush=True)
