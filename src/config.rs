@@ -1147,6 +1147,14 @@ pub struct WampConfig {
     /// `wamp.connection.authmethods`: a list, or one string. Default `["ticket"]`. An empty
     /// list becomes `["anonymous"]`, which is what Python `swampyer` then sends.
     pub authmethods: Vec<String>,
+    /// `wamp.connection.private_key`: the Ed25519 key seed, 64 hex digits, for
+    /// `authmethods: [cryptosign]`. `Debug` shows `<redacted>`. Default none.
+    pub private_key: Option<Secret>,
+    /// `wamp.connection.private_key_file`: a file holding the WAMP-Cryptosign key (OpenSSH,
+    /// Crossbar's `key.priv`, or the seed in hex or raw; see
+    /// [`CryptosignKey::from_file`](crate::CryptosignKey::from_file)), relative to the current
+    /// directory or absolute. Used when `private_key` is not set. Default none.
+    pub private_key_file: Option<PathBuf>,
     /// `wamp.connection.serializers` (a list, or one string), else
     /// `wamp.connection.serializer` (one string, or a list). Default `["cbor"]`. Each is one
     /// of `json`, `msgpack`, `cbor`, in order of preference.
@@ -1207,6 +1215,8 @@ impl Default for WampConfig {
             password: Some(Secret::new("changeme")),
             authid: Some("anonymous".to_owned()),
             authmethods: vec!["ticket".to_owned()],
+            private_key: None,
+            private_key_file: None,
             serializers: vec!["cbor".to_owned()],
             uri_base: "com.izaber.wamp".to_owned(),
             timeout: Duration::from_secs(300),
@@ -1249,6 +1259,21 @@ impl WampConfig {
             .unwrap_or(defaults.authmethods);
         if authmethods.is_empty() {
             authmethods.push("anonymous".to_owned());
+        }
+
+        let private_key = config.get_string(&key("private_key"))?.map(Secret::from);
+        let private_key_file = config
+            .get_string(&key("private_key_file"))?
+            .map(PathBuf::from);
+        if authmethods.iter().any(|m| m == "cryptosign")
+            && private_key.is_none()
+            && private_key_file.is_none()
+        {
+            return Err(ConfigError::InvalidValue {
+                key: key("authmethods"),
+                message: "cryptosign needs wamp.connection.private_key or private_key_file"
+                    .to_owned(),
+            });
         }
 
         let urls = config
@@ -1305,6 +1330,8 @@ impl WampConfig {
             password,
             authid,
             authmethods,
+            private_key,
+            private_key_file,
             serializers,
             uri_base: config
                 .get_string(&key("uri_base"))?
@@ -1515,6 +1542,34 @@ default:
         assert_eq!(wamp.ca_file, Some(PathBuf::from("/etc/ssl/zaber-ca.pem")));
         assert!(wamp.tls_verify);
         assert!(!wamp.tls_verify_hostname);
+    }
+
+    #[test]
+    fn cryptosign_keys_come_from_the_connection_section_and_stay_redacted() {
+        let seed = "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb";
+        let wamp = yaml(
+            &format!(
+                "default: {{wamp: {{connection: {{authmethods: [cryptosign], \
+                 private_key: '{seed}', private_key_file: keys/id_ed25519}}}}}}"
+            ),
+            None,
+        )
+        .wamp()
+        .unwrap();
+        assert_eq!(wamp.private_key.as_ref().map(Secret::expose), Some(seed));
+        assert_eq!(
+            wamp.private_key_file,
+            Some(PathBuf::from("keys/id_ed25519"))
+        );
+        assert!(!format!("{wamp:?}").contains(seed));
+
+        let err = yaml(
+            "default: {wamp: {connection: {authmethods: [cryptosign]}}}",
+            None,
+        )
+        .wamp()
+        .unwrap_err();
+        assert!(err.to_string().contains("private_key"), "{err}");
     }
 
     #[test]

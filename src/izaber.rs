@@ -675,7 +675,10 @@ impl ClientBuilder {
     /// [`Client`] from the same file starts here and overrides what it needs.
     ///
     /// The login is a ticket when `authmethods` has `ticket`, else WAMP-CRA when it has
-    /// `wampcra` (the password is the secret), else anonymous.
+    /// `wampcra` (the password is the secret), else WAMP-SCRAM when it has `scram` (with the
+    /// password), else WAMP-Cryptosign when it has `cryptosign` (with `private_key` or
+    /// `private_key_file`, and the `authid` or `username` when one is set; otherwise the
+    /// router finds the user by the key), else anonymous.
     ///
     /// ```
     /// use izaber_wamp::ClientBuilder;
@@ -693,7 +696,9 @@ impl ClientBuilder {
     /// # Errors
     ///
     /// [`Error::InvalidArgument`] for a serializer name other than `json`, `msgpack` and
-    /// `cbor`. The URL is checked later, by [`connect`](ClientBuilder::connect).
+    /// `cbor`, or an unusable `private_key`; for `private_key_file`, the errors of
+    /// [`CryptosignKey::from_file`](crate::CryptosignKey::from_file). The URL is checked later,
+    /// by [`connect`](ClientBuilder::connect).
     pub fn from_config(settings: &WampConfig) -> Result<ClientBuilder, Error> {
         let serializers = settings
             .serializers
@@ -714,6 +719,21 @@ impl ClientBuilder {
                 authid,
                 secret: password,
             }
+        } else if settings.authmethods.iter().any(|m| m == "scram") {
+            Auth::Scram { authid, password }
+        } else if settings.authmethods.iter().any(|m| m == "cryptosign") {
+            let key = match (&settings.private_key, &settings.private_key_file) {
+                (Some(seed), _) => crate::CryptosignKey::from_hex_seed(seed.expose())?,
+                (None, Some(file)) => crate::CryptosignKey::from_file(file)?,
+                (None, None) => {
+                    return Err(Error::InvalidArgument(
+                        "cryptosign needs wamp.connection.private_key or private_key_file".into(),
+                    ));
+                }
+            };
+            // "anonymous" is the username Python fills in when none is configured.
+            let authid = Some(authid).filter(|a| !a.is_empty() && a != "anonymous");
+            Auth::Cryptosign { authid, key }
         } else {
             Auth::Anonymous
         };

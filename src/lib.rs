@@ -85,5 +85,6 @@ pub use client::*;
 pub use error::{Error, WampError};
 pub use izaber::{InitOptions, Wamp, config, initialize, initialize_with, set_autorun, wamp};
 pub use secret::Secret;
+pub use session::cryptosign::CryptosignKey;
 pub use session::handler::{CallError, Event, EventOutcome, Invocation};
 pub use session::{Auth, DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};

@@ -91,6 +91,14 @@ fn a_full_debug_level_run_logs_no_secret() {
         .serializer(Serializer::Json)
         .connect()
         .unwrap();
+    let cryptosign_client = router
+        .client(&router.ws_url, router.user("cs-backend"))
+        .connect()
+        .unwrap();
+    let scram_client = router
+        .client(&router.tcp_url, router.user("scram-argon2"))
+        .connect()
+        .unwrap();
     let refused = Client::builder(&router.ws_url)
         .realm(&router.realm)
         .ticket("backend-2", "wrong-password-zz9")
@@ -112,7 +120,9 @@ fn a_full_debug_level_run_logs_no_secret() {
         Client::builder(&router.ws_url).ticket("x", "builder-secret-zz7")
     );
     secrets.push("builder-secret-zz7".into());
-    let client_debug = format!("{otp_session:?} {key_session:?} {cra_client:?}");
+    let client_debug = format!(
+        "{otp_session:?} {key_session:?} {cra_client:?} {cryptosign_client:?} {scram_client:?}"
+    );
     wamp.disconnect();
 
     let logged = log.0.lock().clone();

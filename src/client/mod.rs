@@ -245,6 +245,37 @@ impl ClientBuilder {
         self
     }
 
+    /// Log in with WAMP-Cryptosign: the router must list `key`'s public half
+    /// ([`CryptosignKey::public_key_hex`](crate::CryptosignKey::public_key_hex)) for `authid`.
+    ///
+    /// ```no_run
+    /// use izaber_wamp::{Client, CryptosignKey};
+    /// # fn main() -> Result<(), izaber_wamp::Error> {
+    /// let key = CryptosignKey::from_file("/etc/myservice/id_ed25519")?;
+    /// let client = Client::builder("ws://127.0.0.1:8080/ws")
+    ///     .realm("realm1")
+    ///     .cryptosign("myservice", key)
+    ///     .connect()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn cryptosign(mut self, authid: impl Into<String>, key: crate::CryptosignKey) -> Self {
+        self.auth = Auth::Cryptosign {
+            authid: Some(authid.into()),
+            key,
+        };
+        self
+    }
+
+    /// Log in with WAMP-SCRAM: the password never crosses the wire, and the router must
+    /// prove that it knows the user's keys.
+    pub fn scram(mut self, authid: impl Into<String>, password: impl Into<Secret>) -> Self {
+        self.auth = Auth::Scram {
+            authid: authid.into(),
+            password: password.into(),
+        };
+        self
+    }
+
     /// Log in with any [`Auth`].
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;

@@ -10,7 +10,7 @@ mod message;
 mod serializer;
 pub mod value;
 
-pub(crate) use json_binary::{JsonCompat, encode_base64, restore_json_binary};
+pub(crate) use json_binary::{JsonCompat, decode_base64, encode_base64, restore_json_binary};
 pub(crate) use message::LogSafe;
 pub use message::{Id, Message, ProtocolError, code, code_name};
 pub use serializer::{Serializer, UnknownSerializer};

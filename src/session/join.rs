@@ -7,6 +7,7 @@ use crate::Error;
 use crate::protocol::{Dict, Id, LogSafe, Message, Value};
 use crate::transport::{FRAME_HEADROOM, Incoming, Transport};
 
+use super::scram::ScramLogin;
 use super::{Auth, SessionConfig};
 
 /// What WELCOME told us.
@@ -112,6 +113,19 @@ pub(crate) fn join(transport: &mut Transport, config: &SessionConfig) -> Result<
     if let Some(authid) = config.auth.authid() {
         details.insert("authid".into(), Value::String(authid.to_owned()));
     }
+    // SCRAM's state lives from HELLO (our nonce) to WELCOME (the router's proof).
+    let mut scram = match &config.auth {
+        Auth::Scram { authid, password } => Some(ScramLogin::new(authid, password)?),
+        _ => None,
+    };
+    let authextra = match (&config.auth, &scram) {
+        (Auth::Cryptosign { key, .. }, _) => Some(super::cryptosign::hello_extra(key)),
+        (_, Some(scram)) => Some(scram.hello_extra()),
+        _ => None,
+    };
+    if let Some(authextra) = authextra {
+        details.insert("authextra".into(), Value::Dict(authextra));
+    }
     send_blocking(
         transport,
         &Message::Hello {
@@ -122,7 +136,12 @@ pub(crate) fn join(transport: &mut Transport, config: &SessionConfig) -> Result<
     let waiting = format!("joining realm '{}'", config.realm);
     loop {
         match recv_blocking(transport, deadline, &waiting).map_err(|e| with_timeout(e, config))? {
-            Message::Welcome { session, details } => return Ok(Welcome { session, details }),
+            Message::Welcome { session, details } => {
+                if let Some(scram) = &scram {
+                    scram.verify_welcome(&details)?;
+                }
+                return Ok(Welcome { session, details });
+            }
             Message::Abort { details, reason } => {
                 return Err(Error::Aborted {
                     reason,
@@ -133,14 +152,11 @@ pub(crate) fn join(transport: &mut Transport, config: &SessionConfig) -> Result<
                 });
             }
             Message::Challenge { authmethod, extra } => {
-                let signature = config.auth.answer(&authmethod, &extra)?;
-                send_blocking(
-                    transport,
-                    &Message::Authenticate {
-                        signature,
-                        extra: Dict::new(),
-                    },
-                )?;
+                let (signature, extra) = match (scram.as_mut(), authmethod.as_str()) {
+                    (Some(scram), "scram" | "wamp-scram") => scram.answer(&authmethod, &extra)?,
+                    _ => (config.auth.answer(&authmethod, &extra)?, Dict::new()),
+                };
+                send_blocking(transport, &Message::Authenticate { signature, extra })?;
             }
             other => {
                 return Err(Error::Protocol(
@@ -171,21 +187,31 @@ impl Auth {
             Auth::Anonymous => vec!["anonymous"],
             Auth::Ticket { .. } => vec!["ticket"],
             Auth::WampCra { .. } => vec!["wampcra"],
+            Auth::Cryptosign { .. } => vec!["cryptosign"],
+            // Crossbar's name first: it is what our users' routers speak.
+            Auth::Scram { .. } => vec!["scram", "wamp-scram"],
         }
     }
 
     pub(crate) fn authid(&self) -> Option<&str> {
         match self {
             Auth::Anonymous => None,
-            Auth::Ticket { authid, .. } | Auth::WampCra { authid, .. } => Some(authid),
+            Auth::Cryptosign { authid, .. } => authid.as_deref(),
+            Auth::Ticket { authid, .. }
+            | Auth::WampCra { authid, .. }
+            | Auth::Scram { authid, .. } => Some(authid),
         }
     }
 
-    /// Answers a CHALLENGE.
+    /// Answers a CHALLENGE of a method without state (SCRAM is answered by its
+    /// [`ScramLogin`]).
     fn answer(&self, method: &str, extra: &Dict) -> Result<crate::Secret, Error> {
         match (self, method) {
             (Auth::Ticket { ticket, .. }, "ticket") => Ok(ticket.clone()),
             (Auth::WampCra { secret, .. }, "wampcra") => super::cra::sign(secret, extra),
+            (Auth::Cryptosign { key, .. }, "cryptosign") => {
+                super::cryptosign::sign(key, extra).map(crate::Secret::new)
+            }
             (_, other) => Err(Error::Authentication(format!(
                 "the router asked for '{other}' authentication, but this client is configured for {}",
                 self.methods().join(", ")

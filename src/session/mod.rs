@@ -16,11 +16,13 @@
 //! restores every registration and subscription, then runs the join hooks.
 
 mod cra;
+pub(crate) mod cryptosign;
 pub(crate) mod dispatch;
 pub(crate) mod handler;
 mod join;
 mod reconnect;
 pub(crate) mod reply;
+mod scram;
 mod socket;
 mod table;
 
@@ -43,8 +45,8 @@ use reply::{ReplyTo, Responder};
 pub use reconnect::{DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
 pub(crate) use socket::{run_join_hooks, spawn};
 
-/// How the client proves who it is. More methods will come (WAMP-Cryptosign, WAMP-SCRAM), so
-/// a `match` on it needs a `_` arm.
+/// How the client proves who it is. More methods may come, so a `match` on it needs a `_`
+/// arm.
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub enum Auth {
@@ -65,6 +67,25 @@ pub enum Auth {
         authid: String,
         /// The shared secret; never logged.
         secret: Secret,
+    },
+    /// WAMP-Cryptosign: the router's random challenge is signed with an Ed25519 key whose
+    /// public half the router lists for the user. No channel binding (see
+    /// [`CryptosignKey`](crate::CryptosignKey)).
+    Cryptosign {
+        /// The login; `None` lets the router find the user by the public key (Crossbar does).
+        authid: Option<String>,
+        /// The private key; `Debug` shows only its public half.
+        key: crate::CryptosignKey,
+    },
+    /// WAMP-SCRAM (SHA-256, with Argon2id or PBKDF2 as the router's user record says): the
+    /// password never crosses the wire, and the router must prove in WELCOME that it knows
+    /// the user's keys, or the login fails. Both Crossbar's `scram` and the specification's
+    /// `wamp-scram` are spoken.
+    Scram {
+        /// The login.
+        authid: String,
+        /// The password; never logged.
+        password: Secret,
     },
 }
 

@@ -52,7 +52,8 @@ pub struct User {
     pub password: String,
     /// `public`, `frontend`, `backend` or `trust`.
     pub role: String,
-    /// `ticket` or `wampcra`.
+    /// `ticket`, `wampcra`, `cryptosign` (the password is then the key's seed in hex) or
+    /// `scram`.
     pub authmethod: String,
     /// WAMP-CRA key derivation (salted users only).
     pub salt: Option<String>,
@@ -438,8 +439,8 @@ impl Router {
 
     // --- users -----------------------------------------------------------
 
-    /// A client builder for `url` that logs in as `user` (ticket or WAMP-CRA, as the user
-    /// needs) on this router's realm, with the `com.izaber.wamp` URI base, this router's CA
+    /// A client builder for `url` that logs in as `user` (ticket, WAMP-CRA, WAMP-Cryptosign
+    /// or WAMP-SCRAM, as the user needs) on this router's realm, with the `com.izaber.wamp` URI base, this router's CA
     /// trusted and a 20 s request timeout. Tests add what they need and connect.
     pub fn client(&self, url: &str, user: &User) -> izaber_wamp::ClientBuilder {
         let builder = izaber_wamp::Client::builder(url)
@@ -447,10 +448,16 @@ impl Router {
             .uri_base("com.izaber.wamp")
             .ca_file(&self.ca_file)
             .timeout(Duration::from_secs(20));
-        if user.authmethod == "wampcra" {
-            builder.wampcra(&user.username, user.password.as_str())
-        } else {
-            builder.ticket(&user.username, user.password.as_str())
+        match user.authmethod.as_str() {
+            "wampcra" => builder.wampcra(&user.username, user.password.as_str()),
+            "scram" => builder.scram(&user.username, user.password.as_str()),
+            // The fixture gives a cryptosign user's key seed as its password.
+            "cryptosign" => builder.cryptosign(
+                &user.username,
+                izaber_wamp::CryptosignKey::from_hex_seed(&user.password)
+                    .expect("the fixture's seed is 64 hex digits"),
+            ),
+            _ => builder.ticket(&user.username, user.password.as_str()),
         }
     }
 
