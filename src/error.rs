@@ -26,6 +26,11 @@ impl WampError {
     pub fn message(&self) -> Option<&str> {
         self.args.first().and_then(Value::as_str)
     }
+
+    /// The error's opaque payload, when the callee answered in payload passthru mode.
+    pub fn payload(&self) -> Option<crate::EncodedPayload> {
+        crate::EncodedPayload::from_message(&self.details, &self.args)
+    }
 }
 
 impl fmt::Display for WampError {

@@ -597,6 +597,52 @@ impl Wamp {
     }
 }
 
+impl Wamp {
+    /// See [`Client::add_testament`]: the router publishes this event when `wamp`'s session
+    /// dies. It is added again after every reconnect; a [`Wamp::change_user`] starts a new
+    /// client without it.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as
+    /// [`Client::add_testament`].
+    pub fn add_testament(
+        &self,
+        topic: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+    ) -> Result<(), Error> {
+        self.client()?.add_testament(topic, args, kwargs)
+    }
+
+    /// See [`Client::add_testament_with`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as
+    /// [`Client::add_testament_with`].
+    pub fn add_testament_with(
+        &self,
+        topic: &str,
+        args: impl Serialize,
+        kwargs: impl Serialize,
+        options: &PublishOptions,
+    ) -> Result<(), Error> {
+        self.client()?
+            .add_testament_with(topic, args, kwargs, options)
+    }
+
+    /// See [`Client::flush_testaments`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotInitialized`] until `wamp` is connected, then as
+    /// [`Client::flush_testaments`].
+    pub fn flush_testaments(&self) -> Result<u64, Error> {
+        self.client()?.flush_testaments()
+    }
+}
+
 /// Calls a procedure the way Python does: positional arguments, then `name = value` keyword
 /// arguments, all in one list. Works with [`wamp`] and with any [`Client`].
 ///

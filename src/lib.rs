@@ -84,6 +84,7 @@ pub mod transport;
 pub use client::*;
 pub use error::{Error, WampError};
 pub use izaber::{InitOptions, Wamp, config, initialize, initialize_with, set_autorun, wamp};
+pub use protocol::EncodedPayload;
 pub use secret::Secret;
 pub use session::cryptosign::CryptosignKey;
 pub use session::handler::{CallError, Event, EventOutcome, Invocation};

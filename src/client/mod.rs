@@ -1,6 +1,8 @@
 //! The blocking API: [`Client`], cheap to clone and usable from any thread.
 
+mod meta;
 mod options;
+mod passthru;
 
 use std::fmt;
 use std::path::PathBuf;
@@ -23,6 +25,7 @@ use crate::session::{
 use crate::transport::{Endpoint, TransportOptions};
 use crate::{Error, EventOutcome, Secret, WampError};
 
+pub use meta::{IdsByMatch, RegistrationInfo, SessionInfo, SubscriptionInfo};
 pub use options::{
     CallOptions, CancelMode, CancelToken, Match, PublishOptions, RegisterOptions, SubscribeOptions,
 };
@@ -115,6 +118,12 @@ pub struct CallResult {
 }
 
 impl CallResult {
+    /// The opaque payload of a result in payload passthru mode (see
+    /// [`Client::call_payload`]); `None` for a result with arguments.
+    pub fn payload(&self) -> Option<crate::EncodedPayload> {
+        crate::EncodedPayload::from_message(&self.details, &self.args)
+    }
+
     /// The first positional result, or `null`: what Python's `wamp.call` returns.
     pub fn value(self) -> Value {
         self.args.into_iter().next().unwrap_or(Value::Null)
@@ -156,8 +165,12 @@ pub struct Stats {
     pub reconnections: u64,
     /// Registrations the router took away (e.g. another session's `force_reregister`).
     pub revoked_registrations: u64,
-    /// Registrations or subscriptions that could not be restored after a reconnect.
+    /// Registrations, subscriptions or testaments that could not be restored after a
+    /// reconnect.
     pub restore_failures: u64,
+    /// Registrations, subscriptions and testaments made again on a new session after a
+    /// reconnect.
+    pub restored: u64,
     /// Invocations refused or events dropped because a handler queue was full.
     pub rejected_by_queue_limit: u64,
 }
@@ -883,7 +896,7 @@ impl Client {
             let value = to_value(&result).map_err(|e| {
                 CallError::failure(format!("the handler's result cannot be sent: {e}"))
             })?;
-            Ok((vec![value], Dict::new()))
+            Ok(crate::session::Yielded::value(value))
         };
         self.register_raw(procedure, options, Arc::new(handler))
     }
@@ -1055,6 +1068,16 @@ impl Client {
         kwargs: impl Serialize,
         options: &PublishOptions,
     ) -> Result<Option<Id>, Error> {
+        self.publish_values(topic, to_args(&args)?, to_kwargs(&kwargs)?, options)
+    }
+
+    fn publish_values(
+        &self,
+        topic: &str,
+        args: Vec<Value>,
+        kwargs: Dict,
+        options: &PublishOptions,
+    ) -> Result<Option<Id>, Error> {
         let shared = self.shared();
         shared.counters.publications.fetch_add(1, Ordering::Relaxed);
         let request = shared.next_request_id();
@@ -1062,8 +1085,8 @@ impl Client {
             request,
             options: options.options.clone(),
             topic: self.full_uri(topic),
-            args: to_args(&args)?,
-            kwargs: to_kwargs(&kwargs)?,
+            args,
+            kwargs,
         };
         if !options.acknowledged() {
             // Wait until the event is on the socket, so that a script that publishes and
@@ -1173,6 +1196,7 @@ impl Client {
             reconnections: get(&c.reconnections),
             revoked_registrations: get(&c.revoked_registrations),
             restore_failures: get(&c.restore_failures),
+            restored: get(&c.restored),
             rejected_by_queue_limit: get(&c.rejected_by_queue_limit),
             invocations_answered: get(&c.invocations_answered),
         }

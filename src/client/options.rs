@@ -179,7 +179,7 @@ pub enum Match {
 }
 
 impl Match {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Match::Exact => "exact",
             Match::Prefix => "prefix",

@@ -48,6 +48,10 @@ pub mod code {
 ///
 /// `args` and `kwargs` are empty when the message carried none; the encoder leaves them out
 /// exactly as the specification asks (kwargs present forces args to be written, even empty).
+///
+/// In payload passthru mode (`enc_algo` in the options or details; see
+/// [`EncodedPayload`](super::EncodedPayload)) the opaque payload is the only element of
+/// `args`, and `kwargs` is empty: it is written in the arguments' place, as it is.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum Message {
@@ -349,14 +353,21 @@ impl Message {
                 details: fields.dict("Details|dict", 3)?,
                 reason: fields.uri("Reason|uri", 3)?,
             },
-            code::ERROR => Message::Error {
-                request_type: fields.id("REQUEST.Type|int", 5)?,
-                request: fields.id("REQUEST.Request|id", 5)?,
-                details: fields.dict("Details|dict", 5)?,
-                error: fields.uri("Error|uri", 5)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
+            code::ERROR => {
+                let request_type = fields.id("REQUEST.Type|int", 5)?;
+                let request = fields.id("REQUEST.Request|id", 5)?;
+                let details = fields.dict("Details|dict", 5)?;
+                let error = fields.uri("Error|uri", 5)?;
+                let args = fields.args(&details)?;
+                Message::Error {
+                    request_type,
+                    request,
+                    details,
+                    error,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
             code::PUBLISHED => Message::Published {
                 request: fields.id("PUBLISH.Request|id", 3)?,
                 publication: fields.id("Publication|id", 3)?,
@@ -369,19 +380,30 @@ impl Message {
                 request: fields.id("UNSUBSCRIBE.Request|id", 2)?,
                 details: fields.optional_dict("Details|dict")?,
             },
-            code::EVENT => Message::Event {
-                subscription: fields.id("SUBSCRIBED.Subscription|id", 4)?,
-                publication: fields.id("PUBLISHED.Publication|id", 4)?,
-                details: fields.dict("Details|dict", 4)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
-            code::RESULT => Message::Result {
-                request: fields.id("CALL.Request|id", 3)?,
-                details: fields.dict("Details|dict", 3)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
+            code::EVENT => {
+                let subscription = fields.id("SUBSCRIBED.Subscription|id", 4)?;
+                let publication = fields.id("PUBLISHED.Publication|id", 4)?;
+                let details = fields.dict("Details|dict", 4)?;
+                let args = fields.args(&details)?;
+                Message::Event {
+                    subscription,
+                    publication,
+                    details,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
+            code::RESULT => {
+                let request = fields.id("CALL.Request|id", 3)?;
+                let details = fields.dict("Details|dict", 3)?;
+                let args = fields.args(&details)?;
+                Message::Result {
+                    request,
+                    details,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
             code::REGISTERED => Message::Registered {
                 request: fields.id("REGISTER.Request|id", 3)?,
                 registration: fields.id("Registration|id", 3)?,
@@ -390,13 +412,19 @@ impl Message {
                 request: fields.id("UNREGISTER.Request|id", 2)?,
                 details: fields.optional_dict("Details|dict")?,
             },
-            code::INVOCATION => Message::Invocation {
-                request: fields.id("Request|id", 4)?,
-                registration: fields.id("REGISTERED.Registration|id", 4)?,
-                details: fields.dict("Details|dict", 4)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
+            code::INVOCATION => {
+                let request = fields.id("Request|id", 4)?;
+                let registration = fields.id("REGISTERED.Registration|id", 4)?;
+                let details = fields.dict("Details|dict", 4)?;
+                let args = fields.args(&details)?;
+                Message::Invocation {
+                    request,
+                    registration,
+                    details,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
             code::INTERRUPT => Message::Interrupt {
                 request: fields.id("INVOCATION.Request|id", 3)?,
                 options: fields.dict("Options|dict", 3)?,
@@ -411,13 +439,19 @@ impl Message {
                 signature: Secret::new(fields.string("Signature|string", 3)?),
                 extra: fields.dict("Extra|dict", 3)?,
             },
-            code::PUBLISH => Message::Publish {
-                request: fields.id("Request|id", 4)?,
-                options: fields.dict("Options|dict", 4)?,
-                topic: fields.uri("Topic|uri", 4)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
+            code::PUBLISH => {
+                let request = fields.id("Request|id", 4)?;
+                let options = fields.dict("Options|dict", 4)?;
+                let topic = fields.uri("Topic|uri", 4)?;
+                let args = fields.args(&options)?;
+                Message::Publish {
+                    request,
+                    options,
+                    topic,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
             code::SUBSCRIBE => Message::Subscribe {
                 request: fields.id("Request|id", 4)?,
                 options: fields.dict("Options|dict", 4)?,
@@ -427,13 +461,19 @@ impl Message {
                 request: fields.id("Request|id", 3)?,
                 subscription: fields.id("SUBSCRIBED.Subscription|id", 3)?,
             },
-            code::CALL => Message::Call {
-                request: fields.id("Request|id", 4)?,
-                options: fields.dict("Options|dict", 4)?,
-                procedure: fields.uri("Procedure|uri", 4)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
+            code::CALL => {
+                let request = fields.id("Request|id", 4)?;
+                let options = fields.dict("Options|dict", 4)?;
+                let procedure = fields.uri("Procedure|uri", 4)?;
+                let args = fields.args(&options)?;
+                Message::Call {
+                    request,
+                    options,
+                    procedure,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
             code::CANCEL => Message::Cancel {
                 request: fields.id("CALL.Request|id", 3)?,
                 options: fields.dict("Options|dict", 3)?,
@@ -447,12 +487,17 @@ impl Message {
                 request: fields.id("Request|id", 3)?,
                 registration: fields.id("REGISTERED.Registration|id", 3)?,
             },
-            code::YIELD => Message::Yield {
-                request: fields.id("INVOCATION.Request|id", 3)?,
-                options: fields.dict("Options|dict", 3)?,
-                args: fields.args()?,
-                kwargs: fields.kwargs()?,
-            },
+            code::YIELD => {
+                let request = fields.id("INVOCATION.Request|id", 3)?;
+                let options = fields.dict("Options|dict", 3)?;
+                let args = fields.args(&options)?;
+                Message::Yield {
+                    request,
+                    options,
+                    args,
+                    kwargs: fields.kwargs()?,
+                }
+            }
             other => return Err(ProtocolError::UnknownCode(other)),
         };
         Ok(message)
@@ -548,9 +593,12 @@ impl Fields {
         }
     }
 
-    fn args(&mut self) -> Result<Vec<Value>, ProtocolError> {
+    /// The positional arguments; in payload passthru mode (`enc_algo` in the message's
+    /// options or details) the payload, whatever its type, as the only one.
+    fn args(&mut self, options: &Dict) -> Result<Vec<Value>, ProtocolError> {
         match self.iter.next() {
             None | Some(Value::Null) => Ok(Vec::new()),
+            Some(payload) if is_passthru(options) => Ok(vec![payload]),
             Some(Value::List(l)) => Ok(l),
             Some(other) => Err(self.wrong("Arguments|list", "a list", &other)),
         }
@@ -579,8 +627,10 @@ impl Serialize for WireMessage<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let json = self.json_binary;
         let m = self.message;
-        let payload_len = |args: &[Value], kwargs: &Dict| {
-            if !kwargs.is_empty() {
+        let payload_len = |options: &Dict, args: &[Value], kwargs: &Dict| {
+            if passthru_payload(options, args, kwargs).is_some() {
+                1
+            } else if !kwargs.is_empty() {
                 2
             } else if !args.is_empty() {
                 1
@@ -606,30 +656,74 @@ impl Serialize for WireMessage<'_> {
             Message::Unsubscribed { details, .. } | Message::Unregistered { details, .. } => {
                 2 + usize::from(details.is_some())
             }
-            Message::Error { args, kwargs, .. } => 5 + payload_len(args, kwargs),
-            Message::Publish { args, kwargs, .. }
-            | Message::Event { args, kwargs, .. }
-            | Message::Call { args, kwargs, .. }
-            | Message::Invocation { args, kwargs, .. } => 4 + payload_len(args, kwargs),
-            Message::Result { args, kwargs, .. } | Message::Yield { args, kwargs, .. } => {
-                3 + payload_len(args, kwargs)
+            Message::Error {
+                details,
+                args,
+                kwargs,
+                ..
+            } => 5 + payload_len(details, args, kwargs),
+            Message::Publish {
+                options: dict,
+                args,
+                kwargs,
+                ..
             }
+            | Message::Event {
+                details: dict,
+                args,
+                kwargs,
+                ..
+            }
+            | Message::Call {
+                options: dict,
+                args,
+                kwargs,
+                ..
+            }
+            | Message::Invocation {
+                details: dict,
+                args,
+                kwargs,
+                ..
+            } => 4 + payload_len(dict, args, kwargs),
+            Message::Result {
+                details: dict,
+                args,
+                kwargs,
+                ..
+            }
+            | Message::Yield {
+                options: dict,
+                args,
+                kwargs,
+                ..
+            } => 3 + payload_len(dict, args, kwargs),
         };
         let mut seq = serializer.serialize_seq(Some(len))?;
         seq.serialize_element(&m.code())?;
         let dict = |seq: &mut S::SerializeSeq, d: &Dict| -> Result<(), S::Error> {
             seq.serialize_element(&DictOut { dict: d, json })
         };
-        let payload =
-            |seq: &mut S::SerializeSeq, args: &[Value], kwargs: &Dict| -> Result<(), S::Error> {
-                if !args.is_empty() || !kwargs.is_empty() {
-                    seq.serialize_element(&ListOut { list: args, json })?;
-                }
-                if !kwargs.is_empty() {
-                    seq.serialize_element(&DictOut { dict: kwargs, json })?;
-                }
-                Ok(())
-            };
+        let payload = |seq: &mut S::SerializeSeq,
+                       options: &Dict,
+                       args: &[Value],
+                       kwargs: &Dict|
+         -> Result<(), S::Error> {
+            if let Some(opaque) = passthru_payload(options, args, kwargs) {
+                return if json {
+                    seq.serialize_element(&JsonCompat(opaque))
+                } else {
+                    seq.serialize_element(opaque)
+                };
+            }
+            if !args.is_empty() || !kwargs.is_empty() {
+                seq.serialize_element(&ListOut { list: args, json })?;
+            }
+            if !kwargs.is_empty() {
+                seq.serialize_element(&DictOut { dict: kwargs, json })?;
+            }
+            Ok(())
+        };
         match m {
             Message::Hello { realm, details } => {
                 seq.serialize_element(realm)?;
@@ -663,7 +757,7 @@ impl Serialize for WireMessage<'_> {
                 seq.serialize_element(request)?;
                 dict(&mut seq, details)?;
                 seq.serialize_element(error)?;
-                payload(&mut seq, args, kwargs)?;
+                payload(&mut seq, details, args, kwargs)?;
             }
             Message::Publish {
                 request,
@@ -682,7 +776,7 @@ impl Serialize for WireMessage<'_> {
                 seq.serialize_element(request)?;
                 dict(&mut seq, options)?;
                 seq.serialize_element(uri)?;
-                payload(&mut seq, args, kwargs)?;
+                payload(&mut seq, options, args, kwargs)?;
             }
             Message::Published {
                 request,
@@ -745,7 +839,7 @@ impl Serialize for WireMessage<'_> {
                 seq.serialize_element(first)?;
                 seq.serialize_element(second)?;
                 dict(&mut seq, details)?;
-                payload(&mut seq, args, kwargs)?;
+                payload(&mut seq, details, args, kwargs)?;
             }
             Message::Cancel {
                 request,
@@ -772,10 +866,25 @@ impl Serialize for WireMessage<'_> {
             } => {
                 seq.serialize_element(request)?;
                 dict(&mut seq, dict_field)?;
-                payload(&mut seq, args, kwargs)?;
+                payload(&mut seq, dict_field, args, kwargs)?;
             }
         }
         seq.end()
+    }
+}
+
+/// True when a message with these options or details is in payload passthru mode: its
+/// arguments are one opaque payload, described by `enc_algo` and friends.
+pub(crate) fn is_passthru(options: &Dict) -> bool {
+    options.contains_key("enc_algo")
+}
+
+/// The opaque payload to write in place of the arguments, when the message is in payload
+/// passthru mode.
+fn passthru_payload<'a>(options: &Dict, args: &'a [Value], kwargs: &Dict) -> Option<&'a Value> {
+    match args {
+        [payload] if kwargs.is_empty() && is_passthru(options) => Some(payload),
+        _ => None,
     }
 }
 

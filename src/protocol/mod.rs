@@ -7,11 +7,13 @@
 
 pub(crate) mod json_binary;
 mod message;
+mod passthru;
 mod serializer;
 pub mod value;
 
 pub(crate) use json_binary::{JsonCompat, decode_base64, encode_base64, restore_json_binary};
 pub(crate) use message::LogSafe;
 pub use message::{Id, Message, ProtocolError, code, code_name};
+pub use passthru::EncodedPayload;
 pub use serializer::{Serializer, UnknownSerializer};
 pub use value::{Dict, Value, ValueError, from_value, to_value};

@@ -154,6 +154,13 @@ impl Invocation {
             .map_err(|message| CallError::new("wamp.error.invalid_argument", message))
     }
 
+    /// The caller's opaque payload, when it called in payload passthru mode (see
+    /// [`Client::call_payload`](crate::Client::call_payload)); `None` for a call with
+    /// arguments.
+    pub fn payload(&self) -> Option<crate::EncodedPayload> {
+        crate::EncodedPayload::from_message(&self.details, &self.args)
+    }
+
     /// The caller's authid, when the router disclosed it.
     pub fn caller_authid(&self) -> Option<&str> {
         self.details.get("caller_authid").and_then(Value::as_str)
@@ -254,6 +261,13 @@ pub struct Event {
 }
 
 impl Event {
+    /// The publisher's opaque payload, when it published in payload passthru mode (see
+    /// [`Client::publish_payload`](crate::Client::publish_payload)); `None` for an event with
+    /// arguments.
+    pub fn payload(&self) -> Option<crate::EncodedPayload> {
+        crate::EncodedPayload::from_message(&self.details, &self.args)
+    }
+
     /// Positional argument `index` converted to `T` (missing converts like `null`).
     ///
     /// # Errors

@@ -113,7 +113,26 @@ pub(crate) type Reply = Result<Message, Error>;
 
 /// A procedure's handler, after the client wrapped the user's closure.
 pub(crate) type ProcedureFn =
-    dyn Fn(Invocation) -> Result<(Vec<Value>, Dict), CallError> + Send + Sync + 'static;
+    dyn Fn(Invocation) -> Result<Yielded, CallError> + Send + Sync + 'static;
+
+/// What a procedure's handler answers with: YIELD's arguments and options.
+pub(crate) struct Yielded {
+    pub args: Vec<Value>,
+    pub kwargs: Dict,
+    /// Empty, but for a payload passthru answer's `enc_*` fields.
+    pub options: Dict,
+}
+
+impl Yielded {
+    /// A plain answer: one positional result.
+    pub fn value(value: Value) -> Yielded {
+        Yielded {
+            args: vec![value],
+            kwargs: Dict::new(),
+            options: Dict::new(),
+        }
+    }
+}
 /// An event handler.
 pub(crate) type EventFn = dyn Fn(Event) + Send + Sync + 'static;
 
@@ -138,6 +157,39 @@ pub(crate) struct Subscription {
     pub limit: Arc<ConcurrencyLimit>,
     pub restore: bool,
 }
+
+/// An event the router publishes when the session dies (`wamp.session.add_testament`): the
+/// CALL's arguments, kept to add it again to every new session after a reconnect.
+pub(crate) struct Testament {
+    pub topic: String,
+    /// `[topic, args, kwargs]` and `{publish_options, scope}`, as Crossbar takes them.
+    pub args: Vec<Value>,
+    pub kwargs: Dict,
+}
+
+/// A PUBLISH to `topic` that no session is eligible to receive (session ids start at 1).
+///
+/// It works around a Crossbar bug (26.10): a testament's event is authorized only when the
+/// session dies, and with a dynamic authorizer (as on Nexus) that authorization fails once
+/// the transport is gone, so the event is lost, unless the router has the decision cached
+/// for the session's role. This publish makes the router authorize, and cache, it now.
+/// It is acknowledged: the testament is added once the router has answered it.
+pub(crate) fn testament_priming(request: Id, topic: &str) -> Message {
+    let mut options = Dict::new();
+    options.insert("eligible".into(), Value::List(vec![Value::from(0)]));
+    options.insert("acknowledge".into(), Value::Bool(true));
+    Message::Publish {
+        request,
+        options,
+        topic: topic.to_owned(),
+        args: Vec::new(),
+        kwargs: Dict::new(),
+    }
+}
+
+/// The meta procedures behind testaments (Crossbar's router service).
+pub(crate) const ADD_TESTAMENT: &str = "wamp.session.add_testament";
+pub(crate) const FLUSH_TESTAMENTS: &str = "wamp.session.flush_testaments";
 
 /// What a request waits for, and what to do when it comes.
 pub(crate) enum Pending {
@@ -165,6 +217,16 @@ pub(crate) enum Pending {
     Resubscribe(Arc<Subscription>),
     /// A heartbeat CALL on a transport without pings; any answer will do.
     Heartbeat,
+    /// `wamp.session.add_testament`: on RESULT the testament is kept, to be added again after
+    /// reconnects (only then, so that one the caller saw fail is never made again).
+    AddTestament(ReplyTo, Arc<Testament>),
+    /// The acknowledged [`testament_priming`] publish sent by the session itself after a
+    /// reconnect: once the router has answered it, the testament is added again.
+    PrimeTestament(Arc<Testament>),
+    /// `wamp.session.add_testament` sent by the session itself after a reconnect.
+    RestoreTestament(Arc<Testament>),
+    /// `wamp.session.flush_testaments`: on RESULT the kept testaments are dropped too.
+    FlushTestaments(ReplyTo),
 }
 
 /// Work for the socket thread.
@@ -287,6 +349,7 @@ pub(crate) struct Counters {
     pub reconnections: AtomicU64,
     pub revoked_registrations: AtomicU64,
     pub restore_failures: AtomicU64,
+    pub restored: AtomicU64,
     pub rejected_by_queue_limit: AtomicU64,
 }
 

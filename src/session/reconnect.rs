@@ -18,12 +18,15 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 
 use crate::Error;
-use crate::protocol::{Message, Value};
+use crate::protocol::{Dict, Message, Value};
 use crate::transport::Transport;
 
 use super::join::{Welcome, join};
 use super::socket::{SocketLoop, run_join_hooks};
-use super::{Command, LinkState, Pending, Registration, SessionConfig, Subscription};
+use super::{
+    ADD_TESTAMENT, Command, LinkState, Pending, Registration, SessionConfig, Subscription,
+    Testament, testament_priming,
+};
 
 /// How often a registration refused with `procedure_already_exists` is tried again after a
 /// reconnect, and the waits between tries (doubling, capped): about 48 s in all.
@@ -345,6 +348,29 @@ impl SocketLoop {
         for entry in self.subscriptions.reset_connection() {
             self.resubscribe(entry);
         }
+        for testament in self.testaments.clone() {
+            let request = self.shared.next_request_id();
+            let priming = testament_priming(request, &testament.topic);
+            self.pending
+                .insert(request, Pending::PrimeTestament(testament));
+            self.send_own(&priming);
+        }
+    }
+
+    /// Adds a testament again to the new session, once the router has authorized its
+    /// event (see [`testament_priming`]).
+    pub(super) fn send_testament(&mut self, testament: Arc<Testament>) {
+        let request = self.shared.next_request_id();
+        let message = Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: ADD_TESTAMENT.to_owned(),
+            args: testament.args.clone(),
+            kwargs: testament.kwargs.clone(),
+        };
+        self.pending
+            .insert(request, Pending::RestoreTestament(testament));
+        self.send_own(&message);
     }
 
     /// Sends SUBSCRIBE for a subscription the user still has, but the router does not.

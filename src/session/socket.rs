@@ -24,7 +24,7 @@ use super::reply::{ReplyTo, Responder};
 use super::table::LiveTable;
 use super::{
     Answer, Command, Counters, Hooks, IN_JOIN_HOOK, Link, LinkState, Note, Pending, Registration,
-    Reply, SessionConfig, Shared, Subscription, Wire, describe,
+    Reply, SessionConfig, Shared, Subscription, Testament, Wire, Yielded, describe,
 };
 
 const WAKER: Token = Token(0);
@@ -88,6 +88,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         pending: HashMap::new(),
         registrations: LiveTable::new(),
         subscriptions: LiveTable::new(),
+        testaments: Vec::new(),
         retries: Vec::new(),
         invocations: HashMap::new(),
         awaiting_flush: Vec::new(),
@@ -131,6 +132,8 @@ pub(super) struct SocketLoop {
     pub(super) pending: HashMap<Id, Pending>,
     pub(super) registrations: LiveTable<Registration>,
     pub(super) subscriptions: LiveTable<Subscription>,
+    /// Testaments the router accepted, to add again after a reconnect.
+    pub(super) testaments: Vec<Arc<Testament>>,
     /// Registrations to try again (the router still held the URI for our dead session).
     pub(super) retries: Vec<(Instant, Arc<Registration>, u32)>,
     /// Invocations whose handler is still running, for INTERRUPT.
@@ -773,7 +776,24 @@ impl SocketLoop {
                         reply.send_progress(message);
                     }
                 } else if let Some(pending) = self.pending.remove(&request) {
-                    respond(pending, Ok(message));
+                    match pending {
+                        Pending::AddTestament(reply, testament) => {
+                            self.testaments.push(testament);
+                            reply.send(Ok(message));
+                        }
+                        Pending::RestoreTestament(testament) => {
+                            log::debug!("testament on {} restored", testament.topic);
+                            self.shared
+                                .counters
+                                .restored
+                                .fetch_add(1, Ordering::Relaxed);
+                        }
+                        Pending::FlushTestaments(reply) => {
+                            self.testaments.clear();
+                            reply.send(Ok(message));
+                        }
+                        other => respond(other, Ok(message)),
+                    }
                 }
             }
             Message::Error {
@@ -794,6 +814,21 @@ impl SocketLoop {
                         Pending::Resubscribe(subscription) => {
                             self.subscriptions.forget(subscription.local_id);
                             self.restore_failed(&subscription.topic, &message);
+                        }
+                        Pending::PrimeTestament(testament) => {
+                            // Not allowed to publish there: the testament's event would be
+                            // refused too, but that is for the router to say.
+                            log::warn!(
+                                "publishing to {} before restoring its testament: {:?}",
+                                testament.topic,
+                                LogSafe(&message)
+                            );
+                            self.send_testament(testament);
+                        }
+                        Pending::RestoreTestament(testament) => {
+                            self.testaments.retain(|t| !Arc::ptr_eq(t, &testament));
+                            let what = format!("the testament on {}", testament.topic);
+                            self.restore_failed(&what, &message);
                         }
                         other => respond(other, Ok(message)),
                     }
@@ -816,6 +851,10 @@ impl SocketLoop {
                     if self.registrations.is_wanted(entry.local_id) {
                         log::info!("registration of {} restored", entry.procedure);
                         self.registrations.install(registration, entry);
+                        self.shared
+                            .counters
+                            .restored
+                            .fetch_add(1, Ordering::Relaxed);
                     } else {
                         // Unregistered by the user while it was being restored.
                         let request = self.shared.next_request_id();
@@ -840,6 +879,10 @@ impl SocketLoop {
                     if self.subscriptions.is_wanted(entry.local_id) {
                         log::debug!("subscription to {} restored", entry.topic);
                         self.subscriptions.install(subscription, entry);
+                        self.shared
+                            .counters
+                            .restored
+                            .fetch_add(1, Ordering::Relaxed);
                     } else if self.subscriptions.sharing(subscription) == 0 {
                         // Unsubscribed by the user while it was being restored, and no other
                         // handler of ours shares it.
@@ -927,11 +970,11 @@ impl SocketLoop {
                     respond(pending, Ok(message));
                 }
             }
-            Message::Published { request, .. } => {
-                if let Some(pending) = self.pending.remove(&request) {
-                    respond(pending, Ok(message));
-                }
-            }
+            Message::Published { request, .. } => match self.pending.remove(&request) {
+                Some(Pending::PrimeTestament(testament)) => self.send_testament(testament),
+                Some(pending) => respond(pending, Ok(message)),
+                None => {}
+            },
             Message::Invocation {
                 request,
                 registration,
@@ -1173,11 +1216,15 @@ fn respond(pending: Pending, reply: Reply) {
         | Pending::Register(to, _)
         | Pending::Subscribe(to, _)
         | Pending::Unregister(to, _)
-        | Pending::Unsubscribe(to, _, _) => to.send(reply),
+        | Pending::Unsubscribe(to, _, _)
+        | Pending::AddTestament(to, _)
+        | Pending::FlushTestaments(to) => to.send(reply),
         Pending::Restore(..)
         | Pending::Resubscribe(_)
         | Pending::Release(_)
-        | Pending::Heartbeat => {}
+        | Pending::Heartbeat
+        | Pending::PrimeTestament(_)
+        | Pending::RestoreTestament(_) => {}
     }
 }
 
@@ -1199,7 +1246,7 @@ fn answer_invocation(
     shared: &Arc<Shared>,
     answer: Answer,
     state: &InvocationState,
-    outcome: Result<(Vec<Value>, Dict), CallError>,
+    outcome: Result<Yielded, CallError>,
 ) {
     let request = answer.invocation;
     if state.answer_unwanted() {
@@ -1215,9 +1262,13 @@ fn answer_invocation(
         outcome
     };
     let message = match outcome {
-        Ok((args, kwargs)) => Message::Yield {
+        Ok(Yielded {
+            args,
+            kwargs,
+            options,
+        }) => Message::Yield {
             request,
-            options: Dict::new(),
+            options,
             args,
             kwargs,
         },
@@ -1304,12 +1355,7 @@ mod tests {
             last: true,
         };
         let state = InvocationState::new();
-        answer_invocation(
-            &shared,
-            old,
-            &state,
-            Ok((vec![Value::from(1)], Dict::new())),
-        );
+        answer_invocation(&shared, old, &state, Ok(Yielded::value(Value::from(1))));
         answer_invocation(&shared, old, &state, Err(CallError::failure("late")));
         assert_eq!(sent_frames(&commands), []);
 
@@ -1334,7 +1380,7 @@ mod tests {
         // On its own connection the answer goes out (here to the socket thread's queue, as
         // there is no socket to write to).
         let current = Answer { epoch: 2, ..old };
-        answer_invocation(&shared, current, &state, Ok((Vec::new(), Dict::new())));
+        answer_invocation(&shared, current, &state, Ok(Yielded::value(Value::Null)));
         assert_eq!(sent_frames(&commands), [(2, Some(5))]);
     }
 
@@ -1348,12 +1394,12 @@ mod tests {
         };
         let state = InvocationState::new();
         state.interrupt("kill");
-        answer_invocation(&shared, answer, &state, Ok((Vec::new(), Dict::new())));
+        answer_invocation(&shared, answer, &state, Ok(Yielded::value(Value::Null)));
         assert_eq!(sent_frames(&commands), [(1, Some(9))]);
 
         let state = InvocationState::new();
         state.interrupt("killnowait");
-        answer_invocation(&shared, answer, &state, Ok((Vec::new(), Dict::new())));
+        answer_invocation(&shared, answer, &state, Ok(Yielded::value(Value::Null)));
         assert!(matches!(
             commands.try_recv(),
             Ok(Command::ForgetInvocation {
