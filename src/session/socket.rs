@@ -28,6 +28,9 @@ use super::{
 };
 
 const WAKER: Token = Token(0);
+/// How long the connection must have shown no sign of life before the heartbeat asks the
+/// kernel whether the router is still taking our bytes (see `note_progress`).
+const QUIET: Duration = Duration::from_millis(100);
 /// The most messages read under one hold of the connection before handling them.
 const READ_BATCH: usize = 64;
 const SOCKET: Token = Token(1);
@@ -93,6 +96,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         invocations: HashMap::new(),
         awaiting_flush: Vec::new(),
         unflushed: false,
+        watching_writable: false,
         batch: Vec::new(),
         last_received: Instant::now(),
         last_ping: Instant::now(),
@@ -143,6 +147,9 @@ pub(super) struct SocketLoop {
     /// Something is queued on the transport and not yet written. Callers flush what they
     /// write themselves, so most loop turns need not take `wire` to flush.
     unflushed: bool,
+    /// Whether the poll reports the socket becoming writable. Only while a backlog waits:
+    /// otherwise every request a caller writes itself would wake this thread for nothing.
+    watching_writable: bool,
     /// Messages read in one turn of the loop, kept to reuse the allocation.
     batch: Vec<Payload>,
     /// When the connection last showed life (see [`SocketLoop::note_progress`]).
@@ -310,14 +317,33 @@ impl SocketLoop {
     pub(super) fn register_socket(&mut self) -> Result<(), Error> {
         let mut wire = self.shared.wire.lock();
         let transport = wire.connected()?;
+        self.watching_writable = false;
         self.poll
             .registry()
-            .register(
-                transport.source(),
-                SOCKET,
-                Interest::READABLE | Interest::WRITABLE,
-            )
+            .register(transport.source(), SOCKET, Interest::READABLE)
             .map_err(|e| Error::io("registering the socket", e))
+    }
+
+    /// Watches the socket for room to write while something waits to go out, and stops
+    /// once it is out. Asking again reports a socket already writable at once (epoll
+    /// re-checks readiness on a change of interest), so no wake-up is lost in between.
+    fn watch_writable(&mut self, wanted: bool) -> Result<(), Error> {
+        if wanted == self.watching_writable {
+            return Ok(());
+        }
+        let interest = if wanted {
+            Interest::READABLE | Interest::WRITABLE
+        } else {
+            Interest::READABLE
+        };
+        let mut wire = self.shared.wire.lock();
+        let transport = wire.connected()?;
+        self.poll
+            .registry()
+            .reregister(transport.source(), SOCKET, interest)
+            .map_err(|e| Error::io("watching the socket", e))?;
+        self.watching_writable = wanted;
+        Ok(())
     }
 
     /// Writes what is queued; `Ok(true)` when all is out.
@@ -336,6 +362,10 @@ impl SocketLoop {
             self.traffic.unacknowledged(),
         );
         loop {
+            let backlog = self.unflushed || !self.awaiting_flush.is_empty();
+            if let Err(e) = self.watch_writable(backlog) {
+                return Exit::Lost(e.to_string());
+            }
             let timeout = self.next_heartbeat();
             if let Err(e) = self.sleep(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
@@ -420,8 +450,14 @@ impl SocketLoop {
     fn note_progress(&mut self) {
         let read = self.traffic.read.load(Ordering::Relaxed);
         let written = self.traffic.written.load(Ordering::Relaxed);
-        let unacknowledged = self.traffic.unacknowledged();
         let (seen_read, seen_written, seen_unacknowledged) = self.seen_traffic;
+        // Asking the kernel costs a system call; it is worth one only when nothing else has
+        // shown life for a while (a large message sitting in the socket buffer).
+        let unacknowledged = if read == seen_read && self.last_received.elapsed() >= QUIET {
+            self.traffic.unacknowledged()
+        } else {
+            seen_unacknowledged
+        };
         let draining = matches!(
             (unacknowledged, seen_unacknowledged),
             (Some(now), Some(before)) if now < before
