@@ -1,11 +1,17 @@
-//! The floor: the cheapest WAMP caller there can be. A measuring instrument, not a client.
+//! The floor: the cheapest WAMP caller, and the cheapest callee, there can be. A measuring
+//! instrument, not a client.
 //!
 //! ```text
-//! cargo run --release --example bench_floor -- --role caller --url URL --realm REALM \
+//! cargo run --release --example bench_floor -- --role caller|callee --url URL --realm REALM \
 //!     --user U --password P --serializer json|msgpack|cbor [--calls N] \
 //!     [--observe LABEL:PID[+PID..]].. [--big-calls M] [--threads T] [--duration S] \
 //!     [--ping-interval S] [--latencies FILE]
 //! ```
+//!
+//! `--role callee` registers `com.izaber.wamp.bench.echo` like `bench.rs --role callee`,
+//! prints `READY`, and answers each INVOCATION with a YIELD of its first argument, one at a
+//! time on its one thread, until the router closes the connection or it is killed: what an
+//! invocation costs a service that has no handler threads, no table and no heartbeat.
 //!
 //! Most of what a sequential call costs the caller's CPU is the kernel's: the send that wakes
 //! the router, the receive, going to sleep and being woken. No client that talks to the router
@@ -55,13 +61,20 @@ const IMPL: &str = "floor";
 /// timeout is set on the socket once, so it costs nothing per call.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-const USAGE: &str = "usage: bench_floor --role caller --url ws://...|tcpip://HOST:PORT|unix:///PATH \
+const USAGE: &str = "usage: bench_floor --role caller|callee --url ws://...|tcpip://HOST:PORT|unix:///PATH \
 --realm REALM --user U --password P --serializer json|msgpack|cbor [--calls N] \
 [--observe LABEL:PID[+PID...]]... (accepted and ignored: --big-calls M --threads T \
 --duration S --ping-interval S --latencies FILE)";
 
-fn parse_args() -> Result<Target> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Caller,
+    Callee,
+}
+
+fn parse_args() -> Result<(Target, Role)> {
     let mut target = TargetFlags::default();
+    let mut role = Role::Caller;
     let mut flags = Flags::new(USAGE);
     while let Some((flag, inline)) = flags.next_flag() {
         let mut value = || flags.value(&flag, inline.clone());
@@ -70,8 +83,9 @@ fn parse_args() -> Result<Target> {
         }
         match flag.as_str() {
             "--role" => match value()?.as_str() {
-                "caller" => {}
-                other => bail!("--role: the floor is only ever a caller, not {other:?}"),
+                "caller" => role = Role::Caller,
+                "callee" => role = Role::Callee,
+                other => bail!("--role: caller or callee, not {other:?}"),
             },
             // phases and features the floor does not have: taken (and checked as bench checks
             // them) so that the runner can pass every caller the same arguments
@@ -81,7 +95,7 @@ fn parse_args() -> Result<Target> {
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
-    target.finish(USAGE)
+    Ok((target.finish(USAGE)?, role))
 }
 
 // --- the wire ------------------------------------------------------------------------------
@@ -105,8 +119,14 @@ struct WebSocketWire {
 }
 
 impl WebSocketWire {
-    fn connect(url: &str, host: &str, port: u16, serializer: Serializer) -> Result<Self> {
-        let stream = tcp(host, port)?;
+    fn connect(
+        url: &str,
+        host: &str,
+        port: u16,
+        serializer: Serializer,
+        timeout: Option<Duration>,
+    ) -> Result<Self> {
+        let stream = tcp(host, port, timeout)?;
         let mut request = url
             .into_client_request()
             .with_context(|| format!("not a WebSocket URL: {url}"))?;
@@ -137,6 +157,17 @@ impl WebSocketWire {
             binary: serializer.is_binary(),
             last: Bytes::new(),
         })
+    }
+}
+
+/// The floor picks its wire at run time; an indirect call per message costs nanoseconds.
+impl Wire for Box<dyn Wire> {
+    fn send(&mut self, frame: &mut [u8]) -> Result<()> {
+        (**self).send(frame)
+    }
+
+    fn recv(&mut self) -> Result<&[u8]> {
+        (**self).recv()
     }
 }
 
@@ -249,12 +280,12 @@ impl<S: Read + Write> Wire for RawSocketWire<S> {
     }
 }
 
-fn tcp(host: &str, port: u16) -> Result<TcpStream> {
+fn tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream> {
     let stream =
         TcpStream::connect((host, port)).with_context(|| format!("connecting to {host}:{port}"))?;
     // without it, each small CALL could wait for the ACK of the one before
     stream.set_nodelay(true)?;
-    stream.set_read_timeout(Some(READ_TIMEOUT))?;
+    stream.set_read_timeout(timeout)?;
     Ok(stream)
 }
 
@@ -278,9 +309,9 @@ fn recv(wire: &mut impl Wire, serializer: Serializer) -> Result<Message> {
 }
 
 /// HELLO, ticket authentication, WELCOME.
-fn join(wire: &mut impl Wire, args: &Target, frame: &mut Vec<u8>) -> Result<()> {
+fn join(wire: &mut impl Wire, args: &Target, role: &str, frame: &mut Vec<u8>) -> Result<()> {
     let mut roles = Dict::new();
-    roles.insert("caller".into(), Value::Dict(Dict::new()));
+    roles.insert(role.into(), Value::Dict(Dict::new()));
     let mut details = Dict::new();
     details.insert("roles".into(), Value::Dict(roles));
     details.insert(
@@ -346,7 +377,7 @@ fn run(mut wire: impl Wire, args: &Target) -> Result<()> {
     let meter = Meter::new(&args.observe);
     let serializer = args.serializer;
     let mut frame = Vec::with_capacity(256);
-    join(&mut wire, args, &mut frame)?;
+    join(&mut wire, args, "caller", &mut frame)?;
 
     let small: String = "0123456789abcdef".repeat(SMALL_BYTES / 16);
     let mut call = Message::Call {
@@ -403,32 +434,95 @@ fn run(mut wire: impl Wire, args: &Target) -> Result<()> {
     Ok(())
 }
 
+// --- the callee ----------------------------------------------------------------------------
+
+/// Registers the echo procedure and answers invocations until the connection ends.
+fn serve(mut wire: impl Wire, args: &Target) -> Result<()> {
+    let serializer = args.serializer;
+    let mut frame = Vec::with_capacity(256);
+    join(&mut wire, args, "callee", &mut frame)?;
+    let register = Message::Register {
+        request: 1,
+        options: Dict::new(),
+        procedure: PROCEDURE.to_owned(),
+    };
+    send(&mut wire, serializer, &register, &mut frame)?;
+    match recv(&mut wire, serializer)? {
+        Message::Registered { .. } => {}
+        Message::Error { error, .. } => bail!("registering {PROCEDURE}: {error}"),
+        other => bail!("{} instead of REGISTERED", other.name()),
+    }
+    println!("READY");
+    std::io::stdout().flush()?;
+    let mut answer = Message::Yield {
+        request: 0,
+        options: Dict::new(),
+        args: Vec::new(),
+        kwargs: Dict::new(),
+    };
+    loop {
+        let message = match recv(&mut wire, serializer) {
+            Ok(message) => message,
+            // the router went away: the runner stops callees by stopping the router, or kills them
+            Err(_) => return Ok(()),
+        };
+        match message {
+            Message::Invocation {
+                request, mut args, ..
+            } => {
+                if let Message::Yield {
+                    request: id,
+                    args: out,
+                    ..
+                } = &mut answer
+                {
+                    *id = request;
+                    out.clear();
+                    out.extend(args.drain(..1.min(args.len())));
+                }
+                send(&mut wire, serializer, &answer, &mut frame)?;
+            }
+            Message::Goodbye { .. } => return Ok(()),
+            _ => {}
+        }
+    }
+}
+
 fn main() -> Result<()> {
-    let args = parse_args()?;
+    let (args, role) = parse_args()?;
+    // a callee waits for invocations as long as it lives; a caller's reply must come
+    let timeout = (role == Role::Caller).then_some(READ_TIMEOUT);
     let endpoint = Endpoint::parse(&args.url).with_context(|| format!("--url {}", args.url))?;
+    let go = |wire: Box<dyn Wire>| match role {
+        Role::Caller => run(wire, &args),
+        Role::Callee => serve(wire, &args),
+    };
     match endpoint {
         Endpoint::WebSocket {
             url,
             host,
             port,
             tls: false,
-        } => run(
-            WebSocketWire::connect(&url, &host, port, args.serializer)?,
-            &args,
-        ),
+        } => go(Box::new(WebSocketWire::connect(
+            &url,
+            &host,
+            port,
+            args.serializer,
+            timeout,
+        )?)),
         Endpoint::RawSocketTcp {
             host,
             port,
             tls: false,
-        } => run(
-            RawSocketWire::handshake(tcp(&host, port)?, args.serializer)?,
-            &args,
-        ),
+        } => go(Box::new(RawSocketWire::handshake(
+            tcp(&host, port, timeout)?,
+            args.serializer,
+        )?)),
         Endpoint::RawSocketUnix { path } => {
             let stream = UnixStream::connect(&path)
                 .with_context(|| format!("connecting to {}", path.display()))?;
-            stream.set_read_timeout(Some(READ_TIMEOUT))?;
-            run(RawSocketWire::handshake(stream, args.serializer)?, &args)
+            stream.set_read_timeout(timeout)?;
+            go(Box::new(RawSocketWire::handshake(stream, args.serializer)?))
         }
         _ => bail!(
             "--url {}: the floor speaks ws://, tcpip:// and unix:// only (TLS would add its own \

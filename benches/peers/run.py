@@ -561,11 +561,12 @@ def smoke(args, python):
         sizes = ["--calls", "20", "--big-calls", "2", "--threads", "2", "--duration", "0.5"]
         # (callee, its endpoint, callers): both callers on WebSocket, ours on RawSocket too,
         # and swampyer's callee once, so that no part of either program can rot; the floor
-        # once, so that it cannot either
+        # once as caller and once as callee, so that it cannot either
         plan = [
             (RUST, "ws", (RUST, SWAMPYER, FLOOR)),
             (RUST, "tcp", (RUST,)),
             (SWAMPYER, "ws", (RUST,)),
+            (FLOOR, "unix", (RUST,)),
         ]
         for callee_impl, endpoint, callers in plan:
             url = router.info["urls"][endpoint]
@@ -656,6 +657,7 @@ def full(args, python, command_line):
                         results.append(((endpoint, serializer), impl, n + 1, report, error))
             finally:
                 callee.stop()
+        callee_results = compare_callees(args, program, router, configs, sizes, worker_pids)
     finally:
         router.stop()
     load_after = loadavg()
@@ -675,6 +677,7 @@ def full(args, python, command_line):
             )
 
     text = render(args, info, configs, results, command_line, load_before, load_after, elapsed)
+    text += render_callees(args, configs, callee_results)
     out = os.path.join(ROOT, args.out) if not os.path.isabs(args.out) else args.out
     notes = ""
     if os.path.exists(out):
@@ -685,8 +688,95 @@ def full(args, python, command_line):
     with open(out, "w") as f:
         f.write(text + "\n" + NOTES_MARKER + (notes if notes else "\n"))
     log("wrote {} ({:.0f} s)".format(out, elapsed))
-    failed = [r for r in results if r[4]]
+    failed = [r for r in results + callee_results if r[4]]
     return 1 if failed else 0
+
+
+CALLEES = (RUST, SWAMPYER, FLOOR)
+
+
+def compare_callees(args, program, router, configs, sizes, worker_pids):
+    """With --callee-rounds N: for each configuration, each callee (ours, swampyer's and the callee
+    floor) serves our caller N times; what each invocation costs the callee is the figure."""
+    results = []  # (config, callee impl, round, report or None, error or None)
+    if not args.callee_rounds:
+        return results
+    # the 1 MiB phase says nothing new about a callee and takes long with swampyer's
+    sizes = [x if sizes[i - 1] != "--big-calls" else "0" for i, x in enumerate(sizes)]
+    for endpoint, serializer, _ in configs:
+        url = router.info["urls"][endpoint]
+        for impl in CALLEES:
+            callee = Callee(program[impl] + bench_args("callee", url, serializer, CALLEE))
+            try:
+                for n in range(args.callee_rounds):
+                    cmd = program[RUST] + bench_args("caller", url, serializer, CALLER) + sizes
+                    cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
+                    cmd += ["--observe", "callee:{}".format(callee.pid)]
+                    log("{} {} callee {} round {}/{}".format(endpoint, serializer, impl, n + 1, args.callee_rounds))
+                    report, error = run_caller(cmd, 120 + args.calls * 0.02 + args.duration)
+                    trouble = callee.trouble()
+                    if trouble:
+                        error, report = (error or "") + "\n" + trouble, None
+                        callee.stop()
+                        callee = Callee(program[impl] + bench_args("callee", url, serializer, CALLEE))
+                    if error:
+                        log("FAILED:", error)
+                    results.append(((endpoint, serializer), impl, n + 1, report, error))
+            finally:
+                callee.stop()
+    return results
+
+
+def render_callees(args, configs, results):
+    """The callee comparison: CPU per invocation of each callee, beside the callee floor."""
+    if not results:
+        return ""
+    lines = []
+    w = lines.append
+    w("")
+    w("## The callee's cost per invocation")
+    w("")
+    w(
+        "Each callee in turn (ours, swampyer's, and the callee floor: `examples/bench_floor.rs --role callee`, "
+        "one thread on one blocking socket answering each INVOCATION with a YIELD, no handler threads) serves "
+        "our caller, {} rounds per configuration, without the 1 MiB phase. CPU per invocation is the callee "
+        "process's CPU (all threads) over each phase divided by the calls; medians over the rounds.".format(
+            args.callee_rounds
+        )
+    )
+    for endpoint, serializer, _ in configs:
+        w("")
+        w("### {} + {}".format(ENDPOINT_NAMES.get(endpoint, endpoint), serializer.upper()))
+        w("")
+        w(
+            "| callee | CPU per invocation, sequential (µs) | vs the floor | CPU per invocation, threaded (µs) "
+            "| vs the floor | p50 (µs) | threaded calls/s |"
+        )
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        summaries = {}
+        for impl in CALLEES:
+            ok = [r for c, i, _, r, e in results if c == (endpoint, serializer) and i == impl and r]
+            summaries[impl] = summarize(ok) if ok else None
+        floor = summaries.get(FLOOR) or {}
+        for impl in CALLEES:
+            s = summaries[impl]
+            if s is None:
+                w("| {} | failed | | | | | |".format(impl))
+                continue
+            seq, thr = s.get("sequential.callee_us_per_call"), s.get("threaded.callee_us_per_call")
+            w(
+                "| {} | {} | {} | {} | {} | {} | {} |".format(
+                    impl,
+                    fmt(seq, 1),
+                    fmt_ratio(ratio(seq, floor.get("sequential.callee_us_per_call"))),
+                    fmt(thr, 1),
+                    fmt_ratio(ratio(thr, floor.get("threaded.callee_us_per_call"))),
+                    fmt(s.get("p50_us")),
+                    fmt(s.get("threaded_calls_per_s")),
+                )
+            )
+    w("")
+    return "\n".join(lines)
 
 
 ENDPOINT_NAMES = {"ws": "WebSocket", "tcp": "RawSocket (TCP)", "unix": "RawSocket (unix socket)"}
@@ -977,6 +1067,12 @@ def main():
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--callee", choices=[RUST, SWAMPYER], default=RUST, help="which program serves the echo procedure")
+    p.add_argument(
+        "--callee-rounds",
+        type=int,
+        default=0,
+        help="also compare callees (ours, swampyer's, the callee floor) under our caller, this many rounds each",
+    )
     p.add_argument("--out", default="BENCHMARKS.md")
     p.add_argument("--json", help="also write every raw report to this file")
     p.add_argument("--profile", choices=["release", "debug"], help="cargo profile (default: release; debug with --smoke)")
