@@ -33,10 +33,29 @@ pub struct ConnectionArgs {
     /// Realm to join.
     #[arg(long, global = true, env = "IZABER_WAMP_REALM")]
     realm: Option<String>,
-    /// User to log in as (ticket login). Its password comes from IZABER_WAMP_PASSWORD, from
-    /// izaber.yaml when it names the same user, or from a prompt.
+    /// User to log in as (ticket login unless --authmethod says otherwise). Its password
+    /// comes from IZABER_WAMP_PASSWORD, from izaber.yaml when it names the same user, or from
+    /// a prompt.
     #[arg(long, global = true, env = "IZABER_WAMP_USER")]
     user: Option<String>,
+    /// How to log in: ticket, wampcra, scram (all with the password) or cryptosign (with
+    /// --private-key-file).
+    #[arg(
+        long,
+        global = true,
+        env = "IZABER_WAMP_AUTHMETHOD",
+        value_parser = ["ticket", "wampcra", "scram", "cryptosign", "anonymous"]
+    )]
+    authmethod: Option<String>,
+    /// Ed25519 key for WAMP-Cryptosign (OpenSSH, Crossbar's key.priv, or the seed in hex);
+    /// implies --authmethod cryptosign.
+    #[arg(
+        long,
+        global = true,
+        env = "IZABER_WAMP_PRIVATE_KEY_FILE",
+        value_name = "FILE"
+    )]
+    private_key_file: Option<PathBuf>,
     /// json, msgpack or cbor.
     #[arg(long, global = true, env = "IZABER_WAMP_SERIALIZER")]
     serializer: Option<String>,
@@ -111,13 +130,25 @@ impl ConnectionArgs {
             settings.authid = Some(user.clone());
             settings.authmethods = vec!["ticket".to_owned()];
         }
+        if let Some(file) = &self.private_key_file {
+            settings.private_key = None;
+            settings.private_key_file = Some(file.clone());
+            settings.authmethods = vec!["cryptosign".to_owned()];
+        }
+        if let Some(method) = &self.authmethod {
+            settings.authmethods = vec![method.clone()];
+        }
+        let needs_password = !settings
+            .authmethods
+            .iter()
+            .all(|m| m == "cryptosign" || m == "anonymous");
         if let Some(password) = std::env::var_os(PASSWORD_VARIABLE) {
             let password = password
                 .into_string()
                 .map_err(|_| Failure::usage(format!("{PASSWORD_VARIABLE} is not valid UTF-8")))?;
             settings.password = Some(Secret::new(password));
         }
-        if settings.password.is_none() {
+        if settings.password.is_none() && needs_password {
             settings.password = Some(prompt_password(settings.username.as_deref())?);
         }
         if let Some(serializer) = &self.serializer {

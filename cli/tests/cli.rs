@@ -76,6 +76,44 @@ fn whoami_prints_the_logged_in_user() {
 }
 
 #[test]
+fn cryptosign_and_scram_logins_from_the_command_line() {
+    let (router, _) = shared();
+    let key_file = router.info["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["username"] == "cs-backend")
+        .and_then(|u| u["ssh_key_file"].as_str())
+        .unwrap()
+        .to_owned();
+    let mut command = cli_as(router, &router.tcp_url, router.user("cs-backend"));
+    // The key alone logs in: no password is asked for (stdin is closed).
+    command.env_remove("IZABER_WAMP_PASSWORD");
+    let me = run(&mut command, &["--private-key-file", &key_file, "whoami"])
+        .ok()
+        .json();
+    assert_eq!(me["authid"], "cs-backend", "{me}");
+
+    let scram = router.user("scram-pbkdf2");
+    let mut command = cli_as(router, &router.ws_url, scram);
+    let me = run(&mut command, &["--authmethod", "scram", "whoami"])
+        .ok()
+        .json();
+    assert_eq!(me["authid"], "scram-pbkdf2", "{me}");
+
+    let mut command = cli_as(router, &router.ws_url, scram);
+    command.env("IZABER_WAMP_PASSWORD", "wrong");
+    let refused = run(&mut command, &["--authmethod", "scram", "whoami"]);
+    // A refused login is a connection failure (exit 3), and says what the router said.
+    assert_eq!(refused.code, 3, "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("SCRAM authentication failed"),
+        "{}",
+        refused.stderr
+    );
+}
+
+#[test]
 fn call_takes_json_or_strings_keywords_and_python_style() {
     let (router, _) = shared();
     let answer = run(
