@@ -357,9 +357,26 @@ impl SocketLoop {
         }
     }
 
-    /// Adds a testament again to the new session, once the router has authorized its
-    /// event (see [`testament_priming`]).
-    pub(super) fn send_testament(&mut self, testament: Arc<Testament>) {
+    /// Adds a testament again to the new session, now that the router has answered its
+    /// priming publish (see [`testament_priming`]), unless the user has flushed it meanwhile.
+    pub(super) fn restore_testament(&mut self, testament: Arc<Testament>) -> Result<(), String> {
+        // A flush is noted before it is written: if one is on its way, the testament must
+        // not be added again behind it.
+        if let Some(reason) = self.take_notes() {
+            return Err(reason);
+        }
+        let flushing = self
+            .pending
+            .values()
+            .any(|p| matches!(p, Pending::FlushTestaments(_)));
+        let kept = self.testaments.iter().any(|t| Arc::ptr_eq(t, &testament));
+        if kept && !flushing {
+            self.send_testament(testament);
+        }
+        Ok(())
+    }
+
+    fn send_testament(&mut self, testament: Arc<Testament>) {
         let request = self.shared.next_request_id();
         let message = Message::Call {
             request,

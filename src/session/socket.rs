@@ -230,7 +230,7 @@ impl SocketLoop {
 
     /// Books what callers wrote themselves. Returns why the connection broke, if a caller's
     /// write found it broken.
-    fn take_notes(&mut self) -> Option<String> {
+    pub(super) fn take_notes(&mut self) -> Option<String> {
         let mut failure = None;
         while let Ok(note) = self.notes.try_recv() {
             match note {
@@ -859,7 +859,7 @@ impl SocketLoop {
                                 testament.topic,
                                 LogSafe(&message)
                             );
-                            self.send_testament(testament);
+                            self.restore_testament(testament)?;
                         }
                         Pending::RestoreTestament(testament) => {
                             self.testaments.retain(|t| !Arc::ptr_eq(t, &testament));
@@ -1007,7 +1007,7 @@ impl SocketLoop {
                 }
             }
             Message::Published { request, .. } => match self.pending.remove(&request) {
-                Some(Pending::PrimeTestament(testament)) => self.send_testament(testament),
+                Some(Pending::PrimeTestament(testament)) => self.restore_testament(testament)?,
                 Some(pending) => respond(pending, Ok(message)),
                 None => {}
             },
