@@ -658,6 +658,7 @@ def full(args, python, command_line):
             finally:
                 callee.stop()
         callee_results = compare_callees(args, program, router, configs, sizes, worker_pids)
+        peer_results = compare_peers(args, program, router, worker_pids)
     finally:
         router.stop()
     load_after = loadavg()
@@ -678,6 +679,7 @@ def full(args, python, command_line):
 
     text = render(args, info, configs, results, command_line, load_before, load_after, elapsed)
     text += render_callees(args, configs, callee_results)
+    text += render_peers(args, peer_results)
     out = os.path.join(ROOT, args.out) if not os.path.isabs(args.out) else args.out
     notes = ""
     if os.path.exists(out):
@@ -688,11 +690,124 @@ def full(args, python, command_line):
     with open(out, "w") as f:
         f.write(text + "\n" + NOTES_MARKER + (notes if notes else "\n"))
     log("wrote {} ({:.0f} s)".format(out, elapsed))
-    failed = [r for r in results + callee_results if r[4]]
+    failed = [r for r in results + callee_results + peer_results if r[4]]
     return 1 if failed else 0
 
 
 CALLEES = (RUST, SWAMPYER, FLOOR)
+
+WAMP_ASYNC = "rust-wamp_async"
+WAMP_ASYNC_DIR = os.path.join(HERE, "wamp_async_bench")
+
+
+def build_wamp_async():
+    """The wamp_async peer: a crate of its own, outside the workspace, built only when asked."""
+    manifest = os.path.join(WAMP_ASYNC_DIR, "Cargo.toml")
+    cmd = ["cargo", "build", "--release", "--quiet", "--locked", "--manifest-path", manifest]
+    log("building:", shlex.join(cmd))
+    subprocess.run(cmd, cwd=ROOT, check=True)
+    return [os.path.join(WAMP_ASYNC_DIR, "target", "release", "wamp-async-bench")]
+
+
+def compare_peers(args, program, router, worker_pids):
+    """With --peer-rounds N: threaded throughput on one WebSocket connection, ours beside the
+    async Rust client wamp_async 0.3.1, each calling its own kind of callee, with MessagePack
+    and JSON (all wamp_async speaks), N rounds each, alternating who goes first."""
+    results = []  # ((endpoint, serializer), impl, round, report or None, error or None)
+    if not args.peer_rounds:
+        return results
+    peer = build_wamp_async()
+    url = router.info["urls"]["ws"]
+    threaded = ["--threads", str(args.threads), "--duration", str(args.duration)]
+    commands = {
+        RUST: (program[RUST], ["--calls", "100", "--big-calls", "0"] + threaded),
+        WAMP_ASYNC: (peer, threaded),
+    }
+    for serializer in ("msgpack", "json"):
+        for n in range(args.peer_rounds):
+            order = [RUST, WAMP_ASYNC] if n % 2 == 0 else [WAMP_ASYNC, RUST]
+            for impl in order:
+                binary, sizes = commands[impl]
+                callee = Callee(binary + bench_args("callee", url, serializer, CALLEE))
+                try:
+                    cmd = binary + bench_args("caller", url, serializer, CALLER) + sizes
+                    cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
+                    cmd += ["--observe", "callee:{}".format(callee.pid)]
+                    log("ws {} peer round {}/{}: {}".format(serializer, n + 1, args.peer_rounds, impl))
+                    report, error = run_peer(cmd, 120 + args.duration)
+                    trouble = callee.trouble()
+                    if trouble:
+                        error, report = (error or "") + "\n" + trouble, None
+                    if error:
+                        log("FAILED:", error)
+                    else:
+                        log("  threaded {:.0f} calls/s".format(report["threaded_calls_per_s"]))
+                    results.append((("ws", serializer), impl, n + 1, report, error))
+                finally:
+                    callee.stop()
+    return results
+
+
+def run_peer(command, timeout):
+    """Runs a caller whose report need only have the threaded phase."""
+    try:
+        done = subprocess.run(
+            command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=timeout, env=child_env()
+        )
+    except subprocess.TimeoutExpired:
+        return None, "timed out after {:.0f} s".format(timeout)
+    if done.returncode != 0:
+        return None, "exit status {}\nstderr:\n{}".format(done.returncode, done.stderr[-3000:])
+    lines = [l for l in done.stdout.splitlines() if l.strip()]
+    try:
+        report = json.loads(lines[-1])
+    except (ValueError, IndexError):
+        return None, "no JSON report\nstderr:\n" + done.stderr[-3000:]
+    if not isinstance(report.get("threaded_calls_per_s"), (int, float)):
+        return None, "no threaded_calls_per_s in the report"
+    return report, None
+
+
+def render_peers(args, results):
+    if not results:
+        return ""
+    lines = []
+    w = lines.append
+    w("")
+    w("## Threaded throughput beside wamp_async")
+    w("")
+    w(
+        "WebSocket, {} threads (ours) or tokio tasks (wamp_async 0.3.1, `benches/peers/wamp_async_bench/`) "
+        "sharing one connection for {} s, each client calling its own kind of callee; {} rounds per "
+        "serializer, alternating which goes first; medians. Router µs per call is the router worker's CPU "
+        "over the phase divided by the calls: what each client's traffic costs the router.".format(
+            args.threads, args.duration, args.peer_rounds
+        )
+    )
+    for serializer in ("msgpack", "json"):
+        w("")
+        w("### WebSocket + {}".format(serializer.upper() if serializer == "json" else "MessagePack"))
+        w("")
+        w("| client | threaded calls/s | router worker (cores) | router µs per call | caller (cores) | callee (cores) |")
+        w("|---|---:|---:|---:|---:|---:|")
+        for impl in (RUST, WAMP_ASYNC):
+            ok = [r for c, i, _, r, e in results if c == ("ws", serializer) and i == impl and r]
+            if not ok:
+                w("| {} | failed | | | | |".format(impl))
+                continue
+            d = [derived(r) for r in ok]
+            w(
+                "| {} | {} | {} | {} | {} | {} |".format(
+                    impl,
+                    fmt(median([r["threaded_calls_per_s"] for r in ok])),
+                    fmt(median([x.get("threaded.router_util") for x in d]), 2),
+                    fmt(median([x.get("threaded.router_us_per_call") for x in d])),
+                    fmt(median([x.get("threaded.caller_util") for x in d]), 2),
+                    fmt(median([x.get("threaded.callee_util") for x in d]), 2),
+                )
+            )
+    w("")
+    return "\n".join(lines)
 
 
 def compare_callees(args, program, router, configs, sizes, worker_pids):
@@ -1067,6 +1182,12 @@ def main():
     p.add_argument("--threads", type=int, default=8)
     p.add_argument("--duration", type=float, default=5.0)
     p.add_argument("--callee", choices=[RUST, SWAMPYER], default=RUST, help="which program serves the echo procedure")
+    p.add_argument(
+        "--peer-rounds",
+        type=int,
+        default=0,
+        help="also compare threaded throughput with wamp_async 0.3.1 (builds benches/peers/wamp_async_bench)",
+    )
     p.add_argument(
         "--callee-rounds",
         type=int,
