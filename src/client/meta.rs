@@ -3,11 +3,13 @@
 //! typed answers. Crossbar.io provides them all; on Nexus, roles other than `trust` may be
 //! refused them.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 
 use crate::protocol::{Dict, Id, Message, Value};
 use crate::session::reply::{ReplyTo, oneshot};
-use crate::session::{ADD_TESTAMENT, FLUSH_TESTAMENTS, Pending, Testament, testament_priming};
+use crate::session::{FLUSH_TESTAMENTS, Pending, Testament, testament_priming};
 use crate::{Client, Error, Match, PublishOptions};
 
 use super::{into_error, to_args, to_kwargs};
@@ -132,22 +134,12 @@ impl Client {
         kwargs: impl Serialize,
         options: &PublishOptions,
     ) -> Result<(), Error> {
-        let topic = self.full_uri(topic);
-        let mut publish_options = options.options.clone();
-        publish_options.remove("acknowledge");
-        publish_options.remove("exclude_me");
-        let mut call_kwargs = Dict::new();
-        call_kwargs.insert("publish_options".into(), Value::Dict(publish_options));
-        call_kwargs.insert("scope".into(), Value::from("destroyed"));
-        let testament = std::sync::Arc::new(Testament {
-            topic: topic.clone(),
-            args: vec![
-                Value::String(topic),
-                Value::List(to_args(&args)?),
-                Value::Dict(to_kwargs(&kwargs)?),
-            ],
-            kwargs: call_kwargs,
-        });
+        let testament = Arc::new(Testament::new(
+            self.full_uri(topic),
+            to_args(&args)?,
+            to_kwargs(&kwargs)?,
+            options.options.clone(),
+        ));
         let shared = self.shared();
         // Have the router authorize the event now, while it can (see `testament_priming`).
         let request = shared.next_request_id();
@@ -162,13 +154,7 @@ impl Client {
             other => return Err(into_error(Ok(other), &priming)),
         }
         let request = shared.next_request_id();
-        let message = Message::Call {
-            request,
-            options: Dict::new(),
-            procedure: ADD_TESTAMENT.to_owned(),
-            args: testament.args.clone(),
-            kwargs: testament.kwargs.clone(),
-        };
+        let message = testament.call(request);
         let (responder, waiter) = oneshot();
         shared.send(
             &message,

@@ -163,8 +163,40 @@ pub(crate) struct Subscription {
 pub(crate) struct Testament {
     pub topic: String,
     /// `[topic, args, kwargs]` and `{publish_options, scope}`, as Crossbar takes them.
-    pub args: Vec<Value>,
-    pub kwargs: Dict,
+    args: Vec<Value>,
+    kwargs: Dict,
+}
+
+impl Testament {
+    /// The event to publish to `topic` (a full URI) when the session is destroyed.
+    /// Acknowledgement and `exclude_me` do not apply to it and are left out.
+    pub fn new(topic: String, args: Vec<Value>, kwargs: Dict, mut publish_options: Dict) -> Self {
+        publish_options.remove("acknowledge");
+        publish_options.remove("exclude_me");
+        let mut call_kwargs = Dict::new();
+        call_kwargs.insert("publish_options".into(), Value::Dict(publish_options));
+        call_kwargs.insert("scope".into(), Value::from("destroyed"));
+        Testament {
+            args: vec![
+                Value::String(topic.clone()),
+                Value::List(args),
+                Value::Dict(kwargs),
+            ],
+            topic,
+            kwargs: call_kwargs,
+        }
+    }
+
+    /// The CALL that adds it to the current session.
+    pub fn call(&self, request: Id) -> Message {
+        Message::Call {
+            request,
+            options: Dict::new(),
+            procedure: ADD_TESTAMENT.to_owned(),
+            args: self.args.clone(),
+            kwargs: self.kwargs.clone(),
+        }
+    }
 }
 
 /// A PUBLISH to `topic` that no session is eligible to receive (session ids start at 1).

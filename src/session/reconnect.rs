@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::select;
 
 use crate::Error;
-use crate::protocol::{Dict, Message, Value};
+use crate::protocol::{Message, Value};
 use crate::transport::Transport;
 
 use super::join::{Welcome, join};
 use super::socket::{SocketLoop, run_join_hooks};
 use super::{
-    ADD_TESTAMENT, Command, LinkState, Pending, Registration, SessionConfig, Subscription,
-    Testament, testament_priming,
+    Command, LinkState, Pending, Registration, SessionConfig, Subscription, Testament,
+    testament_priming,
 };
 
 /// How often a registration refused with `procedure_already_exists` is tried again after a
@@ -378,13 +378,7 @@ impl SocketLoop {
 
     fn send_testament(&mut self, testament: Arc<Testament>) {
         let request = self.shared.next_request_id();
-        let message = Message::Call {
-            request,
-            options: Dict::new(),
-            procedure: ADD_TESTAMENT.to_owned(),
-            args: testament.args.clone(),
-            kwargs: testament.kwargs.clone(),
-        };
+        let message = testament.call(request);
         self.pending
             .insert(request, Pending::RestoreTestament(testament));
         self.send_own(&message);
