@@ -43,10 +43,26 @@ pub(crate) fn sign(secret: &Secret, extra: &Dict) -> Result<Secret, Error> {
         }
         None => secret.clone(),
     };
-    let mut mac = Hmac::<Sha256>::new_from_slice(key.expose().as_bytes())
-        .expect("HMAC takes keys of any length");
-    mac.update(challenge.as_bytes());
-    Ok(Secret::new(encode_base64(&mac.finalize().into_bytes())))
+    let signature = hmac_sha256(key.expose().as_bytes(), challenge.as_bytes());
+    Ok(Secret::new(encode_base64(&signature)))
+}
+
+/// HMAC-SHA256, which WAMP-CRA and WAMP-SCRAM both sign with.
+pub(super) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    keyed(key, message).finalize().into_bytes().into()
+}
+
+/// Whether `signature` is the HMAC-SHA256 of `message` under `key`, compared in constant time.
+pub(super) fn verify_hmac_sha256(key: &[u8], message: &str, signature: &[u8]) -> bool {
+    keyed(key, message.as_bytes())
+        .verify_slice(signature)
+        .is_ok()
+}
+
+fn keyed(key: &[u8], message: &[u8]) -> Hmac<Sha256> {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(message);
+    mac
 }
 
 /// PBKDF2-HMAC-SHA256 of the secret, base64-encoded: the salted key Autobahn's `derive_key`

@@ -19,9 +19,9 @@
 //! A hostile router chooses the key derivation's cost, so it is bounded: a login never takes
 //! more than a few seconds of CPU or 256 MiB of memory, whatever the CHALLENGE asks.
 
-use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::cra::{hmac_sha256, verify_hmac_sha256};
 use crate::protocol::{Dict, Value, decode_base64, encode_base64};
 use crate::{Error, Secret};
 
@@ -45,8 +45,9 @@ pub(crate) struct ScramLogin {
     authid: String,
     password: Secret,
     client_nonce: String,
-    /// Set once the CHALLENGE is answered: the server signature WELCOME must carry.
-    expected: Option<(Dialect, [u8; 32])>,
+    /// Set once the CHALLENGE is answered: the server key and the message whose signature
+    /// WELCOME must carry.
+    expected: Option<(Dialect, [u8; 32], String)>,
 }
 
 impl ScramLogin {
@@ -154,16 +155,16 @@ impl ScramLogin {
                 Dialect::Specification => "biws",
             },
         );
-        let client_key = hmac(&salted_password, b"Client Key");
+        let client_key = hmac_sha256(&salted_password, b"Client Key");
         let stored_key: [u8; 32] = Sha256::digest(client_key).into();
-        let client_signature = hmac(&stored_key, auth_message.as_bytes());
+        let client_signature = hmac_sha256(&stored_key, auth_message.as_bytes());
         let proof: Vec<u8> = client_key
             .iter()
             .zip(client_signature)
             .map(|(key, signature)| key ^ signature)
             .collect();
-        let server_key = hmac(&salted_password, b"Server Key");
-        self.expected = Some((dialect, hmac(&server_key, auth_message.as_bytes())));
+        let server_key = hmac_sha256(&salted_password, b"Server Key");
+        self.expected = Some((dialect, server_key, auth_message));
 
         let mut reply = Dict::new();
         reply.insert("nonce".into(), Value::from(server_nonce));
@@ -175,7 +176,7 @@ impl ScramLogin {
     /// Checks that WELCOME proves the router holds the user's server key (mutual
     /// authentication): a router that merely accepted anyone is not trusted with the session.
     pub fn verify_welcome(&self, details: &Dict) -> Result<(), Error> {
-        let Some((dialect, expected)) = &self.expected else {
+        let Some((dialect, server_key, auth_message)) = &self.expected else {
             return Err(Error::Authentication(
                 "the router welcomed a SCRAM login without challenging it".into(),
             ));
@@ -191,7 +192,7 @@ impl ScramLogin {
             .map(|s| s.strip_prefix("v=").unwrap_or(s))
             .and_then(decode_base64);
         match claimed {
-            Some(signature) if constant_time_eq(&signature, expected) => Ok(()),
+            Some(signature) if verify_hmac_sha256(server_key, auth_message, &signature) => Ok(()),
             Some(_) => Err(Error::Authentication(
                 "the router's SCRAM server signature is wrong: it does not know this user's \
                  keys, so the session was not trusted"
@@ -229,12 +230,6 @@ impl ScramLogin {
             Dialect::Specification => self.authid.replace('=', "=3D").replace(',', "=2C"),
         }
     }
-}
-
-fn hmac(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
-    mac.update(message);
-    mac.finalize().into_bytes().into()
 }
 
 fn pbkdf2(password: &str, salt: &[u8], iterations: u32) -> Result<Vec<u8>, Error> {
@@ -278,10 +273,6 @@ fn argon2id(
             .as_bytes()
             .to_vec(),
     })
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 #[cfg(test)]
