@@ -358,14 +358,14 @@ impl Message {
                 let request = fields.id("REQUEST.Request|id", 5)?;
                 let details = fields.dict("Details|dict", 5)?;
                 let error = fields.uri("Error|uri", 5)?;
-                let args = fields.args(&details)?;
+                let (args, kwargs) = fields.payload(&details)?;
                 Message::Error {
                     request_type,
                     request,
                     details,
                     error,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             code::PUBLISHED => Message::Published {
@@ -384,24 +384,24 @@ impl Message {
                 let subscription = fields.id("SUBSCRIBED.Subscription|id", 4)?;
                 let publication = fields.id("PUBLISHED.Publication|id", 4)?;
                 let details = fields.dict("Details|dict", 4)?;
-                let args = fields.args(&details)?;
+                let (args, kwargs) = fields.payload(&details)?;
                 Message::Event {
                     subscription,
                     publication,
                     details,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             code::RESULT => {
                 let request = fields.id("CALL.Request|id", 3)?;
                 let details = fields.dict("Details|dict", 3)?;
-                let args = fields.args(&details)?;
+                let (args, kwargs) = fields.payload(&details)?;
                 Message::Result {
                     request,
                     details,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             code::REGISTERED => Message::Registered {
@@ -416,13 +416,13 @@ impl Message {
                 let request = fields.id("Request|id", 4)?;
                 let registration = fields.id("REGISTERED.Registration|id", 4)?;
                 let details = fields.dict("Details|dict", 4)?;
-                let args = fields.args(&details)?;
+                let (args, kwargs) = fields.payload(&details)?;
                 Message::Invocation {
                     request,
                     registration,
                     details,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             code::INTERRUPT => Message::Interrupt {
@@ -443,13 +443,13 @@ impl Message {
                 let request = fields.id("Request|id", 4)?;
                 let options = fields.dict("Options|dict", 4)?;
                 let topic = fields.uri("Topic|uri", 4)?;
-                let args = fields.args(&options)?;
+                let (args, kwargs) = fields.payload(&options)?;
                 Message::Publish {
                     request,
                     options,
                     topic,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             code::SUBSCRIBE => Message::Subscribe {
@@ -465,13 +465,13 @@ impl Message {
                 let request = fields.id("Request|id", 4)?;
                 let options = fields.dict("Options|dict", 4)?;
                 let procedure = fields.uri("Procedure|uri", 4)?;
-                let args = fields.args(&options)?;
+                let (args, kwargs) = fields.payload(&options)?;
                 Message::Call {
                     request,
                     options,
                     procedure,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             code::CANCEL => Message::Cancel {
@@ -490,12 +490,12 @@ impl Message {
             code::YIELD => {
                 let request = fields.id("INVOCATION.Request|id", 3)?;
                 let options = fields.dict("Options|dict", 3)?;
-                let args = fields.args(&options)?;
+                let (args, kwargs) = fields.payload(&options)?;
                 Message::Yield {
                     request,
                     options,
                     args,
-                    kwargs: fields.kwargs()?,
+                    kwargs,
                 }
             }
             other => return Err(ProtocolError::UnknownCode(other)),
@@ -593,15 +593,17 @@ impl Fields {
         }
     }
 
-    /// The positional arguments; in payload passthru mode (`enc_algo` in the message's
-    /// options or details) the payload, whatever its type, as the only one.
-    fn args(&mut self, options: &Dict) -> Result<Vec<Value>, ProtocolError> {
-        match self.iter.next() {
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(payload) if is_passthru(options) => Ok(vec![payload]),
-            Some(Value::List(l)) => Ok(l),
-            Some(other) => Err(self.wrong("Arguments|list", "a list", &other)),
-        }
+    /// The positional and keyword arguments; in payload passthru mode (`enc_algo` in the
+    /// message's options or details) the payload, whatever its type, as the only positional
+    /// one.
+    fn payload(&mut self, options: &Dict) -> Result<(Vec<Value>, Dict), ProtocolError> {
+        let args = match self.iter.next() {
+            None | Some(Value::Null) => Vec::new(),
+            Some(payload) if is_passthru(options) => vec![payload],
+            Some(Value::List(l)) => l,
+            Some(other) => return Err(self.wrong("Arguments|list", "a list", &other)),
+        };
+        Ok((args, self.kwargs()?))
     }
 
     fn kwargs(&mut self) -> Result<Dict, ProtocolError> {
