@@ -289,6 +289,8 @@ def derived(report):
         for who, ms in phase["cpu_ms"].items():
             out["{}.{}_us_per_call".format(name, who)] = ms * 1e3 / calls
             out["{}.{}_util".format(name, who)] = ms / 1e3 / wall if wall else 0.0
+        for who, runs in phase.get("runs", {}).items():
+            out["{}.{}_runs_per_call".format(name, who)] = runs / calls
         out["{}.wall_us_per_call".format(name)] = wall * 1e6 / calls
         machine = phase.get("machine_ms")
         if machine and wall:
@@ -712,8 +714,10 @@ def build_wamp_async():
 def compare_peers(args, program, router, worker_pids):
     """With --peer-rounds N: threaded throughput on one WebSocket connection, ours beside the
     async Rust client wamp_async 0.3.1, each calling its own kind of callee, with MessagePack
-    and JSON (all wamp_async speaks), N rounds each, alternating who goes first."""
-    results = []  # ((endpoint, serializer), impl, round, report or None, error or None)
+    and JSON (all wamp_async speaks), N rounds each, alternating who goes first. With
+    --peer-cross, each caller also calls the other's callee (MessagePack only), which tells
+    whose caller or callee holds the router back."""
+    results = []  # ((endpoint, serializer), (caller impl, callee impl), round, report or None, error or None)
     if not args.peer_rounds:
         return results
     peer = build_wamp_async()
@@ -724,16 +728,22 @@ def compare_peers(args, program, router, worker_pids):
         WAMP_ASYNC: (peer, threaded),
     }
     for serializer in ("msgpack", "json"):
+        pairs = [(RUST, RUST), (WAMP_ASYNC, WAMP_ASYNC)]
+        if args.peer_cross and serializer == "msgpack":
+            pairs += [(RUST, WAMP_ASYNC), (WAMP_ASYNC, RUST)]
         for n in range(args.peer_rounds):
-            order = [RUST, WAMP_ASYNC] if n % 2 == 0 else [WAMP_ASYNC, RUST]
-            for impl in order:
-                binary, sizes = commands[impl]
-                callee = Callee(binary + bench_args("callee", url, serializer, CALLEE))
+            for caller_impl, callee_impl in pairs if n % 2 == 0 else pairs[::-1]:
+                binary, sizes = commands[caller_impl]
+                callee = Callee(commands[callee_impl][0] + bench_args("callee", url, serializer, CALLEE))
                 try:
                     cmd = binary + bench_args("caller", url, serializer, CALLER) + sizes
                     cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
                     cmd += ["--observe", "callee:{}".format(callee.pid)]
-                    log("ws {} peer round {}/{}: {}".format(serializer, n + 1, args.peer_rounds, impl))
+                    log(
+                        "ws {} peer round {}/{}: {} calling {}".format(
+                            serializer, n + 1, args.peer_rounds, caller_impl, callee_impl
+                        )
+                    )
                     report, error = run_peer(cmd, 120 + args.duration)
                     trouble = callee.trouble()
                     if trouble:
@@ -742,7 +752,7 @@ def compare_peers(args, program, router, worker_pids):
                         log("FAILED:", error)
                     else:
                         log("  threaded {:.0f} calls/s".format(report["threaded_calls_per_s"]))
-                    results.append((("ws", serializer), impl, n + 1, report, error))
+                    results.append((("ws", serializer), (caller_impl, callee_impl), n + 1, report, error))
                 finally:
                     callee.stop()
     return results
@@ -778,32 +788,50 @@ def render_peers(args, results):
     w("")
     w(
         "WebSocket, {} threads (ours) or tokio tasks (wamp_async 0.3.1, `benches/peers/wamp_async_bench/`) "
-        "sharing one connection for {} s, each client calling its own kind of callee; {} rounds per "
-        "serializer, alternating which goes first; medians. Router µs per call is the router worker's CPU "
-        "over the phase divided by the calls: what each client's traffic costs the router.".format(
-            args.threads, args.duration, args.peer_rounds
-        )
+        "sharing one connection for {} s; {} rounds per pair and serializer, alternating which goes first; "
+        "medians. Router µs per call is the router worker's CPU over the phase divided by the calls: what "
+        "the traffic costs the router. *Runs per call* counts how often each process's threads were put on "
+        "a CPU (the third field of `/proc/PID/task/*/schedstat`), per call: nearly all of them are wake-ups, "
+        "so for the router it is how often it ran out of work, and for a client how many thread hand-offs "
+        "a call costs it.".format(args.threads, args.duration, args.peer_rounds)
     )
     for serializer in ("msgpack", "json"):
+        rows = [r for r in results if r[0] == ("ws", serializer)]
+        pairs = []
+        for _, pair, _, _, _ in rows:
+            if pair not in pairs:
+                pairs.append(pair)
         w("")
         w("### WebSocket + {}".format(serializer.upper() if serializer == "json" else "MessagePack"))
         w("")
-        w("| client | threaded calls/s | router worker (cores) | router µs per call | caller (cores) | callee (cores) |")
-        w("|---|---:|---:|---:|---:|---:|")
-        for impl in (RUST, WAMP_ASYNC):
-            ok = [r for c, i, _, r, e in results if c == ("ws", serializer) and i == impl and r]
+        w(
+            "| caller | callee | threaded calls/s | router worker (cores) | router µs per call "
+            "| router runs per call | caller (cores) | caller runs per call | callee (cores) | callee runs per call |"
+        )
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for pair in pairs:
+            ok = [r for _, p, _, r, _ in rows if p == pair and r]
             if not ok:
-                w("| {} | failed | | | | |".format(impl))
+                w("| {} | {} | failed | | | | | | | |".format(*pair))
                 continue
             d = [derived(r) for r in ok]
+
+            def m(key, digits=0):
+                values = [x.get(key) for x in d if x.get(key) is not None]
+                return fmt(median(values), digits) if values else "–"
+
             w(
-                "| {} | {} | {} | {} | {} | {} |".format(
-                    impl,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                    pair[0],
+                    pair[1],
                     fmt(median([r["threaded_calls_per_s"] for r in ok])),
-                    fmt(median([x.get("threaded.router_util") for x in d]), 2),
-                    fmt(median([x.get("threaded.router_us_per_call") for x in d])),
-                    fmt(median([x.get("threaded.caller_util") for x in d]), 2),
-                    fmt(median([x.get("threaded.callee_util") for x in d]), 2),
+                    m("threaded.router_util", 2),
+                    m("threaded.router_us_per_call"),
+                    m("threaded.router_runs_per_call", 2),
+                    m("threaded.caller_util", 2),
+                    m("threaded.caller_runs_per_call", 2),
+                    m("threaded.callee_util", 2),
+                    m("threaded.callee_runs_per_call", 2),
                 )
             )
     w("")
@@ -1187,6 +1215,11 @@ def main():
         type=int,
         default=0,
         help="also compare threaded throughput with wamp_async 0.3.1 (builds benches/peers/wamp_async_bench)",
+    )
+    p.add_argument(
+        "--peer-cross",
+        action="store_true",
+        help="with --peer-rounds: also let each caller call the other's callee (MessagePack)",
     )
     p.add_argument(
         "--callee-rounds",

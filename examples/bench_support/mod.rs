@@ -164,6 +164,9 @@ pub struct Cpu {
     sched_ns: u64,
     /// `utime + stime` of `/proc/PID/stat` (every thread, dead ones too), in clock ticks.
     ticks: u64,
+    /// How many times the threads alive now were put on a CPU (the third schedstat field):
+    /// nearly all of them wake-ups from sleep, so a process that never runs dry scores low.
+    runs: u64,
 }
 
 /// Nanoseconds per clock tick. `CLK_TCK` is 100 on every Linux that matters (it is fixed
@@ -176,10 +179,11 @@ impl Cpu {
         for pid in pids {
             if let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) {
                 for task in tasks.flatten() {
-                    let ns = fs::read_to_string(task.path().join("schedstat"))
-                        .ok()
-                        .and_then(|s| s.split_whitespace().next()?.parse::<u64>().ok());
-                    cpu.sched_ns += ns.unwrap_or(0);
+                    let stat =
+                        fs::read_to_string(task.path().join("schedstat")).unwrap_or_default();
+                    let mut fields = stat.split_whitespace().map(|f| f.parse::<u64>().ok());
+                    cpu.sched_ns += fields.next().flatten().unwrap_or(0);
+                    cpu.runs += fields.nth(1).flatten().unwrap_or(0);
                 }
             }
             if let Some(fields) = stat_fields(&format!("/proc/{pid}/stat")) {
@@ -261,6 +265,8 @@ pub struct Phase {
     pub wall: Duration,
     pub calls: u64,
     cpu_ns: Vec<(String, u64)>,
+    /// Times each process's threads were put on a CPU during the phase (see [`Cpu::runs`]).
+    runs: Vec<(String, u64)>,
     /// Machine-wide busy, steal and idle time over the phase, in clock ticks.
     machine: MachineCpu,
 }
@@ -296,6 +302,12 @@ impl Meter {
                 .zip(end.cpu.iter().zip(&start.cpu))
                 .map(|(label, (e, s))| (label.clone(), e.since(*s)))
                 .collect(),
+            runs: self
+                .labels
+                .iter()
+                .zip(end.cpu.iter().zip(&start.cpu))
+                .map(|(label, (e, s))| (label.clone(), e.runs.saturating_sub(s.runs)))
+                .collect(),
             machine: MachineCpu {
                 busy: end.machine.busy.saturating_sub(start.machine.busy),
                 steal: end.machine.steal.saturating_sub(start.machine.steal),
@@ -324,6 +336,7 @@ impl Phase {
             "wall_s": round(self.wall.as_secs_f64(), 4),
             "calls": self.calls,
             "cpu_ms": cpu,
+            "runs": self.runs.iter().map(|(label, n)| (label.clone(), json!(n))).collect::<serde_json::Map<_, _>>(),
             "machine_ms": {
                 "busy": ms(self.machine.busy),
                 "steal": ms(self.machine.steal),

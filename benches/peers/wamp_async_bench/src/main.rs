@@ -13,7 +13,8 @@
 //! * `--role caller` makes 200 warm-up calls, then T tasks share the one client and call with
 //!   a 64-byte string for S seconds. Its stdout line is a JSON object with
 //!   `threaded_calls_per_s` and `phases.threaded` (`calls`, `wall_s`, `cpu_ms` of itself and
-//!   of every `--observe`d process, from `/proc/PID/task/*/schedstat`), as bench.rs reports it.
+//!   of every `--observe`d process, from `/proc/PID/task/*/schedstat`, and `runs`, the times
+//!   their threads were put on a CPU), as bench.rs reports it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -95,22 +96,32 @@ fn parse_args() -> Result<Args> {
     Ok(parsed)
 }
 
-/// CPU time (ns) of every thread of `pid`, from the scheduler's own accounting.
-fn cpu_ns(pid: u32) -> u64 {
+/// CPU time (ns) of every thread of `pid` and how many times they were put on a CPU, from
+/// the scheduler's own accounting (the first and third fields of schedstat).
+fn cpu_and_runs(pid: u32) -> (u64, u64) {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return 0;
+        return (0, 0);
     };
     tasks
         .flatten()
         .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .filter_map(|stat| stat.split_whitespace().next()?.parse::<u64>().ok())
-        .sum()
+        .map(|stat| {
+            let mut fields = stat
+                .split_whitespace()
+                .map(|f| f.parse::<u64>().unwrap_or(0));
+            (fields.next().unwrap_or(0), fields.nth(1).unwrap_or(0))
+        })
+        .fold((0, 0), |(ns, runs), (n, r)| (ns + n, runs + r))
 }
 
-fn sample(args: &Args) -> Vec<(String, u64)> {
-    let mut out = vec![("caller".to_owned(), cpu_ns(std::process::id()))];
+fn sample(args: &Args) -> Vec<(String, (u64, u64))> {
+    let mut out = vec![("caller".to_owned(), cpu_and_runs(std::process::id()))];
     for (label, pids) in &args.observe {
-        out.push((label.clone(), pids.iter().map(|&p| cpu_ns(p)).sum()));
+        let sum = pids
+            .iter()
+            .map(|&p| cpu_and_runs(p))
+            .fold((0, 0), |(ns, runs), (n, r)| (ns + n, runs + r));
+        out.push((label.clone(), sum));
     }
     out
 }
@@ -201,7 +212,12 @@ async fn call(args: Args) -> Result<()> {
     let cpu_ms: serde_json::Map<String, Value> = before
         .iter()
         .zip(&after)
-        .map(|((label, a), (_, b))| (label.clone(), json!(b.saturating_sub(*a) as f64 / 1e6)))
+        .map(|((label, a), (_, b))| (label.clone(), json!(b.0.saturating_sub(a.0) as f64 / 1e6)))
+        .collect();
+    let runs: serde_json::Map<String, Value> = before
+        .iter()
+        .zip(&after)
+        .map(|((label, a), (_, b))| (label.clone(), json!(b.1.saturating_sub(a.1))))
         .collect();
     println!(
         "{}",
@@ -211,7 +227,7 @@ async fn call(args: Args) -> Result<()> {
             "transport": "websocket",
             "threads": args.threads,
             "threaded_calls_per_s": calls as f64 / wall,
-            "phases": {"threaded": {"calls": calls, "wall_s": wall, "cpu_ms": cpu_ms}},
+            "phases": {"threaded": {"calls": calls, "wall_s": wall, "cpu_ms": cpu_ms, "runs": runs}},
         })
     );
     Ok(())
