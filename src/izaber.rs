@@ -303,8 +303,8 @@ impl Wamp {
     }
 
     /// Closes the connection; `wamp` is then unconnected until [`Wamp::change_user`] or
-    /// another [`initialize`]. Like [`Client::close`], returns once the `"leave"` hooks have run
-    /// (a few seconds at most).
+    /// another [`initialize`]. Like [`Client::close`], first lets running handlers answer, and
+    /// returns once the `"leave"` hooks have run (a few seconds at most).
     pub fn disconnect(&self) {
         // Let go of `wamp` before closing: close() waits for the leave hooks, which may use it.
         let client = self.client.write().take();

@@ -1,6 +1,7 @@
 //! Handlers in the corners a stress run found: several handlers behind one router
 //! subscription, overlapping subscriptions, a call cancelled while it waits behind a
-//! concurrency limit, and a handler that answers after its connection was replaced.
+//! concurrency limit, a handler that answers after its connection was replaced, and handlers
+//! still running when their client closes.
 
 mod support;
 
@@ -319,4 +320,112 @@ fn a_handler_that_answers_after_a_reconnect_does_not_answer_the_new_session() {
         "the new session was not disturbed"
     );
     assert_eq!(callee.stats().reconnections, 1);
+}
+
+#[test]
+fn close_waits_for_running_handlers_to_answer() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let callee = client(router, &router.ws_url, 1);
+    let caller = client(router, &router.tcp_url, 2);
+    let procedure = unique("drained");
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    callee
+        .register(&procedure, move |_| {
+            started_tx.send(()).unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            Ok("finished")
+        })
+        .unwrap();
+    let pending = {
+        let caller = caller.clone();
+        let procedure = procedure.clone();
+        std::thread::spawn(move || caller.call(&procedure, ()))
+    };
+    started_rx.recv_timeout(WAIT).unwrap();
+    let closing = Instant::now();
+    callee.close();
+    let took = closing.elapsed();
+    assert_eq!(pending.join().unwrap().unwrap(), "finished");
+    assert!(
+        took >= Duration::from_millis(400),
+        "close did not wait: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(5),
+        "close waited too long: {took:?}"
+    );
+    // The registration went with the close.
+    let error = caller.call(&procedure, ()).unwrap_err();
+    assert_eq!(
+        error.wamp_uri(),
+        Some("wamp.error.no_such_procedure"),
+        "{error}"
+    );
+}
+
+#[test]
+fn close_gives_up_on_a_handler_that_does_not_finish() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let callee = client(router, &router.ws_url, 1);
+    let caller = client(router, &router.tcp_url, 2);
+    let procedure = unique("stuck");
+    let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    let (release_tx, release_rx) = crossbeam_channel::unbounded::<()>();
+    let (cancelled_tx, cancelled_rx) = crossbeam_channel::unbounded::<bool>();
+    callee
+        .register(&procedure, move |invocation| {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv_timeout(WAIT);
+            cancelled_tx.send(invocation.is_cancelled()).unwrap();
+            Ok("too late")
+        })
+        .unwrap();
+    let pending = {
+        let caller = caller.clone();
+        let procedure = procedure.clone();
+        std::thread::spawn(move || caller.call(&procedure, ()))
+    };
+    started_rx.recv_timeout(WAIT).unwrap();
+    let closing = Instant::now();
+    callee.close();
+    let took = closing.elapsed();
+    assert!(
+        took >= Duration::from_millis(4500) && took < Duration::from_secs(12),
+        "close should give the handler 5 s, took {took:?}"
+    );
+    // The router tells the caller once the callee has left.
+    assert!(pending.join().unwrap().is_err());
+    release_tx.send(()).unwrap();
+    assert!(
+        cancelled_rx.recv_timeout(WAIT).unwrap(),
+        "the abandoned handler was not told"
+    );
+}
+
+#[test]
+fn a_handler_that_closes_its_own_client_does_not_wait_for_itself() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let callee = client(router, &router.ws_url, 1);
+    let caller = client(router, &router.tcp_url, 2);
+    let procedure = unique("self_close");
+    let (took_tx, took_rx) = crossbeam_channel::unbounded::<Duration>();
+    let own = callee.clone();
+    callee
+        .register(&procedure, move |_| {
+            let closing = Instant::now();
+            own.close();
+            took_tx.send(closing.elapsed()).unwrap();
+            Ok(())
+        })
+        .unwrap();
+    // Its answer is dropped, as the connection is gone by then.
+    assert!(caller.call(&procedure, ()).is_err());
+    let took = took_rx.recv_timeout(WAIT).unwrap();
+    assert!(
+        took < Duration::from_secs(3),
+        "close waited for itself: {took:?}"
+    );
 }

@@ -81,7 +81,9 @@ struct ClientInner {
 
 impl Drop for ClientInner {
     fn drop(&mut self) {
-        let _ = self.shared.command(Command::Close);
+        let _ = self.shared.command(Command::Close {
+            own_invocation: self.shared.own_invocation(),
+        });
     }
 }
 
@@ -1206,9 +1208,21 @@ impl Client {
     /// requests fail with [`Error::Closed`]. Waits (a few seconds at most) until the session
     /// has ended and its [`on_leave`](ClientBuilder::on_leave) hooks have returned, so that a
     /// script can close and exit without losing its cleanup.
+    ///
+    /// Handlers still running are not cut off: the client first withdraws its registrations,
+    /// so that the router sends no new invocations, and gives the running handlers up to 5
+    /// seconds to answer (they may still make calls meanwhile). A handler still running after
+    /// that has its answer dropped and sees
+    /// [`Invocation::is_cancelled`](crate::Invocation::is_cancelled). A handler that closes
+    /// its own client is not waited for.
     pub fn close(&self) {
-        if self.shared().command(Command::Close).is_ok() {
-            let _ = self.shared().wait_closed(Duration::from_secs(5));
+        let close = Command::Close {
+            own_invocation: self.shared().own_invocation(),
+        };
+        if self.shared().command(close).is_ok() {
+            let _ = self
+                .shared()
+                .wait_closed(crate::session::CLOSE_DRAIN_WAIT + Duration::from_secs(5));
         }
         let thread = self.shared().thread.lock().take();
         if let Some(thread) = thread

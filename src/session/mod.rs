@@ -293,9 +293,18 @@ pub(crate) enum Command {
         request: Id,
         epoch: u64,
     },
-    /// Say GOODBYE, close the socket and end the thread.
-    Close,
+    /// Say GOODBYE, close the socket and end the thread. While handlers are running, first
+    /// stop taking invocations and give those handlers up to [`CLOSE_DRAIN_WAIT`] to answer.
+    Close {
+        /// The invocation whose handler is closing the client, if one is: it cannot answer
+        /// before the close returns, so it is not waited for.
+        own_invocation: Option<Id>,
+    },
 }
+
+/// How long a close waits for running handlers to answer before it says GOODBYE. Their
+/// callers would otherwise get an error in place of an answer that was nearly ready.
+pub(crate) const CLOSE_DRAIN_WAIT: Duration = Duration::from_secs(5);
 
 /// What answers an INVOCATION, and the connection it came on.
 #[derive(Clone, Copy, Debug)]
@@ -409,6 +418,9 @@ pub(crate) struct Shared {
     /// True while the socket thread sleeps in its poll (or is about to): only then does a
     /// command need a wake-up, which costs a system call and a context switch.
     pub(crate) socket_idle: std::sync::atomic::AtomicBool,
+    /// Set while a close waits for running handlers: each answer then wakes the socket
+    /// thread, which otherwise learns of answers written without it only when it next wakes.
+    pub(crate) draining: std::sync::atomic::AtomicBool,
     next_request: AtomicU64,
     next_local_id: AtomicU64,
     link: Mutex<Link>,
@@ -432,6 +444,10 @@ thread_local! {
     /// restored by the session, because the hook does it again after a reconnect; through any
     /// other client it is restored as usual, since that client's reconnects do not run the hook.
     pub(crate) static IN_JOIN_HOOK: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// While a handler runs on this thread: its client (see [`Shared::identity`]) and its
+    /// invocation, which a `close` made from the handler must not wait for.
+    pub(crate) static RUNNING_INVOCATION: std::cell::Cell<Option<(usize, Id)>> =
+        const { std::cell::Cell::new(None) };
 }
 
 impl Shared {
@@ -661,6 +677,21 @@ impl Shared {
     /// The socket thread sets `socket_idle` before it checks its queues one last time and
     /// sleeps, so either it sees what was just queued or this sees the flag. Only the first
     /// sender after it fell asleep pays for the wake-up.
+    /// A handler has answered (or given up on) its invocation.
+    pub(crate) fn invocation_finished(&self) {
+        if self.draining.load(Ordering::SeqCst) {
+            self.wake_socket_thread();
+        }
+    }
+
+    /// The invocation the current thread's handler is answering, if it is one of ours.
+    pub(crate) fn own_invocation(&self) -> Option<Id> {
+        RUNNING_INVOCATION
+            .get()
+            .filter(|(client, _)| *client == self.identity())
+            .map(|(_, request)| request)
+    }
+
     fn wake_socket_thread(&self) -> bool {
         // A failed wake means the poll is gone, i.e. the socket thread has ended.
         !self.socket_idle.swap(false, Ordering::SeqCst) || self.waker.wake().is_ok()
@@ -726,6 +757,7 @@ pub(crate) mod testing {
             }),
             waker,
             socket_idle: std::sync::atomic::AtomicBool::new(false),
+            draining: std::sync::atomic::AtomicBool::new(false),
             next_request: AtomicU64::new(1),
             next_local_id: AtomicU64::new(1),
             link: Mutex::new(Link {

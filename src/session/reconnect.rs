@@ -325,7 +325,7 @@ impl SocketLoop {
                 }
             };
             match command {
-                Ok(Command::Close) => return Woken::Closed,
+                Ok(Command::Close { .. }) => return Woken::Closed,
                 Ok(Command::Unregister { local_id, reply }) => {
                     self.unregister_locally(local_id, reply)
                 }

@@ -73,6 +73,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         }),
         link_changed: Condvar::new(),
         socket_idle: std::sync::atomic::AtomicBool::new(false),
+        draining: std::sync::atomic::AtomicBool::new(false),
         counters: Counters::default(),
         pool: WorkerPool::new("wamp-handler"),
         hooks: Mutex::new(hooks),
@@ -94,6 +95,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         testaments: Vec::new(),
         retries: Vec::new(),
         invocations: HashMap::new(),
+        closing: None,
         awaiting_flush: Vec::new(),
         unflushed: false,
         watching_writable: false,
@@ -110,6 +112,13 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         .map_err(|e| Error::io("starting the session thread", e))?;
     *shared.thread.lock() = Some(thread);
     Ok(shared)
+}
+
+/// A close waiting for running handlers (see [`Command::Close`]).
+struct Closing {
+    deadline: Instant,
+    /// The invocation of the handler that called `close`, not waited for.
+    own_invocation: Option<Id>,
 }
 
 /// Why `serve` returned.
@@ -142,6 +151,9 @@ pub(super) struct SocketLoop {
     pub(super) retries: Vec<(Instant, Arc<Registration>, u32)>,
     /// Invocations whose handler is still running, for INTERRUPT.
     invocations: HashMap<Id, Arc<InvocationState>>,
+    /// Set once `close` is called while handlers run: the session ends when they have all
+    /// answered, or at the deadline.
+    closing: Option<Closing>,
     /// Senders waiting for their fire-and-forget message to reach the socket.
     awaiting_flush: Vec<Responder<()>>,
     /// Something is queued on the transport and not yet written. Callers flush what they
@@ -170,6 +182,14 @@ impl SocketLoop {
                 }
                 Exit::Lost(reason) => reason,
             };
+            if self.closing.is_some() {
+                // The user asked to close: the handlers' answers cannot go out any more, and
+                // there is nothing to reconnect for.
+                log::info!("connection lost while closing: {reason}");
+                self.disconnect();
+                self.shutdown("", Error::Closed);
+                return;
+            }
             log::warn!("connection to the router lost: {reason}");
             self.disconnect();
             self.fail_pending(|| Error::lost(reason.clone()));
@@ -403,7 +423,68 @@ impl SocketLoop {
             if let Some(reason) = self.heartbeat() {
                 return Exit::Lost(reason);
             }
+            if self.drained() {
+                self.say_goodbye();
+                return Exit::Closed;
+            }
         }
+    }
+
+    /// Starts closing. Returns true when handlers other than the closing one are still
+    /// running: then the router is told to stop sending invocations (every registration is
+    /// withdrawn, while invocations already on their way are still served) and the session
+    /// goes on until they have answered; see [`SocketLoop::drained`].
+    fn start_closing(&mut self, own_invocation: Option<Id>) -> bool {
+        let running = self
+            .invocations
+            .keys()
+            .filter(|request| Some(**request) != own_invocation)
+            .count();
+        if running == 0 {
+            return false;
+        }
+        log::info!("closing: waiting for {running} running handler(s) to answer");
+        self.closing = Some(Closing {
+            deadline: Instant::now() + super::CLOSE_DRAIN_WAIT,
+            own_invocation,
+        });
+        self.shared.draining.store(true, Ordering::SeqCst);
+        // Nothing is registered again from here on.
+        self.retries.clear();
+        for registration in self.registrations.router_ids() {
+            // The local entries stay, so that invocations already on their way still find
+            // their handler; nobody waits for the UNREGISTERED.
+            let request = self.shared.next_request_id();
+            self.send_own(&Message::Unregister {
+                request,
+                registration,
+            });
+        }
+        true
+    }
+
+    /// Whether a close that waited for running handlers may now say GOODBYE: they have all
+    /// answered, or the deadline has come (what still runs then is abandoned, as on any
+    /// close).
+    fn drained(&self) -> bool {
+        let Some(closing) = &self.closing else {
+            return false;
+        };
+        let running = self
+            .invocations
+            .keys()
+            .filter(|request| Some(**request) != closing.own_invocation)
+            .count();
+        if running > 0 && Instant::now() < closing.deadline {
+            return false;
+        }
+        if running > 0 {
+            log::warn!(
+                "closing with {running} handler(s) still running after {:?}: their answers are dropped",
+                super::CLOSE_DRAIN_WAIT
+            );
+        }
+        true
     }
 
     /// Waits for socket readiness, a command, or `timeout`. Commands wake the thread only
@@ -437,6 +518,9 @@ impl SocketLoop {
         }
         if let Some(retry) = self.retries.iter().map(|(at, _, _)| *at).min() {
             next = next.min(retry);
+        }
+        if let Some(closing) = &self.closing {
+            next = next.min(closing.deadline);
         }
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
     }
@@ -636,7 +720,12 @@ impl SocketLoop {
                         self.invocations.remove(&request);
                     }
                 }
-                Command::Close => {
+                Command::Close { own_invocation } => {
+                    if self.closing.is_some() || self.start_closing(own_invocation) {
+                        // Serving on until the running handlers have answered; commands
+                        // keep being served, as those handlers may make calls of their own.
+                        continue;
+                    }
                     self.say_goodbye();
                     for late in others {
                         self.refuse(late, || Error::Closed);
@@ -1124,8 +1213,10 @@ impl SocketLoop {
                 answer_invocation(&shared, answer, &state, Err(canceled()));
                 return;
             }
+            let running = super::RUNNING_INVOCATION.replace(Some((shared.identity(), request)));
             let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
                 .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
+            super::RUNNING_INVOCATION.set(running);
             answer_invocation(&shared, answer, &state, outcome);
             memory::large_message_done(size);
         });
@@ -1310,28 +1401,37 @@ fn answer_invocation(
         },
         Err(error) => error_message(shared, request, error),
     };
-    let answered = || {
-        shared
-            .counters
-            .invocations_answered
-            .fetch_add(1, Ordering::Relaxed);
-    };
-    match shared.send_full(&message, None, Some(answer)) {
-        Ok(()) => answered(),
+    let sent = match shared.send_full(&message, None, Some(answer)) {
+        Ok(()) => true,
         Err(e @ (Error::PayloadTooLarge { .. } | Error::Protocol(_))) => {
             // The result cannot be sent as it is: tell the caller why instead of leaving it
             // waiting.
             let error = CallError::failure(&e);
-            if let Ok(()) =
-                shared.send_full(&error_message(shared, request, error), None, Some(answer))
-            {
-                answered();
-            }
+            shared
+                .send_full(&error_message(shared, request, error), None, Some(answer))
+                .is_ok()
         }
         Err(e @ Error::ConnectionLost { .. }) => {
             log::info!("dropped the answer to {}: {e}", describe(&message));
+            false
         }
-        Err(e) => log::warn!("could not answer {}: {e}", describe(&message)),
+        Err(e) => {
+            log::warn!("could not answer {}: {e}", describe(&message));
+            false
+        }
+    };
+    if sent {
+        shared
+            .counters
+            .invocations_answered
+            .fetch_add(1, Ordering::Relaxed);
+        shared.invocation_finished();
+    } else {
+        // Not running any more, answered or not: a close must not wait for it.
+        let _ = shared.command(Command::ForgetInvocation {
+            request,
+            epoch: answer.epoch,
+        });
     }
 }
 

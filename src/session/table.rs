@@ -81,6 +81,11 @@ impl<T: Entry> LiveTable<T> {
         self.router_ids.get(&local_id).copied()
     }
 
+    /// The router's ids of everything in place on this connection.
+    pub fn router_ids(&self) -> Vec<Id> {
+        self.by_router.keys().copied().collect()
+    }
+
     /// How many of our entries share `router_id`.
     pub fn sharing(&self, router_id: Id) -> usize {
         self.get(router_id).len()
