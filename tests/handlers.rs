@@ -322,6 +322,22 @@ fn a_handler_that_answers_after_a_reconnect_does_not_answer_the_new_session() {
     assert_eq!(callee.stats().reconnections, 1);
 }
 
+/// Calls `procedure` on another thread.
+fn call_in_background(
+    caller: &Client,
+    procedure: &str,
+) -> std::thread::JoinHandle<Result<izaber_wamp::protocol::Value, izaber_wamp::Error>> {
+    let (caller, procedure) = (caller.clone(), procedure.to_owned());
+    std::thread::spawn(move || caller.call(&procedure, ()))
+}
+
+/// How long `client.close()` took.
+fn timed_close(client: &Client) -> Duration {
+    let closing = Instant::now();
+    client.close();
+    closing.elapsed()
+}
+
 #[test]
 fn close_waits_for_running_handlers_to_answer() {
     let router = Router::shared();
@@ -337,15 +353,9 @@ fn close_waits_for_running_handlers_to_answer() {
             Ok("finished")
         })
         .unwrap();
-    let pending = {
-        let caller = caller.clone();
-        let procedure = procedure.clone();
-        std::thread::spawn(move || caller.call(&procedure, ()))
-    };
+    let pending = call_in_background(&caller, &procedure);
     started_rx.recv_timeout(WAIT).unwrap();
-    let closing = Instant::now();
-    callee.close();
-    let took = closing.elapsed();
+    let took = timed_close(&callee);
     assert_eq!(pending.join().unwrap().unwrap(), "finished");
     assert!(
         took >= Duration::from_millis(400),
@@ -382,15 +392,9 @@ fn close_gives_up_on_a_handler_that_does_not_finish() {
             Ok("too late")
         })
         .unwrap();
-    let pending = {
-        let caller = caller.clone();
-        let procedure = procedure.clone();
-        std::thread::spawn(move || caller.call(&procedure, ()))
-    };
+    let pending = call_in_background(&caller, &procedure);
     started_rx.recv_timeout(WAIT).unwrap();
-    let closing = Instant::now();
-    callee.close();
-    let took = closing.elapsed();
+    let took = timed_close(&callee);
     assert!(
         took >= Duration::from_millis(4500) && took < Duration::from_secs(12),
         "close should give the handler 5 s, took {took:?}"
@@ -415,9 +419,7 @@ fn a_handler_that_closes_its_own_client_does_not_wait_for_itself() {
     let own = callee.clone();
     callee
         .register(&procedure, move |_| {
-            let closing = Instant::now();
-            own.close();
-            took_tx.send(closing.elapsed()).unwrap();
+            took_tx.send(timed_close(&own)).unwrap();
             Ok(())
         })
         .unwrap();
