@@ -345,12 +345,16 @@ fn close_waits_for_running_handlers_to_answer() {
     let callee = client(router, &router.ws_url, 1);
     let caller = client(router, &router.tcp_url, 2);
     let procedure = unique("drained");
+    let helper = unique("drain_helper");
+    caller.register(&helper, |_| Ok("finished")).unwrap();
     let (started_tx, started_rx) = crossbeam_channel::unbounded::<()>();
+    let nested = callee.clone();
     callee
         .register(&procedure, move |_| {
             started_tx.send(()).unwrap();
             std::thread::sleep(Duration::from_millis(700));
-            Ok("finished")
+            // A handler may still make calls while its client waits for it to answer.
+            Ok(nested.call(&helper, ())?)
         })
         .unwrap();
     let pending = call_in_background(&caller, &procedure);
