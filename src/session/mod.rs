@@ -672,12 +672,8 @@ impl Shared {
         }
     }
 
-    /// Wakes the socket thread if it sleeps; false when it has ended.
-    ///
-    /// The socket thread sets `socket_idle` before it checks its queues one last time and
-    /// sleeps, so either it sees what was just queued or this sees the flag. Only the first
-    /// sender after it fell asleep pays for the wake-up.
-    /// A handler has answered (or given up on) its invocation.
+    /// A handler has answered its invocation. While a close waits for handlers, the socket
+    /// thread is woken to see it.
     pub(crate) fn invocation_finished(&self) {
         if self.draining.load(Ordering::SeqCst) {
             self.wake_socket_thread();
@@ -692,6 +688,11 @@ impl Shared {
             .map(|(_, request)| request)
     }
 
+    /// Wakes the socket thread if it sleeps; false when it has ended.
+    ///
+    /// The socket thread sets `socket_idle` before it checks its queues one last time and
+    /// sleeps, so either it sees what was just queued or this sees the flag. Only the first
+    /// sender after it fell asleep pays for the wake-up.
     fn wake_socket_thread(&self) -> bool {
         // A failed wake means the poll is gone, i.e. the socket thread has ended.
         !self.socket_idle.swap(false, Ordering::SeqCst) || self.waker.wake().is_ok()

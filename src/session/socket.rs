@@ -435,11 +435,7 @@ impl SocketLoop {
     /// withdrawn, while invocations already on their way are still served) and the session
     /// goes on until they have answered; see [`SocketLoop::drained`].
     fn start_closing(&mut self, own_invocation: Option<Id>) -> bool {
-        let running = self
-            .invocations
-            .keys()
-            .filter(|request| Some(**request) != own_invocation)
-            .count();
+        let running = self.running_handlers(own_invocation);
         if running == 0 {
             return false;
         }
@@ -463,6 +459,14 @@ impl SocketLoop {
         true
     }
 
+    /// How many invocations other than `own_invocation` have a handler running or queued.
+    fn running_handlers(&self, own_invocation: Option<Id>) -> usize {
+        self.invocations
+            .keys()
+            .filter(|request| Some(**request) != own_invocation)
+            .count()
+    }
+
     /// Whether a close that waited for running handlers may now say GOODBYE: they have all
     /// answered, or the deadline has come (what still runs then is abandoned, as on any
     /// close).
@@ -470,11 +474,7 @@ impl SocketLoop {
         let Some(closing) = &self.closing else {
             return false;
         };
-        let running = self
-            .invocations
-            .keys()
-            .filter(|request| Some(**request) != closing.own_invocation)
-            .count();
+        let running = self.running_handlers(closing.own_invocation);
         if running > 0 && Instant::now() < closing.deadline {
             return false;
         }
