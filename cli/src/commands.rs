@@ -519,7 +519,11 @@ pub enum UuidCommand {
     List,
     /// Removes the one with UUID.
     #[command(after_help = "Example:\n  izaber-wamp otp delete 0b6e3c3e-...")]
-    Delete { uuid: String },
+    Delete {
+        /// Nexus uuids are URL-safe base64 and may start with "-".
+        #[arg(allow_hyphen_values = true)]
+        uuid: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -533,7 +537,11 @@ pub enum ApikeysCommand {
     List,
     /// Removes the key with UUID.
     #[command(after_help = "Example:\n  izaber-wamp apikeys delete 0b6e3c3e-...")]
-    Delete { uuid: String },
+    Delete {
+        /// Nexus uuids are URL-safe base64 and may start with "-".
+        #[arg(allow_hyphen_values = true)]
+        uuid: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -206,4 +206,22 @@ mod tests {
         walk(&Cli::command(), "izaber-wamp", &mut missing);
         assert!(missing.is_empty(), "no examples in --help: {missing:?}");
     }
+
+    #[test]
+    fn a_uuid_that_starts_with_a_hyphen_is_a_uuid() {
+        // One Nexus uuid in 64 starts with "-" (URL-safe base64); `-v` still counts as a flag
+        // before it.
+        for command in ["otp", "apikeys"] {
+            let cli = Cli::try_parse_from(["izaber-wamp", "-v", command, "delete", "-lq3sQ"])
+                .unwrap_or_else(|e| panic!("{command}: {e}"));
+            assert_eq!(cli.verbose, 1);
+            use commands::{ApikeysCommand, NexusCommand, UuidCommand};
+            let uuid = match cli.command {
+                Command::Nexus(NexusCommand::Otp(UuidCommand::Delete { uuid }))
+                | Command::Nexus(NexusCommand::Apikeys(ApikeysCommand::Delete { uuid })) => uuid,
+                _ => panic!("{command}: not a delete"),
+            };
+            assert_eq!(uuid, "-lq3sQ");
+        }
+    }
 }
