@@ -6,10 +6,11 @@
 //! calls per request). Progressive calls and calls that can be cancelled from another thread
 //! use a channel, which `select!` can wait on.
 
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crossbeam_channel::Sender;
+use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 use crate::protocol::Message;
@@ -52,10 +53,9 @@ impl<T> Responder<T> {
 
     fn deliver(&mut self, answer: Result<T, Error>) {
         self.answered = true;
-        // A poisoned lock only means a waiter panicked; the answer is still worth giving.
-        let mut value = self.slot.value.lock().unwrap_or_else(|e| e.into_inner());
-        *value = Some(answer);
-        drop(value);
+        *self.slot.value.lock() = Some(answer);
+        // A system call only when the waiter already sleeps (std's condition variable makes
+        // one every time): not when the answer is there before anybody waits for it.
         self.slot.ready.notify_one();
     }
 }
@@ -71,18 +71,14 @@ impl<T> Drop for Responder<T> {
 impl<T> Waiter<T> {
     /// The answer, or `None` when `deadline` passes first.
     pub fn wait_until(&self, deadline: Instant) -> Option<Result<T, Error>> {
-        let mut value = self.slot.value.lock().unwrap_or_else(|e| e.into_inner());
+        let mut value = self.slot.value.lock();
         loop {
             if let Some(answer) = value.take() {
                 return Some(answer);
             }
-            let left = deadline.checked_duration_since(Instant::now())?;
-            value = self
-                .slot
-                .ready
-                .wait_timeout(value, left)
-                .unwrap_or_else(|e| e.into_inner())
-                .0;
+            if self.slot.ready.wait_until(&mut value, deadline).timed_out() {
+                return value.take();
+            }
         }
     }
 }
