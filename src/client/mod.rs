@@ -756,6 +756,7 @@ impl Client {
     ) -> Result<CallResult, Error> {
         let shared = self.shared();
         shared.counters.calls.fetch_add(1, Ordering::Relaxed);
+        let _waiting = shared.call_waiting();
         let request = shared.next_request_id();
         // A plain call waits on a one-shot slot; progressive and cancellable calls on a
         // channel (several answers, and `select!` with the cancel token).
@@ -775,8 +776,8 @@ impl Client {
             args,
             kwargs,
         };
-        shared.send(&message, Some((request, Pending::Call(reply_to))))?;
         let deadline = Instant::now() + timeout;
+        shared.send_call(&message, request, reply_to, deadline)?;
         let mut cancel = options.cancel_token.as_ref().map(CancelToken::receiver);
         loop {
             let next = match (&once, &stream, &cancel) {

@@ -6,7 +6,8 @@
 //! Then, when the connection is free (nobody else writing, nothing queued before them), they
 //! write the frame themselves ([`Wire`]), so a call costs one thread hand-off (the answer)
 //! instead of two; otherwise they hand the bytes to the socket thread through a channel and
-//! wake it with a `mio::Waker`. Either way the reply comes back through the socket thread.
+//! wake it with a `mio::Waker`. The reply comes back through the socket thread, except when a
+//! call is the only one waiting: its caller then reads the answer itself ([`leader`]).
 //! The socket thread wakes on socket readiness and on those wake-ups alike, so nothing polls
 //! on a timer. Invocations and events run on handler workers ([`dispatch`]), never on the
 //! socket thread.
@@ -20,6 +21,7 @@ pub(crate) mod cryptosign;
 pub(crate) mod dispatch;
 pub(crate) mod handler;
 mod join;
+mod leader;
 mod reconnect;
 pub(crate) mod reply;
 mod scram;
@@ -332,17 +334,40 @@ pub(crate) enum Note {
 
 /// The connection as callers may write to it, behind [`Shared::wire`].
 ///
-/// Callers only ever `try_lock` it and go through the socket thread when it is taken, so no
-/// caller waits for another's I/O. The socket thread takes it for each read and write (all
-/// non-blocking) and never while it sleeps.
+/// Callers only ever `try_lock` it to write and go through the socket thread when it is taken,
+/// so no caller waits for another's I/O; a leader ([`leader`]) locks it for each read. Every
+/// read and write under it is non-blocking, and nobody holds it while sleeping.
 pub(crate) struct Wire {
     /// `None` while disconnected, and while closing.
     pub transport: Option<Transport>,
     /// The connection `transport` belongs to (see [`Link::epoch`]).
     pub epoch: u64,
+    /// What the socket thread's poll watches the socket for, or will once a leader gives the
+    /// socket back.
+    pub interest: mio::Interest,
+    /// A waiting caller reads the connection ([`leader`]): the socket is out of the socket
+    /// thread's poll, and the socket thread does not read.
+    pub led: bool,
+    /// Messages a leader read that are not its answer, in the order they came, for the socket
+    /// thread to handle before it reads anything more.
+    pub unhandled: Vec<crate::transport::Payload>,
+    /// Why a leader found the connection broken, for the socket thread to end it after
+    /// handling `unhandled`.
+    pub broken: Option<String>,
 }
 
 impl Wire {
+    pub fn new(transport: Option<Transport>, epoch: u64) -> Wire {
+        Wire {
+            transport,
+            epoch,
+            interest: mio::Interest::READABLE,
+            led: false,
+            unhandled: Vec::new(),
+            broken: None,
+        }
+    }
+
     /// The open connection, or the error for having none.
     pub fn connected(&mut self) -> Result<&mut Transport, Error> {
         self.transport
@@ -428,6 +453,8 @@ pub(crate) struct Shared {
     pub counters: Counters,
     pub pool: Arc<WorkerPool>,
     pub hooks: Mutex<Hooks>,
+    /// Lets a waiting caller read its own answer ([`leader`]).
+    pub(crate) lead: leader::Lead,
     /// The socket thread, joined by `close`.
     pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set when the session ends for good: disconnects once its leave hooks have returned,
@@ -519,6 +546,26 @@ impl Shared {
         true
     }
 
+    /// Waits until the connection `epoch` is no longer the connected one, or `deadline`;
+    /// `None` at the deadline.
+    pub(crate) fn wait_link_change(
+        &self,
+        epoch: u64,
+        deadline: std::time::Instant,
+    ) -> Option<LinkState> {
+        let mut link = self.link.lock();
+        while link.epoch == epoch && link.state == LinkState::Connected {
+            if self
+                .link_changed
+                .wait_until(&mut link, deadline)
+                .timed_out()
+            {
+                return None;
+            }
+        }
+        Some(link.state.clone())
+    }
+
     /// Encodes `message` for the current connection and writes it, or hands it to the socket
     /// thread (see [`Shared::write_directly`]).
     pub fn send(&self, message: &Message, request: Option<(Id, Pending)>) -> Result<(), Error> {
@@ -535,6 +582,21 @@ impl Shared {
         answer: Option<Answer>,
     ) -> Result<(), Error> {
         let finishes_invocation = answer.filter(|a| a.last).map(|a| a.invocation);
+        let (frame, epoch, _) = self.encode(message, answer)?;
+        match self.write_directly(frame, epoch, request, finishes_invocation, false) {
+            Ok(_) => Ok(()),
+            Err(command) => self.command(command),
+        }
+    }
+
+    /// Encodes `message` for the current connection (waiting for a reconnect as configured),
+    /// with [`FRAME_HEADROOM`] in front; returns the frame, the connection's epoch and
+    /// serializer. An answer is refused once its invocation's connection is gone.
+    fn encode(
+        &self,
+        message: &Message,
+        answer: Option<Answer>,
+    ) -> Result<(Vec<u8>, u64, Serializer), Error> {
         let (epoch, serializer, max_outgoing) = {
             let mut link = self.link.lock();
             if let Some(answer) = answer
@@ -580,10 +642,7 @@ impl Shared {
                 limit,
             });
         }
-        match self.write_directly(frame, epoch, request, finishes_invocation) {
-            Ok(()) => Ok(()),
-            Err(command) => self.command(command),
-        }
+        Ok((frame, epoch, serializer))
     }
 
     /// Writes the frame on the calling thread when the connection is free, saving the socket
@@ -591,13 +650,18 @@ impl Shared {
     /// for the socket thread when another thread holds the connection, when commands are
     /// queued (writing past them would reorder one thread's messages), or when the
     /// connection is not the one the frame was encoded for.
+    ///
+    /// With `lead`, a plain call's caller takes the socket to read its answer itself when it
+    /// can ([`leader`]): the call is then not noted for the socket thread, and its responder
+    /// comes back for the caller to answer.
     fn write_directly(
         &self,
         frame: Vec<u8>,
         epoch: u64,
         request: Option<(Id, Pending)>,
         finishes_invocation: Option<Id>,
-    ) -> Result<(), Command> {
+        lead: bool,
+    ) -> Result<Option<Responder<Message>>, Command> {
         let give_back = |frame, request| Command::Send {
             frame,
             epoch,
@@ -609,14 +673,18 @@ impl Shared {
         };
         // The socket thread takes commands off the queue only while it holds `wire`, so a
         // queue seen empty here stays free of anything that should go out before this frame.
-        if wire.epoch != epoch || !self.commands.is_empty() {
+        if wire.epoch != epoch || !self.commands.is_empty() || wire.transport.is_none() {
             return Err(give_back(frame, request));
         }
-        let Some(transport) = wire.transport.as_mut() else {
-            return Err(give_back(frame, request));
-        };
+        let mut led = None;
         let written = match request {
             Some((_, Pending::Written(responder))) => Some(responder),
+            Some((id, Pending::Call(ReplyTo::Once(responder))))
+                if lead && self.lead.take_socket(&mut wire) =>
+            {
+                led = Some((id, responder));
+                None
+            }
             Some((id, pending)) => {
                 self.note(Note::Request(id, pending));
                 None
@@ -627,9 +695,18 @@ impl Shared {
             self.note(Note::InvocationAnswered(invocation));
         }
         self.counters.messages_sent.fetch_add(1, Ordering::Relaxed);
+        let transport = wire.transport.as_mut().expect("checked above");
         let outcome = transport
             .queue_message(frame)
             .and_then(|()| transport.flush());
+        if !matches!(outcome, Ok(true))
+            && let Some((id, responder)) = led.take()
+        {
+            // Only a request wholly on the wire is worth waiting at the socket for: the
+            // socket thread writes the rest, and answers it.
+            self.note(Note::Request(id, Pending::Call(ReplyTo::Once(responder))));
+            self.give_up_the_lead(&mut wire);
+        }
         let must_wake = !matches!(outcome, Ok(true));
         // Noted before `wire` is let go: once the socket thread can take the connection away,
         // everything it must know about this frame is in its queue.
@@ -654,7 +731,7 @@ impl Shared {
         if let Some((responder, result)) = answer {
             responder.send(result);
         }
-        Ok(())
+        Ok(led.map(|(_, responder)| responder))
     }
 
     fn note(&self, note: Note) {
@@ -752,10 +829,8 @@ pub(crate) mod testing {
             },
             commands: commands_tx,
             notes: notes_tx,
-            wire: Mutex::new(Wire {
-                transport: None,
-                epoch,
-            }),
+            wire: Mutex::new(Wire::new(None, epoch)),
+            lead: leader::Lead::new(poll.registry().try_clone().unwrap()).unwrap(),
             waker,
             socket_idle: std::sync::atomic::AtomicBool::new(false),
             draining: std::sync::atomic::AtomicBool::new(false),

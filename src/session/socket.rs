@@ -15,7 +15,7 @@ use parking_lot::{Condvar, Mutex};
 use crate::Error;
 use crate::memory;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
-use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Traffic};
+use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Traffic, Transport};
 
 use super::dispatch::WorkerPool;
 use super::handler::{CallError, Event, Invocation, InvocationState};
@@ -33,7 +33,7 @@ const WAKER: Token = Token(0);
 const QUIET: Duration = Duration::from_millis(100);
 /// The most messages read under one hold of the connection before handling them.
 const READ_BATCH: usize = 64;
-const SOCKET: Token = Token(1);
+pub(super) const SOCKET: Token = Token(1);
 /// How long `close` waits for the router's GOODBYE before closing anyway.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 /// Called as a heartbeat on transports without ping frames. Only routers provide `wamp.`
@@ -56,10 +56,13 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
     let shared = Arc::new(Shared {
         commands: commands_tx,
         notes: notes_tx,
-        wire: Mutex::new(Wire {
-            transport: Some(transport),
-            epoch: 1,
-        }),
+        wire: Mutex::new(Wire::new(Some(transport), 1)),
+        lead: super::leader::Lead::new(
+            poll.registry()
+                .try_clone()
+                .map_err(|e| Error::io("creating the event loop", e))?,
+        )
+        .map_err(|e| Error::io("creating the event loop", e))?,
         waker,
         next_request: AtomicU64::new(1),
         next_local_id: AtomicU64::new(1),
@@ -242,8 +245,7 @@ impl SocketLoop {
 
     /// Takes the connection away from callers and closes it.
     pub(super) fn disconnect(&mut self) {
-        let transport = self.shared.wire.lock().transport.take();
-        if let Some(mut transport) = transport {
+        if let Some(mut transport) = self.take_transport() {
             transport.close();
         }
     }
@@ -336,12 +338,26 @@ impl SocketLoop {
 
     pub(super) fn register_socket(&mut self) -> Result<(), Error> {
         let mut wire = self.shared.wire.lock();
+        wire.interest = Interest::READABLE;
+        wire.led = false;
         let transport = wire.connected()?;
         self.watching_writable = false;
         self.poll
             .registry()
             .register(transport.source(), SOCKET, Interest::READABLE)
+            .and_then(|()| self.shared.lead.add_socket(transport))
             .map_err(|e| Error::io("registering the socket", e))
+    }
+
+    /// Takes the connection away from callers, and from a caller reading it (see
+    /// [`super::leader`]).
+    fn take_transport(&mut self) -> Option<Transport> {
+        let mut wire = self.shared.wire.lock();
+        self.shared.lead.ring(&wire);
+        wire.led = false;
+        wire.unhandled.clear();
+        wire.broken = None;
+        wire.transport.take()
     }
 
     /// Watches the socket for room to write while something waits to go out, and stops
@@ -357,6 +373,16 @@ impl SocketLoop {
             Interest::READABLE
         };
         let mut wire = self.shared.wire.lock();
+        wire.interest = interest;
+        if wire.led {
+            // The socket is out of this poll while a caller reads it: the caller puts it back
+            // with this interest, and is told to do so now when writing must wait for room.
+            if wanted {
+                self.shared.lead.ring(&wire);
+            }
+            self.watching_writable = wanted;
+            return Ok(());
+        }
         let transport = wire.connected()?;
         self.poll
             .registry()
@@ -402,6 +428,8 @@ impl SocketLoop {
             if let Some(exit) = self.drain_commands() {
                 return exit;
             }
+            // A caller that read the connection left messages, or more to read, to us.
+            let readable = readable || self.shared.lead.must_read.swap(false, Ordering::SeqCst);
             if readable && let Err(e) = self.read_all() {
                 return Exit::Lost(e);
             }
@@ -491,7 +519,10 @@ impl SocketLoop {
     /// while it sleeps here (see `Shared::command`).
     fn sleep(&mut self, events: &mut Events, timeout: Option<Duration>) -> std::io::Result<()> {
         self.shared.socket_idle.store(true, Ordering::SeqCst);
-        let polled = if self.commands.is_empty() && self.notes.is_empty() {
+        let polled = if self.commands.is_empty()
+            && self.notes.is_empty()
+            && !self.shared.lead.must_read.load(Ordering::SeqCst)
+        {
             self.poll.poll(events, timeout)
         } else {
             // Something arrived before the flag was up: no wake-up is coming for it.
@@ -758,7 +789,7 @@ impl SocketLoop {
 
     fn say_goodbye(&mut self) {
         // Taken from `wire` first: callers now go through the queue, which `shutdown` answers.
-        let Some(mut transport) = self.shared.wire.lock().transport.take() else {
+        let Some(mut transport) = self.take_transport() else {
             return;
         };
         let mut details = Dict::new();
@@ -810,15 +841,23 @@ impl SocketLoop {
     fn read_all(&mut self) -> Result<(), String> {
         let mut batch = std::mem::take(&mut self.batch);
         let outcome = loop {
-            let mut failure = None;
+            let mut failure;
             let mut drained = false;
             {
                 let mut wire = self.shared.wire.lock();
+                // What a caller read before us comes first (see `super::leader`).
+                batch.append(&mut wire.unhandled);
+                failure = wire.broken.take();
+                if wire.led || failure.is_some() {
+                    // A caller reads the connection now (it leaves us what is not its own), or
+                    // found it broken.
+                    drained = true;
+                }
                 let transport = match wire.connected() {
                     Ok(transport) => transport,
                     Err(e) => break Err(e.to_string()),
                 };
-                while batch.len() < READ_BATCH {
+                while !drained && batch.len() < READ_BATCH {
                     match transport.read() {
                         Ok(Some(Incoming::Message(payload))) => batch.push(payload),
                         Ok(Some(Incoming::Pong)) => self.last_received = Instant::now(),

@@ -357,6 +357,13 @@ impl Transport {
         self.stream_mut().source()
     }
 
+    /// A second descriptor of the socket (it lives as long as the transport), for a poll
+    /// other than the session thread's to watch.
+    #[cfg(unix)]
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.control.raw_fd()
+    }
+
     /// Live counts of the bytes this connection has moved: progress on a large message shows
     /// there long before the message is whole.
     pub fn traffic(&mut self) -> std::sync::Arc<Traffic> {

@@ -146,6 +146,15 @@ impl Control {
         }
     }
 
+    #[cfg(unix)]
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        match self {
+            Control::Tcp(s) => s.as_raw_fd(),
+            Control::Unix(s) => s.as_raw_fd(),
+        }
+    }
+
     pub fn shutdown(&self) {
         // Errors only mean the socket is already gone, which is what we want.
         let _ = match self {

@@ -1,0 +1,432 @@
+//! A waiting caller reads its own answer.
+//!
+//! Normally the socket thread reads every message and wakes the thread that waits for it:
+//! per call, the socket thread is woken by the socket, then wakes the caller, two context
+//! switches and two futex calls that a program on one blocking socket does not pay. When a
+//! plain call is the only one waiting in the process, its caller instead *leads*: it takes
+//! the socket out of the socket thread's poll, writes its CALL, and waits for the socket in a
+//! poll of its own. It keeps its answer and leaves everything else it reads (events,
+//! invocations, other answers) in [`Wire::unhandled`], in order, for the socket thread, which
+//! handles those before reading anything more. When it has its answer it puts the socket
+//! back in the socket thread's poll.
+//!
+//! The socket thread stays in charge: it can ring the leader's bell to have it hand its
+//! request over (when it needs to watch the socket for room to write) or to tell it the
+//! connection is gone. A leader whose deadline passes hands its request over too, so the
+//! ordinary timeout and CANCEL apply. Only one thread leads at a time; with several calls
+//! waiting, the hand-off through the socket thread is cheaper than a leader reading answers
+//! for others, so nobody leads then.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Instant;
+
+use mio::{Events, Interest, Poll, Registry, Token, Waker};
+use parking_lot::Mutex;
+
+use crate::Error;
+use crate::memory;
+use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
+use crate::transport::{Incoming, Transport};
+
+use super::reply::{ReplyTo, Responder};
+use super::{LinkState, Note, Pending, Shared, Wire};
+
+/// The bell, in the leader's poll.
+const BELL: Token = Token(0);
+/// The connection's socket, in the leader's poll (it stays registered for the connection's
+/// life: a stale readiness event only costs a leader one empty read).
+const SOCKET: Token = Token(1);
+/// The most messages a leader reads under one hold of the connection.
+const READ_BATCH: usize = 64;
+
+/// What leading needs, kept in [`Shared`].
+pub(crate) struct Lead {
+    /// Held for as long as a caller leads; would-be leaders only `try_lock` it.
+    poll: Mutex<LeaderPoll>,
+    /// Wakes the leader from its poll (see [`Lead::ring`]).
+    bell: Waker,
+    /// The leader's poll, for the socket thread to add each new connection's socket.
+    registry: Registry,
+    /// The socket thread's poll, which the leader takes the socket out of and puts it back.
+    socket_registry: Registry,
+    /// Calls whose callers are waiting for the answer, in the whole client.
+    calls_waiting: AtomicUsize,
+    /// The leader left messages in [`Wire::unhandled`], or stopped without reading all there
+    /// was: the socket thread must read.
+    pub(super) must_read: AtomicBool,
+}
+
+struct LeaderPoll {
+    poll: Poll,
+    events: Events,
+}
+
+/// Counts a call as waiting for its answer while it lives.
+pub(crate) struct WaitingCall<'a>(&'a Lead);
+
+impl Drop for WaitingCall<'_> {
+    fn drop(&mut self) {
+        self.0.calls_waiting.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Lead {
+    /// `socket_registry` is the socket thread's poll's.
+    pub(super) fn new(socket_registry: Registry) -> std::io::Result<Lead> {
+        let poll = Poll::new()?;
+        let bell = Waker::new(poll.registry(), BELL)?;
+        let registry = poll.registry().try_clone()?;
+        Ok(Lead {
+            poll: Mutex::new(LeaderPoll {
+                poll,
+                events: Events::with_capacity(4),
+            }),
+            bell,
+            registry,
+            socket_registry,
+            calls_waiting: AtomicUsize::new(0),
+            must_read: AtomicBool::new(false),
+        })
+    }
+
+    /// Adds a new connection's socket to the leader's poll. Called by the socket thread with
+    /// `wire` held, before any caller can lead on that connection.
+    pub(super) fn add_socket(&self, transport: &Transport) -> std::io::Result<()> {
+        #[cfg(unix)]
+        {
+            let fd = transport.raw_fd();
+            self.registry
+                .register(&mut mio::unix::SourceFd(&fd), SOCKET, Interest::READABLE)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = transport;
+            Ok(())
+        }
+    }
+
+    /// Wakes the leader, if one is waiting, to look at `wire` again. Called with `wire` held
+    /// by the socket thread after it changed something a leader must see.
+    pub(super) fn ring(&self, wire: &Wire) {
+        if wire.led {
+            // Fails only if the poll is gone, and the leader with it.
+            let _ = self.bell.wake();
+        }
+    }
+
+    /// Under `wire`, on the way to writing a CALL: takes the socket out of the socket
+    /// thread's poll for the calling thread to read, when nothing stands in the way.
+    pub(super) fn take_socket(&self, wire: &mut Wire) -> bool {
+        if !cfg!(unix) || wire.led || wire.interest != Interest::READABLE {
+            return false;
+        }
+        if !wire.unhandled.is_empty() || self.must_read.load(Ordering::SeqCst) {
+            return false;
+        }
+        let Some(transport) = wire.transport.as_mut() else {
+            return false;
+        };
+        if self.socket_registry.deregister(transport.source()).is_err() {
+            return false;
+        }
+        wire.led = true;
+        true
+    }
+
+    /// Puts the socket back in the socket thread's poll, with the interest the socket thread
+    /// last asked for. Epoll reports a socket that is already readable at once.
+    fn give_back_socket(&self, wire: &mut Wire) -> Result<(), String> {
+        wire.led = false;
+        let interest = wire.interest;
+        match wire.transport.as_mut() {
+            Some(transport) => self
+                .socket_registry
+                .register(transport.source(), super::socket::SOCKET, interest)
+                .map_err(|e| format!("watching the socket again: {e}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The call a leader waits for.
+struct LedCall {
+    /// The connection it went out on.
+    epoch: u64,
+    serializer: Serializer,
+    request: Id,
+    deadline: Instant,
+}
+
+/// How a leader's turn at the socket ended.
+enum Turn {
+    /// Its answer.
+    Answer(Message),
+    /// Nothing yet: wait for the socket again, or (`more`) read on at once.
+    Nothing { more: bool },
+}
+
+impl Shared {
+    /// Counts a call as waiting for its answer until the returned guard is dropped.
+    pub(crate) fn call_waiting(&self) -> WaitingCall<'_> {
+        self.lead.calls_waiting.fetch_add(1, Ordering::SeqCst);
+        WaitingCall(&self.lead)
+    }
+
+    /// Sends a CALL whose answer goes to `reply`, and when the caller can read the answer
+    /// itself, waits for it until `deadline` (see the module's doc). Either way the answer,
+    /// or the error that ends the call, is in `reply` or on its way there on return.
+    pub(crate) fn send_call(
+        &self,
+        message: &Message,
+        request: Id,
+        reply: ReplyTo,
+        deadline: Instant,
+    ) -> Result<(), Error> {
+        let leader = match &reply {
+            ReplyTo::Once(_) if self.lead.calls_waiting.load(Ordering::SeqCst) == 1 => {
+                self.lead.poll.try_lock()
+            }
+            _ => None,
+        };
+        let Some(mut leader) = leader else {
+            return self.send(message, Some((request, Pending::Call(reply))));
+        };
+        let (frame, epoch, serializer) = self.encode(message, None)?;
+        let call = Some((request, Pending::Call(reply)));
+        let led = match self.write_directly(frame, epoch, call, None, true) {
+            Ok(led) => led,
+            Err(command) => return self.command(command),
+        };
+        if let Some(responder) = led {
+            let call = LedCall {
+                epoch,
+                serializer,
+                request,
+                deadline,
+            };
+            self.lead_until_answered(&mut leader, &call, responder);
+        }
+        Ok(())
+    }
+
+    /// Under `wire`: the leader hands its socket back.
+    pub(super) fn give_up_the_lead(&self, wire: &mut Wire) {
+        if let Err(reason) = self.lead.give_back_socket(wire) {
+            // The socket thread would never hear from the socket again.
+            wire.broken.get_or_insert(reason);
+            self.lead.must_read.store(true, Ordering::SeqCst);
+            self.wake_socket_thread();
+        }
+    }
+
+    /// Waits for the socket and reads until the answer to the call is there, and gives it to
+    /// `responder`. Hands the call over to the socket thread instead when the deadline
+    /// passes (the ordinary timeout then applies) or when the socket thread needs the socket.
+    fn lead_until_answered(
+        &self,
+        leader: &mut LeaderPoll,
+        call: &LedCall,
+        responder: Responder<Message>,
+    ) {
+        let mut more = false;
+        let answer = loop {
+            let mut readable = more;
+            if !more {
+                let left = call.deadline.checked_duration_since(Instant::now());
+                let LeaderPoll { poll, events } = leader;
+                match left.map(|left| poll.poll(events, Some(left))) {
+                    Some(Ok(())) => readable = events.iter().any(|e| e.token() == SOCKET),
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    // Out of time, or no poll to wait in: the ordinary wait takes over.
+                    Some(Err(_)) | None => return self.step_aside(call, responder),
+                }
+            }
+            let mut wire = self.wire.lock();
+            if !wire.led || wire.epoch != call.epoch || wire.transport.is_none() {
+                // The socket thread took the connection away: it is lost or being closed.
+                drop(wire);
+                break Err(self.why_gone(call));
+            }
+            if wire.interest != Interest::READABLE {
+                // The socket thread waits to write, and must watch the socket itself.
+                drop(wire);
+                return self.step_aside(call, responder);
+            }
+            match self.read_turn(&mut wire, call, readable) {
+                Ok(Turn::Answer(answer)) => {
+                    self.give_up_the_lead(&mut wire);
+                    break Ok(answer);
+                }
+                Ok(Turn::Nothing { .. }) if self.lead.calls_waiting.load(Ordering::SeqCst) > 1 => {
+                    // Other calls now wait too: their answers should not take a detour
+                    // through this thread.
+                    drop(wire);
+                    return self.step_aside(call, responder);
+                }
+                Ok(Turn::Nothing { more: read_on }) => more = read_on,
+                Err(reason) => {
+                    // The broken connection is the socket thread's to end, once it has handled
+                    // what was read before the failure.
+                    wire.led = false;
+                    wire.broken.get_or_insert(reason.clone());
+                    self.lead.must_read.store(true, Ordering::SeqCst);
+                    drop(wire);
+                    self.wake_socket_thread();
+                    break Err(Error::lost(reason));
+                }
+            }
+        };
+        responder.send(answer);
+    }
+
+    /// Stops leading without the answer: the call goes to the socket thread, or fails if
+    /// the connection is gone.
+    fn step_aside(&self, call: &LedCall, responder: Responder<Message>) {
+        if let Err(responder) = self.hand_over(call, responder) {
+            responder.send(Err(self.why_gone(call)));
+        }
+    }
+
+    /// Gives the call to the socket thread, which answers it from now on, and the socket
+    /// back to its poll. The responder comes back when the connection is gone.
+    fn hand_over(
+        &self,
+        call: &LedCall,
+        responder: Responder<Message>,
+    ) -> Result<(), Responder<Message>> {
+        let mut wire = self.wire.lock();
+        if !wire.led || wire.epoch != call.epoch || wire.transport.is_none() {
+            return Err(responder);
+        }
+        // Noted before the socket goes back, so the socket thread knows the call before it
+        // can read its answer.
+        let pending = Pending::Call(ReplyTo::Once(responder));
+        self.note(Note::Request(call.request, pending));
+        self.give_up_the_lead(&mut wire);
+        Ok(())
+    }
+
+    /// Reads what the connection has, up to a batch: the answer to `request` is kept, the
+    /// rest left for the socket thread (woken for it).
+    fn read_turn(&self, wire: &mut Wire, call: &LedCall, readable: bool) -> Result<Turn, String> {
+        let Wire {
+            transport,
+            unhandled,
+            ..
+        } = wire;
+        let transport = transport.as_mut().expect("checked by the caller");
+        if readable {
+            transport.mark_readable();
+        }
+        let left_before = unhandled.len();
+        let mut answer = None;
+        let mut read = 0;
+        let mut drained = false;
+        let mut failure = None;
+        while read < READ_BATCH {
+            match transport.read() {
+                Ok(Some(Incoming::Message(payload))) => {
+                    read += 1;
+                    match self.answer_to(call, &payload) {
+                        Some(own) if answer.is_none() => {
+                            if let Some(message) = own {
+                                answer = Some(message);
+                            }
+                        }
+                        _ => unhandled.push(payload),
+                    }
+                }
+                Ok(Some(Incoming::Pong)) => {}
+                Ok(Some(Incoming::Control)) => {
+                    // The transport queued its answer to the router's ping.
+                    match transport.flush() {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            self.note(Note::Unflushed(None));
+                            self.wake_socket_thread();
+                        }
+                        Err(e) => {
+                            failure = Some(e.to_string());
+                            break;
+                        }
+                    }
+                }
+                Ok(None) => {
+                    drained = true;
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        let handed_over = unhandled.len() > left_before;
+        if handed_over || (answer.is_some() && !drained && failure.is_none()) {
+            self.lead.must_read.store(true, Ordering::SeqCst);
+            self.wake_socket_thread();
+        }
+        match (answer, failure) {
+            (Some(answer), Some(reason)) => {
+                wire.broken.get_or_insert(reason);
+                self.lead.must_read.store(true, Ordering::SeqCst);
+                self.wake_socket_thread();
+                Ok(Turn::Answer(answer))
+            }
+            (Some(answer), None) => Ok(Turn::Answer(answer)),
+            (None, Some(reason)) => Err(reason),
+            (None, None) => Ok(Turn::Nothing { more: !drained }),
+        }
+    }
+
+    /// Whether `payload` answers `request`: `Some(Some(answer))` for its RESULT or ERROR,
+    /// `Some(None)` for a progressive RESULT (which a one-shot caller does not take, as the
+    /// socket thread would drop it too), `None` for anything else.
+    fn answer_to(&self, call: &LedCall, payload: &[u8]) -> Option<Option<Message>> {
+        let request = call.request;
+        // Anything undecodable is the socket thread's to fail the connection over.
+        let message = call.serializer.decode(payload).ok()?;
+        let own = match &message {
+            Message::Result {
+                request: answered,
+                details,
+                ..
+            } if *answered == request => {
+                let progress = details.get("progress").and_then(Value::as_bool);
+                if progress == Some(true) {
+                    Some(None)
+                } else {
+                    Some(Some(()))
+                }
+            }
+            Message::Error {
+                request_type: code::CALL,
+                request: answered,
+                ..
+            } if *answered == request => {
+                self.counters.errors.fetch_add(1, Ordering::Relaxed);
+                Some(Some(()))
+            }
+            _ => None,
+        }?;
+        self.counters
+            .messages_received
+            .fetch_add(1, Ordering::Relaxed);
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!("received {:?}", LogSafe(&message));
+        }
+        memory::large_message_done(payload.len());
+        Some(own.map(|()| message))
+    }
+
+    /// Why the connection a leader read is gone, once the socket thread has said so (it takes
+    /// the connection away first, then fails what is pending and says why).
+    fn why_gone(&self, call: &LedCall) -> Error {
+        let link = self.wait_link_change(call.epoch, call.deadline);
+        match link {
+            Some(LinkState::Closed { reason }) => super::closed_error(&reason),
+            Some(LinkState::Reconnecting { reason }) => Error::lost(reason),
+            _ => Error::lost("the connection was lost while waiting for the answer"),
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! A call that is the only one waiting in its client reads its answer from the socket
+//! itself. These tests make sure that everything else still gets through while it does:
+//! what it reads for others, writes that must wait for room, the heartbeat, and the news that
+//! the connection is gone.
+
+mod support;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use izaber_wamp::protocol::Serializer;
+use izaber_wamp::{Client, ReconnectPolicy};
+use support::Router;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn unique(name: &str) -> String {
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "test.{name}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn quiet_client(router: &Router, url: &str, user: usize) -> Client {
+    router
+        .client(url, router.backend(user))
+        .serializer(Serializer::Cbor)
+        .timeout(WAIT)
+        .ping_interval(None)
+        .connect()
+        .unwrap()
+}
+
+/// A procedure on `callee` that answers its argument after `delay`.
+fn register_slow_echo(callee: &Client, delay: Duration) -> String {
+    let procedure = unique("slow_echo");
+    callee
+        .register(&procedure, move |invocation| {
+            std::thread::sleep(delay);
+            invocation.arg::<u64>(0)
+        })
+        .unwrap();
+    procedure
+}
+
+#[test]
+fn events_invocations_and_answers_for_others_arriving_during_a_call_all_get_through() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let service = quiet_client(router, url, 1);
+        let other = quiet_client(router, url, 2);
+        let slow = register_slow_echo(&other, Duration::from_millis(15));
+
+        // What arrives at `service` while it waits for its own answers: events, invocations
+        // of its procedure, and (on another thread, once the events are out) answers to its
+        // other calls.
+        let topic = unique("seq");
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        service
+            .subscribe(&topic, move |event| {
+                events_tx.send(event.arg::<u64>(0).unwrap()).unwrap()
+            })
+            .unwrap();
+        let double = unique("double");
+        service
+            .register(&double, |invocation| Ok(invocation.arg::<u64>(0)? * 2))
+            .unwrap();
+
+        const EVENTS: u64 = 300;
+        // One after every third event.
+        const INVOCATIONS: u64 = EVENTS / 3;
+        let traffic = {
+            let other = other.clone();
+            let (topic, double) = (topic.clone(), double.clone());
+            std::thread::spawn(move || {
+                for i in 0..EVENTS {
+                    other.publish(&topic, (i,)).unwrap();
+                    if i % 3 == 0 {
+                        let doubled = other.call(&double, (i,)).unwrap();
+                        assert_eq!(doubled.as_u64(), Some(i * 2));
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+            })
+        };
+        let mut answers = 0;
+        let started = Instant::now();
+        while !traffic.is_finished() && started.elapsed() < WAIT {
+            assert_eq!(
+                service.call(&slow, (answers,)).unwrap().as_u64(),
+                Some(answers)
+            );
+            answers += 1;
+        }
+        traffic.join().unwrap();
+        assert!(
+            answers > 10,
+            "{url}: only {answers} calls while the traffic ran"
+        );
+
+        let received: Vec<u64> = (0..EVENTS)
+            .map(|_| events.recv_timeout(WAIT).expect("every event"))
+            .collect();
+        assert_eq!(
+            received,
+            (0..EVENTS).collect::<Vec<_>>(),
+            "{url}: events in order"
+        );
+        assert_eq!(
+            service.stats().invocations,
+            INVOCATIONS,
+            "{url}: every invocation served"
+        );
+
+        // Several calls at once from threads of the same client: only one may read, and the
+        // others' answers go through the socket thread.
+        let threads: Vec<_> = (0..4u64)
+            .map(|t| {
+                let service = service.clone();
+                let slow = slow.clone();
+                std::thread::spawn(move || {
+                    for i in 0..20 {
+                        let n = t * 100 + i;
+                        assert_eq!(service.call(&slow, (n,)).unwrap().as_u64(), Some(n));
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_write_waiting_for_room_is_not_held_up_by_a_call_waiting_for_its_answer() {
+    // 10 MiB is more than the socket takes at once, so the socket thread must see the socket
+    // become writable to finish the event; the caller waiting for its answer must give the
+    // socket back for that instead of keeping it until its answer comes.
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let big = "y".repeat(10 << 20);
+    for url in [&router.ws_url, &router.tcp_url] {
+        let service = quiet_client(router, url, 1);
+        let other = quiet_client(router, url, 2);
+        let slow = register_slow_echo(&other, Duration::from_secs(4));
+        let topic = unique("big_event");
+        let (tx, rx) = crossbeam_channel::unbounded();
+        other
+            .subscribe(&topic, move |event| {
+                tx.send(event.args[0].as_str().map(str::len)).unwrap()
+            })
+            .unwrap();
+
+        let call = {
+            let service = service.clone();
+            std::thread::spawn(move || {
+                let answer = service.call(&slow, (7,));
+                (answer, Instant::now())
+            })
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let publishing = Instant::now();
+        // Returns once the whole event is written.
+        service.publish(&topic, (&big,)).unwrap();
+        let published = Instant::now();
+        assert_eq!(rx.recv_timeout(WAIT).unwrap(), Some(big.len()), "{url}");
+        let (answer, answered) = call.join().unwrap();
+        assert_eq!(answer.unwrap().as_u64(), Some(7), "{url}");
+        assert!(
+            published < answered,
+            "{url}: the event took {:?}, held up until the call was answered",
+            published - publishing
+        );
+    }
+}
+
+#[test]
+fn a_call_longer_than_the_heartbeat_timeout_keeps_its_connection() {
+    // While the caller reads, the router's pongs (WebSocket) and the answers to the
+    // heartbeat's probing calls (RawSocket) reach the socket thread as signs of life.
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url] {
+        let other = quiet_client(router, url, 2);
+        let slow = register_slow_echo(&other, Duration::from_millis(2500));
+        let (lost_tx, lost) = crossbeam_channel::unbounded();
+        let service = router
+            .client(url, router.backend(1))
+            .timeout(WAIT)
+            .ping_interval(Some(Duration::from_millis(200)))
+            .heartbeat_timeout(Duration::from_secs(1))
+            .on_disconnect(move |reason| lost_tx.send(reason.to_owned()).unwrap())
+            .connect()
+            .unwrap();
+        assert_eq!(
+            service.call(&slow, (3,)).unwrap().as_u64(),
+            Some(3),
+            "{url}"
+        );
+        assert!(
+            lost.try_recv().is_err(),
+            "{url}: dropped a healthy connection"
+        );
+    }
+}
+
+#[test]
+fn a_call_waiting_on_a_frozen_router_fails_once_the_heartbeat_gives_up() {
+    // The socket thread decides the connection is dead and must tell the caller reading it,
+    // which would otherwise wait for its answer until its own timeout.
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url] {
+        let other = quiet_client(&router, url, 2);
+        let slow = register_slow_echo(&other, Duration::from_secs(30));
+        let service = router
+            .client(url, router.backend(1))
+            .timeout(Duration::from_secs(20))
+            .ping_interval(Some(Duration::from_millis(200)))
+            .heartbeat_timeout(Duration::from_secs(1))
+            .reconnect(ReconnectPolicy::every(Duration::from_millis(200)))
+            .connect()
+            .unwrap();
+        let call = {
+            let service = service.clone();
+            std::thread::spawn(move || service.call(&slow, (1,)))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        router.freeze();
+        let frozen_at = Instant::now();
+        let error = call.join().unwrap().unwrap_err();
+        let failed_after = frozen_at.elapsed();
+        router.thaw();
+        assert!(error.is_connection_error(), "{url}: {error}");
+        assert!(
+            error.to_string().contains("heartbeat"),
+            "{url}: the error says why: {error}"
+        );
+        assert!(
+            failed_after < Duration::from_secs(4),
+            "{url}: the call failed {failed_after:?} after the router froze"
+        );
+        service.wait_connected(WAIT).unwrap();
+        drop(other);
+    }
+}
