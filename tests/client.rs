@@ -11,7 +11,7 @@ use izaber_wamp::{
     CallError, CallOptions, CancelMode, Client, Error, Match, PublishOptions, RegisterOptions,
     SubscribeOptions,
 };
-use support::{Router, User};
+use support::{Router, User, unique};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -26,16 +26,6 @@ fn connect(router: &Router, url: &str, user: &User, serializer: Serializer) -> C
 
 fn backend(router: &Router) -> Client {
     connect(router, &router.ws_url, router.backend(1), Serializer::Cbor)
-}
-
-/// A URI no other test uses, so tests can run in parallel on the shared router.
-fn unique(name: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "test.{name}.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
 }
 
 #[test]

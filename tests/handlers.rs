@@ -13,18 +13,9 @@ use izaber_wamp::{
     CallOptions, CancelMode, CancelToken, Client, Match, PublishOptions, RegisterOptions,
     SubscribeOptions,
 };
-use support::Router;
+use support::{Router, unique};
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn unique(name: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "test.{name}.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn client(router: &Router, url: &str, backend: usize) -> Client {
     router

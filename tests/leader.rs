@@ -5,23 +5,13 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use izaber_wamp::protocol::Serializer;
 use izaber_wamp::{Client, ReconnectPolicy};
-use support::Router;
+use support::{Router, unique};
 
 const WAIT: Duration = Duration::from_secs(10);
-
-fn unique(name: &str) -> String {
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-    format!(
-        "test.{name}.{}.{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
-}
 
 fn quiet_client(router: &Router, url: &str, user: usize) -> Client {
     router

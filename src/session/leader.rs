@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use crate::Error;
 use crate::memory;
 use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
-use crate::transport::{Incoming, Transport};
+use crate::transport::Transport;
 
 use super::reply::{ReplyTo, Responder};
 use super::{LinkState, Note, Pending, Shared, Wire};
@@ -319,45 +319,26 @@ impl Shared {
             transport.mark_readable();
         }
         let left_before = unhandled.len();
+        let mut batch = Vec::new();
+        let read = transport.read_batch(&mut batch, READ_BATCH);
         let mut answer = None;
-        let mut read = 0;
-        let mut drained = false;
-        let mut failure = None;
-        while read < READ_BATCH {
-            match transport.read() {
-                Ok(Some(Incoming::Message(payload))) => {
-                    read += 1;
-                    match self.answer_to(call, &payload) {
-                        Some(own) if answer.is_none() => {
-                            if let Some(message) = own {
-                                answer = Some(message);
-                            }
-                        }
-                        _ => unhandled.push(payload),
-                    }
-                }
-                Ok(Some(Incoming::Pong)) => {}
-                Ok(Some(Incoming::Control)) => {
-                    // The transport queued its answer to the router's ping.
-                    match transport.flush() {
-                        Ok(true) => {}
-                        Ok(false) => {
-                            self.note(Note::Unflushed(None));
-                            self.wake_socket_thread();
-                        }
-                        Err(e) => {
-                            failure = Some(e.to_string());
-                            break;
-                        }
-                    }
-                }
-                Ok(None) => {
-                    drained = true;
-                    break;
+        for payload in batch {
+            match self.answer_to(call, &payload) {
+                Some(own) if answer.is_none() => answer = own,
+                _ => unhandled.push(payload),
+            }
+        }
+        let (drained, mut failure) = (read.drained, read.failure);
+        if read.pinged {
+            // The transport queued its answer to the router's ping.
+            match transport.flush() {
+                Ok(true) => {}
+                Ok(false) => {
+                    self.note(Note::Unflushed(None));
+                    self.wake_socket_thread();
                 }
                 Err(e) => {
-                    failure = Some(e.to_string());
-                    break;
+                    failure.get_or_insert(e.to_string());
                 }
             }
         }

@@ -857,24 +857,15 @@ impl SocketLoop {
                     Ok(transport) => transport,
                     Err(e) => break Err(e.to_string()),
                 };
-                while !drained && batch.len() < READ_BATCH {
-                    match transport.read() {
-                        Ok(Some(Incoming::Message(payload))) => batch.push(payload),
-                        Ok(Some(Incoming::Pong)) => self.last_received = Instant::now(),
-                        Ok(Some(Incoming::Control)) => {
-                            // The transport queued its answer to a ping.
-                            self.last_received = Instant::now();
-                            self.unflushed = true;
-                        }
-                        Ok(None) => {
-                            drained = true;
-                            break;
-                        }
-                        Err(e) => {
-                            failure = Some(e.to_string());
-                            break;
-                        }
+                if !drained {
+                    let read = transport.read_batch(&mut batch, READ_BATCH);
+                    drained = read.drained;
+                    failure = read.failure;
+                    if read.ponged || read.pinged {
+                        self.last_received = Instant::now();
                     }
+                    // The transport queued its answer to a ping.
+                    self.unflushed |= read.pinged;
                 }
             }
             // What arrived before a failure is still handled: it may answer requests.

@@ -234,6 +234,19 @@ pub(crate) enum Incoming {
     Control,
 }
 
+/// What [`Transport::read_batch`] found besides messages.
+#[derive(Default)]
+pub(crate) struct BatchRead {
+    /// Nothing more can be read now.
+    pub drained: bool,
+    /// Reading failed; what was read before stays in the batch.
+    pub failure: Option<String>,
+    /// An answer to our ping came.
+    pub ponged: bool,
+    /// The router pinged, and the answer is queued: it needs a flush.
+    pub pinged: bool,
+}
+
 enum Framing {
     WebSocket(WebSocketTransport),
     RawSocket(RawSocket),
@@ -417,6 +430,28 @@ impl Transport {
                 Ok(incoming)
             }
         }
+    }
+
+    /// Reads messages into `batch` until it holds `limit`, nothing more is available now, or
+    /// reading fails.
+    pub fn read_batch(&mut self, batch: &mut Vec<Payload>, limit: usize) -> BatchRead {
+        let mut outcome = BatchRead::default();
+        while batch.len() < limit {
+            match self.read() {
+                Ok(Some(Incoming::Message(payload))) => batch.push(payload),
+                Ok(Some(Incoming::Pong)) => outcome.ponged = true,
+                Ok(Some(Incoming::Control)) => outcome.pinged = true,
+                Ok(None) => {
+                    outcome.drained = true;
+                    break;
+                }
+                Err(e) => {
+                    outcome.failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        outcome
     }
 
     /// Closes the connection (WebSocket close frame where there is one) and shuts the socket.

@@ -676,3 +676,13 @@ fn stat_fields(path: &str) -> Option<Vec<String>> {
     let rest = &text[text.rfind(')')? + 1..];
     Some(rest.split_whitespace().map(str::to_owned).collect())
 }
+
+/// A URI no other test uses, so tests can run in parallel on the shared router.
+pub fn unique(name: &str) -> String {
+    static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    format!(
+        "test.{name}.{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    )
+}
