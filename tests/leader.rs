@@ -238,3 +238,33 @@ fn a_call_waiting_on_a_frozen_router_fails_once_the_heartbeat_gives_up() {
         drop(other);
     }
 }
+
+#[test]
+fn closing_the_client_fails_a_call_waiting_for_its_answer_at_once() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.unix_url] {
+        let other = quiet_client(router, url, 2);
+        let slow = register_slow_echo(&other, Duration::from_secs(30));
+        let service = quiet_client(router, url, 1);
+        let call = {
+            let service = service.clone();
+            std::thread::spawn(move || service.call(&slow, (1,)))
+        };
+        std::thread::sleep(Duration::from_millis(300));
+        let closing = Instant::now();
+        service.close();
+        let error = call.join().unwrap().unwrap_err();
+        assert!(
+            matches!(error, izaber_wamp::Error::Closed),
+            "{url}: {error}"
+        );
+        // Well under the 2 s that close waits at most for the router's GOODBYE, which it
+        // must still see although the caller had taken the socket.
+        assert!(
+            closing.elapsed() < Duration::from_millis(1500),
+            "{url}: close and the call's failure took {:?}",
+            closing.elapsed()
+        );
+    }
+}

@@ -135,7 +135,7 @@ impl Lead {
 
     /// Puts the socket back in the socket thread's poll, with the interest the socket thread
     /// last asked for. Epoll reports a socket that is already readable at once.
-    fn give_back_socket(&self, wire: &mut Wire) -> Result<(), String> {
+    pub(super) fn give_back_socket(&self, wire: &mut Wire) -> Result<(), String> {
         wire.led = false;
         let interest = wire.interest;
         match wire.transport.as_mut() {

@@ -353,8 +353,13 @@ impl SocketLoop {
     /// [`super::leader`]).
     fn take_transport(&mut self) -> Option<Transport> {
         let mut wire = self.shared.wire.lock();
-        self.shared.lead.ring(&wire);
-        wire.led = false;
+        if wire.led {
+            self.shared.lead.ring(&wire);
+            // Back in this thread's poll, where closing waits for the router's GOODBYE.
+            if let Err(e) = self.shared.lead.give_back_socket(&mut wire) {
+                log::debug!("{e}");
+            }
+        }
         wire.unhandled.clear();
         wire.broken = None;
         wire.transport.take()
