@@ -26,7 +26,7 @@ use parking_lot::Mutex;
 use crate::Error;
 use crate::memory;
 use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
-use crate::transport::Transport;
+use crate::transport::{Payload, Transport};
 
 use super::reply::{ReplyTo, Responder};
 use super::{LinkState, Note, Pending, Shared, Wire};
@@ -59,6 +59,8 @@ pub(crate) struct Lead {
 struct LeaderPoll {
     poll: Poll,
     events: Events,
+    /// What one turn read, kept to reuse the allocation.
+    batch: Vec<Payload>,
 }
 
 /// Counts a call as waiting for its answer while it lives.
@@ -80,6 +82,7 @@ impl Lead {
             poll: Mutex::new(LeaderPoll {
                 poll,
                 events: Events::with_capacity(4),
+                batch: Vec::new(),
             }),
             bell,
             registry,
@@ -233,7 +236,7 @@ impl Shared {
             let mut readable = more;
             if !more {
                 let left = call.deadline.checked_duration_since(Instant::now());
-                let LeaderPoll { poll, events } = leader;
+                let LeaderPoll { poll, events, .. } = leader;
                 match left.map(|left| poll.poll(events, Some(left))) {
                     Some(Ok(())) => readable = events.iter().any(|e| e.token() == SOCKET),
                     Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -252,7 +255,7 @@ impl Shared {
                 drop(wire);
                 return self.step_aside(call, responder);
             }
-            match self.read_turn(&mut wire, call, readable) {
+            match self.read_turn(&mut wire, call, readable, &mut leader.batch) {
                 Ok(Turn::Answer(answer)) => {
                     self.give_up_the_lead(&mut wire);
                     break Ok(answer);
@@ -308,7 +311,13 @@ impl Shared {
 
     /// Reads what the connection has, up to a batch: the answer to `request` is kept, the
     /// rest left for the socket thread (woken for it).
-    fn read_turn(&self, wire: &mut Wire, call: &LedCall, readable: bool) -> Result<Turn, String> {
+    fn read_turn(
+        &self,
+        wire: &mut Wire,
+        call: &LedCall,
+        readable: bool,
+        batch: &mut Vec<Payload>,
+    ) -> Result<Turn, String> {
         let Wire {
             transport,
             unhandled,
@@ -319,10 +328,9 @@ impl Shared {
             transport.mark_readable();
         }
         let left_before = unhandled.len();
-        let mut batch = Vec::new();
-        let read = transport.read_batch(&mut batch, READ_BATCH);
+        let read = transport.read_batch(batch, READ_BATCH);
         let mut answer = None;
-        for payload in batch {
+        for payload in batch.drain(..) {
             match self.answer_to(call, &payload) {
                 Some(own) if answer.is_none() => answer = own,
                 _ => unhandled.push(payload),
