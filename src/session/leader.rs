@@ -3,7 +3,7 @@
 //! Normally the socket thread reads every message and wakes the thread that waits for it:
 //! per call, the socket thread is woken by the socket, then wakes the caller, two context
 //! switches and two futex calls that a program on one blocking socket does not pay. When a
-//! plain call is the only one waiting in the process, its caller instead *leads*: it takes
+//! plain call is the only one its client is waiting for, its caller instead *leads*: it takes
 //! the socket out of the socket thread's poll, writes its CALL, and waits for the socket in a
 //! poll of its own. It keeps its answer and leaves everything else it reads (events,
 //! invocations, other answers) in [`Wire::unhandled`], in order, for the socket thread, which
@@ -15,7 +15,8 @@
 //! connection is gone. A leader whose deadline passes hands its request over too, so the
 //! ordinary timeout and CANCEL apply. Only one thread leads at a time; with several calls
 //! waiting, the hand-off through the socket thread is cheaper than a leader reading answers
-//! for others, so nobody leads then.
+//! for others, so nobody starts leading then, and a leader that sees other calls start
+//! hands its own over.
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
