@@ -599,7 +599,21 @@ impl Fields {
     fn payload(&mut self, options: &Dict) -> Result<(Vec<Value>, Dict), ProtocolError> {
         let args = match self.iter.next() {
             None | Some(Value::Null) => Vec::new(),
-            Some(payload) if is_passthru(options) => vec![payload],
+            Some(payload) if is_passthru(options) => {
+                // The payload stands in for the arguments and the keyword arguments alike: a
+                // message that also carries keyword arguments is not in the specification's
+                // form (and could not be written back as it came).
+                let kwargs = self.kwargs()?;
+                if !kwargs.is_empty() {
+                    return Err(ProtocolError::WrongField {
+                        message: self.message,
+                        field: "ArgumentsKw",
+                        expected: "nothing after a passthru payload",
+                        found: "dict",
+                    });
+                }
+                return Ok((vec![payload], kwargs));
+            }
             Some(Value::List(l)) => l,
             Some(other) => return Err(self.wrong("Arguments|list", "a list", &other)),
         };
@@ -1056,6 +1070,30 @@ impl fmt::Debug for LogSafe<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_passthru_payload_comes_alone() {
+        // Found by fuzzing: with keyword arguments after the payload, the message decoded
+        // into one it could not be written back as.
+        let json = crate::protocol::Serializer::Json;
+        let with_kwargs = br#"[68,1,5,{"enc_algo":"x_app"},["opaque"],{"n":7}]"#;
+        let error = json.decode(with_kwargs).unwrap_err().to_string();
+        assert!(error.contains("ArgumentsKw"), "{error}");
+        // Empty keyword arguments say nothing, and are dropped.
+        for alone in [
+            &br#"[68,1,5,{"enc_algo":"x_app"},["opaque"],{}]"#[..],
+            &br#"[68,1,5,{"enc_algo":"x_app"},["opaque"]]"#[..],
+        ] {
+            let message = json.decode(alone).unwrap();
+            let again = json.decode(&json.encode(&message).unwrap()).unwrap();
+            assert_eq!(again, message);
+            let Message::Invocation { args, kwargs, .. } = message else {
+                panic!("not an INVOCATION");
+            };
+            assert_eq!(args, vec![Value::List(vec![Value::from("opaque")])]);
+            assert!(kwargs.is_empty());
+        }
+    }
 
     #[test]
     fn log_lines_hide_values_under_secret_keys_at_any_depth() {
