@@ -268,3 +268,44 @@ fn closing_the_client_fails_a_call_waiting_for_its_answer_at_once() {
         );
     }
 }
+
+#[test]
+fn a_flood_of_events_during_calls_arrives_whole_and_in_order() {
+    // Events come faster than one at a time: the caller reading the socket leaves them to
+    // the socket thread in batches, and steps aside when the socket thread falls behind.
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.tcp_url, &router.unix_url] {
+        let service = quiet_client(router, url, 1);
+        let other = quiet_client(router, url, 2);
+        let slow = register_slow_echo(&other, Duration::from_millis(1));
+        let topic = unique("flood");
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        service
+            .subscribe(&topic, move |event| {
+                events_tx.send(event.arg::<u64>(0).unwrap()).unwrap()
+            })
+            .unwrap();
+        const EVENTS: u64 = 20_000;
+        let flood = {
+            let other = other.clone();
+            let topic = topic.clone();
+            std::thread::spawn(move || {
+                for i in 0..EVENTS {
+                    other.publish(&topic, (i,)).unwrap();
+                }
+            })
+        };
+        let mut calls = 0;
+        while !flood.is_finished() {
+            assert_eq!(service.call(&slow, (calls,)).unwrap().as_u64(), Some(calls));
+            calls += 1;
+        }
+        flood.join().unwrap();
+        let received: Vec<u64> = (0..EVENTS)
+            .map(|_| events.recv_timeout(WAIT).expect("every event"))
+            .collect();
+        assert_eq!(received, (0..EVENTS).collect::<Vec<_>>(), "{url}: in order");
+        assert!(calls > 0, "{url}");
+    }
+}

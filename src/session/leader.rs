@@ -261,9 +261,14 @@ impl Shared {
                     self.give_up_the_lead(&mut wire);
                     break Ok(answer);
                 }
-                Ok(Turn::Nothing { .. }) if self.lead.calls_waiting.load(Ordering::SeqCst) > 1 => {
-                    // Other calls now wait too: their answers should not take a detour
-                    // through this thread.
+                Ok(Turn::Nothing { .. })
+                    if self.lead.calls_waiting.load(Ordering::SeqCst) > 1
+                        || wire.unhandled.len() >= READ_BATCH =>
+                {
+                    // Other calls now wait too, and their answers should not take a detour
+                    // through this thread; or the socket thread has not kept up with what
+                    // this thread left it, and reading on would only pile it up here instead
+                    // of leaving it to the router's flow control.
                     drop(wire);
                     return self.step_aside(call, responder);
                 }
