@@ -30,6 +30,7 @@ use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{Payload, Transport};
 
 use super::reply::{ReplyTo, Responder};
+use super::socket::READ_BATCH;
 use super::{LinkState, Note, Pending, Shared, Wire};
 
 /// The bell, in the leader's poll.
@@ -37,8 +38,6 @@ const BELL: Token = Token(0);
 /// The connection's socket, in the leader's poll (it stays registered for the connection's
 /// life: a stale readiness event only costs a leader one empty read).
 const SOCKET: Token = Token(1);
-/// The most messages a leader reads under one hold of the connection.
-const READ_BATCH: usize = 64;
 
 /// What leading needs, kept in [`Shared`].
 pub(crate) struct Lead {
@@ -217,10 +216,16 @@ impl Shared {
     pub(super) fn give_up_the_lead(&self, wire: &mut Wire) {
         if let Err(reason) = self.lead.give_back_socket(wire) {
             // The socket thread would never hear from the socket again.
-            wire.broken.get_or_insert(reason);
-            self.lead.must_read.store(true, Ordering::SeqCst);
-            self.wake_socket_thread();
+            self.leave_broken(wire, reason);
         }
+    }
+
+    /// Under `wire`: tells the socket thread that the connection is broken, for it to end
+    /// once it has handled what was read before.
+    fn leave_broken(&self, wire: &mut Wire, reason: String) {
+        wire.broken.get_or_insert(reason);
+        self.lead.must_read.store(true, Ordering::SeqCst);
+        self.wake_socket_thread();
     }
 
     /// Waits for the socket and reads until the answer to the call is there, and gives it to
@@ -274,13 +279,8 @@ impl Shared {
                 }
                 Ok(Turn::Nothing { more: read_on }) => more = read_on,
                 Err(reason) => {
-                    // The broken connection is the socket thread's to end, once it has handled
-                    // what was read before the failure.
+                    // Left broken to the socket thread by `read_turn`.
                     wire.led = false;
-                    wire.broken.get_or_insert(reason.clone());
-                    self.lead.must_read.store(true, Ordering::SeqCst);
-                    drop(wire);
-                    self.wake_socket_thread();
                     break Err(Error::lost(reason));
                 }
             }
@@ -316,7 +316,7 @@ impl Shared {
     }
 
     /// Reads what the connection has, up to a batch: the answer to `request` is kept, the
-    /// rest left for the socket thread (woken for it).
+    /// rest left for the socket thread (woken for it), and so is a failure.
     fn read_turn(
         &self,
         wire: &mut Wire,
@@ -337,8 +337,8 @@ impl Shared {
         let read = transport.read_batch(batch, READ_BATCH);
         let mut answer = None;
         for payload in batch.drain(..) {
-            match self.answer_to(call, &payload) {
-                Some(own) if answer.is_none() => answer = own,
+            match self.own_answer(call, &payload) {
+                Some(own) if answer.is_none() => answer = Some(own),
                 _ => unhandled.push(payload),
             }
         }
@@ -357,53 +357,42 @@ impl Shared {
             }
         }
         let handed_over = unhandled.len() > left_before;
-        if handed_over || (answer.is_some() && !drained && failure.is_none()) {
+        if let Some(reason) = &failure {
+            self.leave_broken(wire, reason.clone());
+        } else if handed_over || (answer.is_some() && !drained) {
             self.lead.must_read.store(true, Ordering::SeqCst);
             self.wake_socket_thread();
         }
         match (answer, failure) {
-            (Some(answer), Some(reason)) => {
-                wire.broken.get_or_insert(reason);
-                self.lead.must_read.store(true, Ordering::SeqCst);
-                self.wake_socket_thread();
-                Ok(Turn::Answer(answer))
-            }
-            (Some(answer), None) => Ok(Turn::Answer(answer)),
+            (Some(answer), _) => Ok(Turn::Answer(answer)),
             (None, Some(reason)) => Err(reason),
             (None, None) => Ok(Turn::Nothing { more: !drained }),
         }
     }
 
-    /// Whether `payload` answers `request`: `Some(Some(answer))` for its RESULT or ERROR,
-    /// `Some(None)` for a progressive RESULT (which a one-shot caller does not take, as the
-    /// socket thread would drop it too), `None` for anything else.
-    fn answer_to(&self, call: &LedCall, payload: &[u8]) -> Option<Option<Message>> {
-        let request = call.request;
+    /// The RESULT or ERROR that ends the call, if `payload` is one. Anything else, a
+    /// progressive RESULT of the call included, goes to the socket thread, which drops such a
+    /// result for a call it does not know, as it drops it for any one-shot call.
+    fn own_answer(&self, call: &LedCall, payload: &[u8]) -> Option<Message> {
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = call.serializer.decode(payload).ok()?;
-        let own = match &message {
+        match &message {
             Message::Result {
-                request: answered,
-                details,
-                ..
-            } if *answered == request => {
-                let progress = details.get("progress").and_then(Value::as_bool);
-                if progress == Some(true) {
-                    Some(None)
-                } else {
-                    Some(Some(()))
+                request, details, ..
+            } if *request == call.request => {
+                if details.get("progress").and_then(Value::as_bool) == Some(true) {
+                    return None;
                 }
             }
             Message::Error {
                 request_type: code::CALL,
-                request: answered,
+                request,
                 ..
-            } if *answered == request => {
+            } if *request == call.request => {
                 self.counters.errors.fetch_add(1, Ordering::Relaxed);
-                Some(Some(()))
             }
-            _ => None,
-        }?;
+            _ => return None,
+        }
         self.counters
             .messages_received
             .fetch_add(1, Ordering::Relaxed);
@@ -411,7 +400,7 @@ impl Shared {
             log::debug!("received {:?}", LogSafe(&message));
         }
         memory::large_message_done(payload.len());
-        Some(own.map(|()| message))
+        Some(message)
     }
 
     /// Why the connection a leader read is gone, once the socket thread has said so (it takes

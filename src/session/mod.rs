@@ -548,11 +548,7 @@ impl Shared {
 
     /// Waits until the connection `epoch` is no longer the connected one, or `deadline`;
     /// `None` at the deadline.
-    pub(crate) fn wait_link_change(
-        &self,
-        epoch: u64,
-        deadline: std::time::Instant,
-    ) -> Option<LinkState> {
+    fn wait_link_change(&self, epoch: u64, deadline: std::time::Instant) -> Option<LinkState> {
         let mut link = self.link.lock();
         while link.epoch == epoch && link.state == LinkState::Connected {
             if self

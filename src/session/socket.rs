@@ -31,8 +31,9 @@ const WAKER: Token = Token(0);
 /// How long the connection must have shown no sign of life before the heartbeat asks the
 /// kernel whether the router is still taking our bytes (see `note_progress`).
 const QUIET: Duration = Duration::from_millis(100);
-/// The most messages read under one hold of the connection before handling them.
-const READ_BATCH: usize = 64;
+/// The most messages read under one hold of the connection before handling them (by this
+/// thread, or by a caller reading its own answer).
+pub(super) const READ_BATCH: usize = 64;
 pub(super) const SOCKET: Token = Token(1);
 /// How long `close` waits for the router's GOODBYE before closing anyway.
 const GOODBYE_WAIT: Duration = Duration::from_secs(2);
