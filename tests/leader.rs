@@ -35,6 +35,35 @@ fn register_slow_echo(callee: &Client, delay: Duration) -> String {
     procedure
 }
 
+/// Subscribes `service` to a new topic whose events carry a number, and returns the topic
+/// and the numbers as they come.
+fn subscribe_numbers(service: &Client, name: &str) -> (String, crossbeam_channel::Receiver<u64>) {
+    let topic = unique(name);
+    let (numbers_tx, numbers) = crossbeam_channel::unbounded();
+    service
+        .subscribe(&topic, move |event| {
+            numbers_tx.send(event.arg::<u64>(0).unwrap()).unwrap()
+        })
+        .unwrap();
+    (topic, numbers)
+}
+
+/// Calls `procedure` with `n` on another thread, which returns the outcome and when it came;
+/// returns once the call has had time to reach the router.
+fn call_in_background(
+    service: &Client,
+    procedure: &str,
+    n: u64,
+) -> std::thread::JoinHandle<(
+    Result<izaber_wamp::protocol::Value, izaber_wamp::Error>,
+    Instant,
+)> {
+    let (service, procedure) = (service.clone(), procedure.to_owned());
+    let call = std::thread::spawn(move || (service.call(&procedure, (n,)), Instant::now()));
+    std::thread::sleep(Duration::from_millis(300));
+    call
+}
+
 #[test]
 fn events_invocations_and_answers_for_others_arriving_during_a_call_all_get_through() {
     let router = Router::shared();
@@ -47,13 +76,7 @@ fn events_invocations_and_answers_for_others_arriving_during_a_call_all_get_thro
         // What arrives at `service` while it waits for its own answers: events, invocations
         // of its procedure, and (on another thread, once the events are out) answers to its
         // other calls.
-        let topic = unique("seq");
-        let (events_tx, events) = crossbeam_channel::unbounded();
-        service
-            .subscribe(&topic, move |event| {
-                events_tx.send(event.arg::<u64>(0).unwrap()).unwrap()
-            })
-            .unwrap();
+        let (topic, events) = subscribe_numbers(&service, "seq");
         let double = unique("double");
         service
             .register(&double, |invocation| Ok(invocation.arg::<u64>(0)? * 2))
@@ -145,14 +168,7 @@ fn a_write_waiting_for_room_is_not_held_up_by_a_call_waiting_for_its_answer() {
             })
             .unwrap();
 
-        let call = {
-            let service = service.clone();
-            std::thread::spawn(move || {
-                let answer = service.call(&slow, (7,));
-                (answer, Instant::now())
-            })
-        };
-        std::thread::sleep(Duration::from_millis(300));
+        let call = call_in_background(&service, &slow, 7);
         let publishing = Instant::now();
         // Returns once the whole event is written.
         service.publish(&topic, (&big,)).unwrap();
@@ -215,14 +231,10 @@ fn a_call_waiting_on_a_frozen_router_fails_once_the_heartbeat_gives_up() {
             .reconnect(ReconnectPolicy::every(Duration::from_millis(200)))
             .connect()
             .unwrap();
-        let call = {
-            let service = service.clone();
-            std::thread::spawn(move || service.call(&slow, (1,)))
-        };
-        std::thread::sleep(Duration::from_millis(300));
+        let call = call_in_background(&service, &slow, 1);
         router.freeze();
         let frozen_at = Instant::now();
-        let error = call.join().unwrap().unwrap_err();
+        let error = call.join().unwrap().0.unwrap_err();
         let failed_after = frozen_at.elapsed();
         router.thaw();
         assert!(error.is_connection_error(), "{url}: {error}");
@@ -247,14 +259,10 @@ fn closing_the_client_fails_a_call_waiting_for_its_answer_at_once() {
         let other = quiet_client(router, url, 2);
         let slow = register_slow_echo(&other, Duration::from_secs(30));
         let service = quiet_client(router, url, 1);
-        let call = {
-            let service = service.clone();
-            std::thread::spawn(move || service.call(&slow, (1,)))
-        };
-        std::thread::sleep(Duration::from_millis(300));
+        let call = call_in_background(&service, &slow, 1);
         let closing = Instant::now();
         service.close();
-        let error = call.join().unwrap().unwrap_err();
+        let error = call.join().unwrap().0.unwrap_err();
         assert!(
             matches!(error, izaber_wamp::Error::Closed),
             "{url}: {error}"
@@ -279,13 +287,7 @@ fn a_flood_of_events_during_calls_arrives_whole_and_in_order() {
         let service = quiet_client(router, url, 1);
         let other = quiet_client(router, url, 2);
         let slow = register_slow_echo(&other, Duration::from_millis(1));
-        let topic = unique("flood");
-        let (events_tx, events) = crossbeam_channel::unbounded();
-        service
-            .subscribe(&topic, move |event| {
-                events_tx.send(event.arg::<u64>(0).unwrap()).unwrap()
-            })
-            .unwrap();
+        let (topic, events) = subscribe_numbers(&service, "flood");
         const EVENTS: u64 = 20_000;
         let flood = {
             let other = other.clone();
