@@ -1,7 +1,8 @@
 //! A call that is the only one waiting in its client reads its answer from the socket
-//! itself. These tests make sure that everything else still gets through while it does:
-//! what it reads for others, writes that must wait for room, the heartbeat, and the news that
-//! the connection is gone.
+//! itself, and so does a service's handler worker waiting for its next invocation. These
+//! tests make sure that everything else still gets through while they do: what they read for
+//! others, writes that must wait for room, the heartbeat, INTERRUPT, reconnects, and the news
+//! that the connection is gone.
 
 mod support;
 
@@ -310,4 +311,183 @@ fn a_flood_of_events_during_calls_arrives_whole_and_in_order() {
         assert_eq!(received, (0..EVENTS).collect::<Vec<_>>(), "{url}: in order");
         assert!(calls > 0, "{url}");
     }
+}
+
+/// Registers a procedure on `service` that doubles its argument, and makes a first call, so
+/// that a handler worker exists and, idle after it, reads the connection for the next one.
+fn register_double_and_warm_up(service: &Client, caller: &Client) -> String {
+    let double = unique("double");
+    service
+        .register(&double, |invocation| Ok(invocation.arg::<u64>(0)? * 2))
+        .unwrap();
+    assert_eq!(caller.call(&double, (1,)).unwrap().as_u64(), Some(2));
+    std::thread::sleep(Duration::from_millis(50));
+    double
+}
+
+#[test]
+fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let service = quiet_client(router, url, 1);
+        let other = quiet_client(router, url, 2);
+        let (topic, events) = subscribe_numbers(&service, "service_seq");
+        let double = register_double_and_warm_up(&service, &other);
+        // A handler that calls back through its own client: the worker must not be reading
+        // the connection then, or its answer would never come.
+        let nested = unique("nested");
+        {
+            let (service_for_handler, double) = (service.clone(), double.clone());
+            service
+                .register(&nested, move |invocation| {
+                    let n = invocation.arg::<u64>(0)?;
+                    let doubled = service_for_handler
+                        .call(&double, (n,))
+                        .map_err(|e| izaber_wamp::CallError::failure(&e))?;
+                    Ok(doubled.as_u64().unwrap_or(0) + 1)
+                })
+                .unwrap();
+        }
+
+        const EVENTS: u64 = 300;
+        for i in 0..EVENTS {
+            // Runs of invocations alone (read by the idle worker) between events (which
+            // make it hand the connection back).
+            if i % 3 == 0 {
+                other.publish(&topic, (i,)).unwrap();
+            } else {
+                other.publish(&topic, (i,)).unwrap();
+                assert_eq!(other.call(&double, (i,)).unwrap().as_u64(), Some(2 * i));
+                assert_eq!(
+                    other.call(&double, (i + 1,)).unwrap().as_u64(),
+                    Some(2 * i + 2)
+                );
+            }
+            if i % 50 == 0 {
+                assert_eq!(other.call(&nested, (i,)).unwrap().as_u64(), Some(2 * i + 1));
+            }
+        }
+        let received: Vec<u64> = (0..EVENTS)
+            .map(|_| events.recv_timeout(WAIT).expect("every event"))
+            .collect();
+        assert_eq!(
+            received,
+            (0..EVENTS).collect::<Vec<_>>(),
+            "{url}: events in order"
+        );
+        let stats = service.stats();
+        assert_eq!(stats.invocations, stats.invocations_answered, "{url}");
+        assert_eq!(stats.invocations, 1 + 2 * 200 + 6 * 2, "{url}");
+    }
+}
+
+#[test]
+fn an_invocation_read_by_an_idle_worker_can_be_interrupted() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let service = quiet_client(router, url, 1);
+        let other = quiet_client(router, url, 2);
+        let slow = unique("interruptible");
+        let (cancelled_tx, cancelled) = crossbeam_channel::unbounded();
+        service
+            .register(&slow, move |invocation| {
+                let started = Instant::now();
+                while !invocation.is_cancelled() && started.elapsed() < WAIT {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                cancelled_tx.send(invocation.is_cancelled()).unwrap();
+                Ok(())
+            })
+            .unwrap();
+        register_double_and_warm_up(&service, &other);
+        for _ in 0..3 {
+            let error = other
+                .call_with(
+                    &slow,
+                    (),
+                    (),
+                    &izaber_wamp::CallOptions::new()
+                        .timeout(Duration::from_millis(200))
+                        .cancel_mode(izaber_wamp::CancelMode::Kill),
+                )
+                .unwrap_err();
+            assert!(
+                matches!(error, izaber_wamp::Error::Timeout { .. }),
+                "{url}: {error}"
+            );
+            assert!(
+                cancelled.recv_timeout(WAIT).unwrap(),
+                "{url}: the handler saw the INTERRUPT"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+#[test]
+fn closing_a_service_whose_idle_worker_reads_is_quick() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let service = quiet_client(router, url, 1);
+        let other = quiet_client(router, url, 2);
+        let double = register_double_and_warm_up(&service, &other);
+        let closing = Instant::now();
+        service.close();
+        // The worker reading the connection must let go of it at once: well under the 2 s
+        // close waits at most for the router's GOODBYE.
+        assert!(
+            closing.elapsed() < Duration::from_millis(1500),
+            "{url}: close took {:?}",
+            closing.elapsed()
+        );
+        let error = other.call(&double, (1,)).unwrap_err();
+        assert_eq!(
+            error.wamp_uri(),
+            Some("wamp.error.no_such_procedure"),
+            "{url}"
+        );
+    }
+}
+
+#[test]
+fn a_service_whose_idle_worker_reads_serves_again_after_the_router_restarts() {
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    let reconnecting = |url: &str, user| {
+        router
+            .reconnecting_client(url, user, Duration::from_millis(200))
+            .timeout(WAIT)
+            .ping_interval(None)
+            .connect()
+            .unwrap()
+    };
+    let service = reconnecting(&router.unix_url, 1);
+    let caller = reconnecting(&router.tcp_url, 2);
+    let double = register_double_and_warm_up(&service, &caller);
+
+    router.restart();
+    service.wait_connected(WAIT).unwrap();
+    caller.wait_connected(WAIT).unwrap();
+    let deadline = Instant::now() + WAIT;
+    let mut served = 0;
+    while served < 20 {
+        match caller.call(&double, (served,)) {
+            Ok(value) => {
+                assert_eq!(value.as_u64(), Some(2 * served));
+                served += 1;
+            }
+            Err(e) if Instant::now() < deadline => {
+                assert!(
+                    e.is_connection_error() || e.wamp_uri() == Some("wamp.error.no_such_procedure"),
+                    "{e}"
+                );
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("not served after the restart: {e}"),
+        }
+    }
+    assert_eq!(service.stats().reconnections, 1);
 }

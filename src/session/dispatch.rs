@@ -6,13 +6,18 @@
 //! waiting, so nested calls cannot deadlock the client.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Condvar, Mutex as StdMutex};
-use std::time::Duration;
+use std::sync::{Arc, Condvar, Mutex as StdMutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 
 /// A unit of work: one invocation or one event.
 pub(crate) type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// What an idle worker may do instead of sleeping until a job comes: wait for work of its own
+/// finding until the given time, and return it to be run on the worker (see
+/// [`WorkerPool::set_idle_reader`]).
+pub(crate) type IdleReader = Box<dyn Fn(Instant) -> Option<Job> + Send + Sync + 'static>;
 
 /// How long an idle worker waits for work before its thread ends.
 const IDLE_LIFETIME: Duration = Duration::from_secs(30);
@@ -34,6 +39,7 @@ pub(crate) struct WorkerPool {
 struct PoolShared {
     state: StdMutex<PoolState>,
     work: Condvar,
+    idle_reader: OnceLock<IdleReader>,
 }
 
 struct PoolState {
@@ -55,6 +61,7 @@ impl WorkerPool {
                     on_the_way: false,
                 }),
                 work: Condvar::new(),
+                idle_reader: OnceLock::new(),
             }),
             name: name.to_owned(),
         })
@@ -70,6 +77,13 @@ impl WorkerPool {
         if spawn {
             spawn_worker(&self.shared, &self.name);
         }
+    }
+
+    /// Lets a worker that runs out of jobs call `reader` before it sleeps. The worker does
+    /// not count as idle meanwhile, so jobs that come in the meantime go to other workers.
+    pub fn set_idle_reader(&self, reader: IdleReader) {
+        // Set once, when the session starts.
+        let _ = self.shared.idle_reader.set(reader);
     }
 }
 
@@ -127,6 +141,18 @@ fn worker_loop(shared: &Arc<PoolShared>, name: &str) {
             state = shared.lock();
             continue;
         }
+        if let Some(reader) = shared.idle_reader.get() {
+            drop(state);
+            let found = reader(Instant::now() + IDLE_LIFETIME);
+            let ran = found.is_some();
+            if let Some(job) = found {
+                job();
+            }
+            state = shared.lock();
+            if ran || !state.jobs.is_empty() {
+                continue;
+            }
+        }
         state.idle += 1;
         let (guard, waited) = shared
             .work
@@ -171,6 +197,11 @@ impl ConcurrencyLimit {
             max_queued,
             state: Mutex::new(LimitState::default()),
         })
+    }
+
+    /// True when any number may run at once.
+    pub fn is_unlimited(&self) -> bool {
+        self.max_running.is_none()
     }
 
     /// Runs `job` on `pool` now if the limit allows, queues it otherwise, or refuses it when
@@ -286,6 +317,49 @@ mod tests {
                     .expect("every job of every burst ran");
             }
         }
+    }
+
+    #[test]
+    fn a_worker_in_the_idle_reader_runs_what_it_finds_and_others_take_the_queue() {
+        let pool = WorkerPool::new("test");
+        // The reader waits for a job from `found` (as a worker reading the connection waits
+        // for an invocation), and says which thread it ran on.
+        let (found_tx, found) = crossbeam_channel::unbounded::<Job>();
+        let (reading_tx, reading) = crossbeam_channel::unbounded();
+        pool.set_idle_reader(Box::new(move |until| {
+            reading_tx.send(std::thread::current().id()).unwrap();
+            found
+                .recv_deadline(until.min(Instant::now() + Duration::from_secs(10)))
+                .ok()
+        }));
+        let (done_tx, done) = crossbeam_channel::unbounded();
+        let first = done_tx.clone();
+        pool.run(Box::new(move || {
+            first.send(std::thread::current().id()).unwrap()
+        }));
+        let worker = done.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            reading.recv_timeout(Duration::from_secs(5)).unwrap(),
+            worker
+        );
+
+        // While that worker reads, a queued job goes to another one.
+        let second = done_tx.clone();
+        pool.run(Box::new(move || {
+            second.send(std::thread::current().id()).unwrap()
+        }));
+        let other = done.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_ne!(other, worker, "a worker busy reading took a queued job");
+
+        // What the reader finds runs on its own thread.
+        let third = done_tx.clone();
+        found_tx
+            .send(Box::new(move || {
+                third.send(std::thread::current().id()).unwrap()
+            }))
+            .unwrap();
+        let ran_on = done.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert!(ran_on == worker || ran_on == other, "{ran_on:?}");
     }
 
     /// Figures, not a check: `cargo test --release --lib burst_dispatch_figures -- --ignored

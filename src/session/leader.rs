@@ -17,7 +17,15 @@
 //! waiting, the hand-off through the socket thread is cheaper than a leader reading answers
 //! for others, so nobody starts leading then, and a leader that sees other calls start
 //! hands its own over.
+//!
+//! A service's handler worker leads the same way while it waits for work
+//! ([`Shared::lead_while_idle`]): when the first thing it reads is an INVOCATION of a
+//! registration without a concurrency limit, it notes the invocation as running (for
+//! INTERRUPT and closing), gives the socket back and runs the handler itself, where the socket
+//! thread would have read the INVOCATION and woken a worker for it. Anything else it reads goes to the
+//! socket thread as above, and it stops leading; so does it when a call starts.
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Instant;
 
@@ -29,8 +37,9 @@ use crate::memory;
 use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{Payload, Transport};
 
+use super::dispatch::Job;
 use super::reply::{ReplyTo, Responder};
-use super::socket::READ_BATCH;
+use super::socket::{Arrived, READ_BATCH, invocation_job};
 use super::{LinkState, Note, Pending, Shared, Wire};
 
 /// The bell, in the leader's poll.
@@ -51,6 +60,8 @@ pub(crate) struct Lead {
     socket_registry: Registry,
     /// Calls whose callers are waiting for the answer, in the whole client.
     calls_waiting: AtomicUsize,
+    /// The leader is a handler worker waiting for work, which steps aside when a call starts.
+    idle_leading: AtomicBool,
     /// The leader left messages in [`Wire::unhandled`], or stopped without reading all there
     /// was: the socket thread must read.
     pub(super) must_read: AtomicBool,
@@ -88,6 +99,7 @@ impl Lead {
             registry,
             socket_registry,
             calls_waiting: AtomicUsize::new(0),
+            idle_leading: AtomicBool::new(false),
             must_read: AtomicBool::new(false),
         })
     }
@@ -161,9 +173,9 @@ struct LedCall {
 }
 
 /// How a leader's turn at the socket ended.
-enum Turn {
-    /// Its answer.
-    Answer(Message),
+enum Turn<T> {
+    /// What it waited for: a caller's answer, or a handler worker's invocation.
+    Kept(T),
     /// Nothing yet: wait for the socket again, or (`more`) read on at once.
     Nothing { more: bool },
 }
@@ -172,6 +184,11 @@ impl Shared {
     /// Counts a call as waiting for its answer until the returned guard is dropped.
     pub(crate) fn call_waiting(&self) -> WaitingCall<'_> {
         self.lead.calls_waiting.fetch_add(1, Ordering::SeqCst);
+        if self.lead.idle_leading.load(Ordering::SeqCst) {
+            // A handler worker reads the connection while it waits: it makes way for the
+            // calls, which read their own answers more cheaply.
+            let _ = self.lead.bell.wake();
+        }
         WaitingCall(&self.lead)
     }
 
@@ -261,8 +278,9 @@ impl Shared {
                 drop(wire);
                 return self.step_aside(call, responder);
             }
-            match self.read_turn(&mut wire, call, readable, &mut leader.batch) {
-                Ok(Turn::Answer(answer)) => {
+            let keep = |payload: &Payload, _| self.own_answer(call, payload);
+            match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
+                Ok(Turn::Kept(answer)) => {
                     self.give_up_the_lead(&mut wire);
                     break Ok(answer);
                 }
@@ -315,15 +333,17 @@ impl Shared {
         Ok(())
     }
 
-    /// Reads what the connection has, up to a batch: the answer to `request` is kept, the
-    /// rest left for the socket thread (woken for it), and so is a failure.
-    fn read_turn(
+    /// Reads what the connection has, up to a batch: the first message `keep` takes is kept,
+    /// the rest left for the socket thread (woken for it), and so is a failure. `keep` is
+    /// also told whether the message is the first this leader has read since it took the
+    /// socket, so that the socket thread has seen all that came before it.
+    fn read_turn<T>(
         &self,
         wire: &mut Wire,
-        call: &LedCall,
         readable: bool,
         batch: &mut Vec<Payload>,
-    ) -> Result<Turn, String> {
+        mut keep: impl FnMut(&Payload, bool) -> Option<T>,
+    ) -> Result<Turn<T>, String> {
         let Wire {
             transport,
             unhandled,
@@ -335,11 +355,15 @@ impl Shared {
         }
         let left_before = unhandled.len();
         let read = transport.read_batch(batch, READ_BATCH);
-        let mut answer = None;
-        for payload in batch.drain(..) {
-            match self.own_answer(call, &payload) {
-                Some(own) if answer.is_none() => answer = Some(own),
-                _ => unhandled.push(payload),
+        let mut kept = None;
+        for (index, payload) in batch.drain(..).enumerate() {
+            let first = index == 0 && left_before == 0;
+            match kept {
+                None => match keep(&payload, first) {
+                    Some(found) => kept = Some(found),
+                    None => unhandled.push(payload),
+                },
+                Some(_) => unhandled.push(payload),
             }
         }
         let (drained, mut failure) = (read.drained, read.failure);
@@ -359,12 +383,12 @@ impl Shared {
         let handed_over = unhandled.len() > left_before;
         if let Some(reason) = &failure {
             self.leave_broken(wire, reason.clone());
-        } else if handed_over || (answer.is_some() && !drained) {
+        } else if handed_over || (kept.is_some() && !drained) {
             self.lead.must_read.store(true, Ordering::SeqCst);
             self.wake_socket_thread();
         }
-        match (answer, failure) {
-            (Some(answer), _) => Ok(Turn::Answer(answer)),
+        match (kept, failure) {
+            (Some(kept), _) => Ok(Turn::Kept(kept)),
             (None, Some(reason)) => Err(reason),
             (None, None) => Ok(Turn::Nothing { more: !drained }),
         }
@@ -401,6 +425,135 @@ impl Shared {
         }
         memory::large_message_done(payload.len());
         Some(message)
+    }
+
+    /// Called by a handler worker that has run out of jobs (see the module's doc): when this
+    /// client has registrations and nobody calls or leads, reads the connection until
+    /// `until`, and returns the run of the first INVOCATION read, if it was the first thing
+    /// read and its registration has no concurrency limit, for the worker to run itself.
+    /// `None` once it stopped for anything else.
+    pub(crate) fn lead_while_idle(self: &Arc<Self>, until: Instant) -> Option<Job> {
+        if self.registered.read().is_empty() || self.lead.calls_waiting.load(Ordering::SeqCst) > 0 {
+            return None;
+        }
+        let mut leader = self.lead.poll.try_lock()?;
+        let (epoch, serializer) = {
+            let mut wire = self.wire.lock();
+            let serializer = wire.transport.as_ref()?.serializer();
+            if !self.lead.take_socket(&mut wire) {
+                return None;
+            }
+            self.lead.idle_leading.store(true, Ordering::SeqCst);
+            (wire.epoch, serializer)
+        };
+        let job = self.lead_until_invoked(&mut leader, epoch, serializer, until);
+        self.lead.idle_leading.store(false, Ordering::SeqCst);
+        job
+    }
+
+    fn lead_until_invoked(
+        self: &Arc<Self>,
+        leader: &mut LeaderPoll,
+        epoch: u64,
+        serializer: Serializer,
+        until: Instant,
+    ) -> Option<Job> {
+        let mut more = false;
+        loop {
+            // Set when a call started before this thread said it leads: it did not ring.
+            let mut step_aside = self.lead.calls_waiting.load(Ordering::SeqCst) > 0;
+            let mut readable = more;
+            if !more && !step_aside {
+                let left = until.checked_duration_since(Instant::now());
+                let LeaderPoll { poll, events, .. } = leader;
+                match left.map(|left| poll.poll(events, Some(left))) {
+                    Some(Ok(())) => {
+                        readable = events.iter().any(|e| e.token() == SOCKET);
+                        step_aside = events.iter().any(|e| e.token() == BELL);
+                    }
+                    Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    Some(Err(_)) | None => step_aside = true,
+                }
+            }
+            let mut wire = self.wire.lock();
+            if !wire.led || wire.epoch != epoch || wire.transport.is_none() {
+                // The socket thread took the connection away.
+                return None;
+            }
+            if step_aside || wire.interest != Interest::READABLE {
+                self.give_up_the_lead(&mut wire);
+                return None;
+            }
+            let keep = |payload: &Payload, first| {
+                if first {
+                    self.invocation_to_run(payload, epoch, serializer)
+                } else {
+                    None
+                }
+            };
+            match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
+                Ok(Turn::Kept(job)) => {
+                    self.give_up_the_lead(&mut wire);
+                    return Some(job);
+                }
+                Ok(Turn::Nothing { .. }) if !wire.unhandled.is_empty() => {
+                    // Something other than an invocation came: the socket thread's work.
+                    self.give_up_the_lead(&mut wire);
+                    return None;
+                }
+                Ok(Turn::Nothing { more: read_on }) => more = read_on,
+                Err(_) => {
+                    // Left broken to the socket thread by `read_turn`.
+                    wire.led = false;
+                    return None;
+                }
+            }
+        }
+    }
+
+    /// The run of the INVOCATION in `payload`, when it is one whose handler this thread may
+    /// run itself, noted as running before anything read after it reaches the socket thread.
+    fn invocation_to_run(
+        self: &Arc<Self>,
+        payload: &Payload,
+        epoch: u64,
+        serializer: Serializer,
+    ) -> Option<Job> {
+        // Anything undecodable is the socket thread's to fail the connection over.
+        let Ok(Message::Invocation {
+            request,
+            registration,
+            details,
+            args,
+            kwargs,
+        }) = serializer.decode(payload)
+        else {
+            return None;
+        };
+        // Unknown here (perhaps the socket thread has not yet handled its REGISTERED), or
+        // behind a limit the socket thread keeps: the socket thread's.
+        let entry = self.registered.read().get(&registration).cloned()?;
+        if !entry.limit.is_unlimited() {
+            return None;
+        }
+        self.counters
+            .messages_received
+            .fetch_add(1, Ordering::Relaxed);
+        self.counters.invocations.fetch_add(1, Ordering::Relaxed);
+        if log::log_enabled!(log::Level::Debug) {
+            log::debug!("received INVOCATION {request} of registration {registration}");
+        }
+        let arrived = Arrived {
+            request,
+            details,
+            args,
+            kwargs,
+            size: payload.len(),
+        };
+        let (job, state) = invocation_job(self, epoch, &entry, arrived);
+        // Before the socket thread can read an INTERRUPT for it.
+        self.running.lock().insert(request, state);
+        Some(job)
     }
 
     /// Why the connection a leader read is gone, once the socket thread has said so (it takes

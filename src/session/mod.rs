@@ -28,6 +28,7 @@ mod scram;
 mod socket;
 mod table;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -323,8 +324,6 @@ pub(crate) enum Note {
     /// A request is on the wire: route its replies to the pending entry. Sent before the
     /// frame is written, so it is there before any reply can be read.
     Request(Id, Pending),
-    /// The final YIELD or ERROR of this INVOCATION is on the wire.
-    InvocationAnswered(Id),
     /// A frame is only partly written: the socket thread writes the rest (when the socket
     /// takes more) and then answers this, if the sender waits for it.
     Unflushed(Option<Responder<()>>),
@@ -455,6 +454,13 @@ pub(crate) struct Shared {
     pub hooks: Mutex<Hooks>,
     /// Lets a waiting caller read its own answer ([`leader`]).
     pub(crate) lead: leader::Lead,
+    /// The registrations in place, by the router's id, kept by the socket thread for a
+    /// handler worker that reads an INVOCATION itself ([`leader`]).
+    pub(crate) registered: table::Published<Registration>,
+    /// Invocations of the current connection whose handler is queued or running, by request:
+    /// for INTERRUPT, and for a close that waits for handlers. Whoever reads an INVOCATION
+    /// adds it; it leaves when its final answer is on the wire.
+    pub(crate) running: Mutex<HashMap<Id, Arc<handler::InvocationState>>>,
     /// The socket thread, joined by `close`.
     pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// Set when the session ends for good: disconnects once its leave hooks have returned,
@@ -688,7 +694,7 @@ impl Shared {
             None => None,
         };
         if let Some(invocation) = finishes_invocation {
-            self.note(Note::InvocationAnswered(invocation));
+            self.running.lock().remove(&invocation);
         }
         self.counters.messages_sent.fetch_add(1, Ordering::Relaxed);
         let transport = wire.transport.as_mut().expect("checked above");
@@ -843,6 +849,8 @@ pub(crate) mod testing {
             link_changed: Condvar::new(),
             counters: Counters::default(),
             pool: WorkerPool::new("test-handler"),
+            registered: table::Published::default(),
+            running: Mutex::new(HashMap::new()),
             hooks: Mutex::new(Hooks::default()),
             thread: Mutex::new(None),
             leave_hooks: Mutex::new(None),

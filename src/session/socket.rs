@@ -17,7 +17,7 @@ use crate::memory;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Traffic, Transport};
 
-use super::dispatch::WorkerPool;
+use super::dispatch::{Job, WorkerPool};
 use super::handler::{CallError, Event, Invocation, InvocationState};
 use super::reconnect::connect_and_join;
 use super::reply::{ReplyTo, Responder};
@@ -80,6 +80,8 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         draining: std::sync::atomic::AtomicBool::new(false),
         counters: Counters::default(),
         pool: WorkerPool::new("wamp-handler"),
+        registered: super::table::Published::default(),
+        running: Mutex::new(HashMap::new()),
         hooks: Mutex::new(hooks),
         thread: Mutex::new(None),
         leave_hooks: Mutex::new(None),
@@ -94,11 +96,10 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         epoch: 1,
         endpoint: joined.endpoint,
         pending: HashMap::new(),
-        registrations: LiveTable::new(),
+        registrations: LiveTable::published(shared.registered.clone()),
         subscriptions: LiveTable::new(),
         testaments: Vec::new(),
         retries: Vec::new(),
-        invocations: HashMap::new(),
         closing: None,
         awaiting_flush: Vec::new(),
         unflushed: false,
@@ -110,6 +111,10 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         seen_traffic: (0, 0, None),
     };
     socket.register_socket()?;
+    let session = Arc::downgrade(&shared);
+    shared.pool.set_idle_reader(Box::new(move |until| {
+        session.upgrade()?.lead_while_idle(until)
+    }));
     let thread = std::thread::Builder::new()
         .name("wamp-session".into())
         .spawn(move || socket.run())
@@ -153,8 +158,6 @@ pub(super) struct SocketLoop {
     pub(super) testaments: Vec<Arc<Testament>>,
     /// Registrations to try again (the router still held the URI for our dead session).
     pub(super) retries: Vec<(Instant, Arc<Registration>, u32)>,
-    /// Invocations whose handler is still running, for INTERRUPT.
-    invocations: HashMap<Id, Arc<InvocationState>>,
     /// Set once `close` is called while handlers run: the session ends when they have all
     /// answered, or at the deadline.
     closing: Option<Closing>,
@@ -214,7 +217,7 @@ impl SocketLoop {
     /// Tells the handlers still running that nobody can receive their answer any more (the
     /// session that invoked them is gone), so that a long one may stop early.
     fn abandon_invocations(&mut self) {
-        for (_, state) in self.invocations.drain() {
+        for (_, state) in self.shared.running.lock().drain() {
             state.interrupt("killnowait");
         }
     }
@@ -259,9 +262,6 @@ impl SocketLoop {
             match note {
                 Note::Request(id, pending) => {
                     self.pending.insert(id, pending);
-                }
-                Note::InvocationAnswered(id) => {
-                    self.invocations.remove(&id);
                 }
                 Note::Unflushed(written) => {
                     self.unflushed = true;
@@ -495,7 +495,9 @@ impl SocketLoop {
 
     /// How many invocations other than `own_invocation` have a handler running or queued.
     fn running_handlers(&self, own_invocation: Option<Id>) -> usize {
-        self.invocations
+        self.shared
+            .running
+            .lock()
             .keys()
             .filter(|request| Some(**request) != own_invocation)
             .count()
@@ -670,7 +672,7 @@ impl SocketLoop {
                     continue;
                 }
                 if let Some(invocation) = finishes_invocation {
-                    self.invocations.remove(&invocation);
+                    self.shared.running.lock().remove(&invocation);
                 }
                 let transport = match wire.connected() {
                     Ok(transport) => transport,
@@ -754,7 +756,7 @@ impl SocketLoop {
                 }
                 Command::ForgetInvocation { request, epoch } => {
                     if epoch == self.epoch {
-                        self.invocations.remove(&request);
+                        self.shared.running.lock().remove(&request);
                     }
                 }
                 Command::Close { own_invocation } => {
@@ -1144,7 +1146,8 @@ impl SocketLoop {
                 kwargs,
             } => self.invoke(request, registration, details, args, kwargs, size),
             Message::Interrupt { request, options } => {
-                if let Some(state) = self.invocations.get(&request) {
+                let running = self.shared.running.lock().get(&request).cloned();
+                if let Some(state) = running {
                     let mode = options
                         .get("mode")
                         .and_then(Value::as_str)
@@ -1153,7 +1156,7 @@ impl SocketLoop {
                     // Not started yet (queued behind its concurrency limit): it will not run,
                     // and with `kill` the router waits for our word, so it gets it now.
                     if state.skip() {
-                        self.invocations.remove(&request);
+                        self.shared.running.lock().remove(&request);
                         if mode != "killnowait" {
                             self.send_invocation_error(
                                 request,
@@ -1214,50 +1217,17 @@ impl SocketLoop {
             );
             return;
         };
-        let state = InvocationState::new();
-        self.invocations.insert(request, state.clone());
-        let procedure = details
-            .get("procedure")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| entry.procedure.clone());
-        let shared = self.shared.clone();
-        let invocation = Invocation {
+        let arrived = Arrived {
+            request,
+            details,
             args,
             kwargs,
-            details,
-            procedure,
-            request,
-            epoch: self.epoch,
-            state: state.clone(),
-            shared: shared.clone(),
+            size,
         };
-        let answer = Answer {
-            invocation: request,
-            epoch: self.epoch,
-            last: true,
-        };
-        let handler = entry.handler.clone();
-        let job = Box::new(move || {
-            // Cancelled while it waited behind the procedure's concurrency limit: the
-            // session has answered for it already. Abandoned (the connection went away
-            // meanwhile): nobody wants the answer, so it does not start either.
-            if !state.start() {
-                return;
-            }
-            if state.is_interrupted() {
-                answer_invocation(&shared, answer, &state, Err(canceled()));
-                return;
-            }
-            let running = super::RUNNING_INVOCATION.replace(Some((shared.identity(), request)));
-            let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
-                .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
-            super::RUNNING_INVOCATION.set(running);
-            answer_invocation(&shared, answer, &state, outcome);
-            memory::large_message_done(size);
-        });
+        let (job, state) = invocation_job(&self.shared, self.epoch, &entry, arrived);
+        self.shared.running.lock().insert(request, state);
         if let Err(full) = entry.limit.submit(&self.shared.pool, job) {
-            self.invocations.remove(&request);
+            self.shared.running.lock().remove(&request);
             self.shared
                 .counters
                 .rejected_by_queue_limit
@@ -1405,6 +1375,77 @@ pub(crate) fn run_join_hooks(owner: &Shared, hooks: &[super::JoinHook], details:
 
 /// Sends the handler's outcome as YIELD or ERROR, on the connection the invocation came on,
 /// unless the router no longer wants it.
+/// An INVOCATION as it arrived, for [`invocation_job`].
+pub(super) struct Arrived {
+    pub request: Id,
+    pub details: Dict,
+    pub args: Vec<Value>,
+    pub kwargs: Dict,
+    /// Its encoded size.
+    pub size: usize,
+}
+
+/// The run of `entry`'s handler for an INVOCATION that came on connection `epoch`, for a
+/// worker, and the state the session keeps for an INTERRUPT. Made by the socket thread, or
+/// by a handler worker that read the INVOCATION itself (see [`super::leader`]).
+pub(super) fn invocation_job(
+    shared: &Arc<Shared>,
+    epoch: u64,
+    entry: &Registration,
+    arrived: Arrived,
+) -> (Job, Arc<InvocationState>) {
+    let Arrived {
+        request,
+        details,
+        args,
+        kwargs,
+        size,
+    } = arrived;
+    let state = InvocationState::new();
+    let procedure = details
+        .get("procedure")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .unwrap_or_else(|| entry.procedure.clone());
+    let shared = shared.clone();
+    let invocation = Invocation {
+        args,
+        kwargs,
+        details,
+        procedure,
+        request,
+        epoch,
+        state: state.clone(),
+        shared: shared.clone(),
+    };
+    let answer = Answer {
+        invocation: request,
+        epoch,
+        last: true,
+    };
+    let handler = entry.handler.clone();
+    let running = state.clone();
+    let job = Box::new(move || {
+        // Cancelled while it waited behind the procedure's concurrency limit: the session
+        // has answered for it already. Abandoned (the connection went away meanwhile):
+        // nobody wants the answer, so it does not start either.
+        if !running.start() {
+            return;
+        }
+        if running.is_interrupted() {
+            answer_invocation(&shared, answer, &running, Err(canceled()));
+            return;
+        }
+        let before = super::RUNNING_INVOCATION.replace(Some((shared.identity(), request)));
+        let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
+            .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
+        super::RUNNING_INVOCATION.set(before);
+        answer_invocation(&shared, answer, &running, outcome);
+        memory::large_message_done(size);
+    });
+    (job, state)
+}
+
 fn answer_invocation(
     shared: &Arc<Shared>,
     answer: Answer,

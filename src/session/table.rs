@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use parking_lot::RwLock;
+
 use crate::protocol::Id;
 
 use super::{Registration, Subscription};
@@ -49,7 +51,13 @@ pub(crate) struct LiveTable<T> {
     by_router: HashMap<Id, Vec<Arc<T>>>,
     /// Our id → the router's id on the current connection.
     router_ids: HashMap<u64, Id>,
+    /// The first entry under each router id, kept up to date for threads other than the
+    /// socket thread (see [`LiveTable::published`]).
+    published: Option<Published<T>>,
 }
+
+/// The first entry under each router id of a [`LiveTable`], readable by other threads.
+pub(crate) type Published<T> = Arc<RwLock<HashMap<Id, Arc<T>>>>;
 
 impl<T: Entry> LiveTable<T> {
     pub fn new() -> LiveTable<T> {
@@ -57,6 +65,17 @@ impl<T: Entry> LiveTable<T> {
             wanted: HashMap::new(),
             by_router: HashMap::new(),
             router_ids: HashMap::new(),
+            published: None,
+        }
+    }
+
+    /// A table that keeps `published` equal to what [`get`](Self::get)`(id).first()` gives
+    /// for every router id, for threads that read the connection themselves.
+    pub fn published(published: Published<T>) -> LiveTable<T> {
+        published.write().clear();
+        LiveTable {
+            published: Some(published),
+            ..LiveTable::new()
         }
     }
 
@@ -69,6 +88,7 @@ impl<T: Entry> LiveTable<T> {
             self.detach(local_id, previous);
         }
         self.by_router.entry(router_id).or_default().push(entry);
+        self.publish(router_id);
     }
 
     /// The entries the router knows as `router_id` (none when it is not ours).
@@ -106,6 +126,7 @@ impl<T: Entry> LiveTable<T> {
     /// The router took `router_id` away, from every entry that shared it.
     pub fn revoke(&mut self, router_id: Id) -> Vec<Arc<T>> {
         let entries = self.by_router.remove(&router_id).unwrap_or_default();
+        self.publish(router_id);
         for entry in &entries {
             self.router_ids.remove(&entry.local_id());
             self.wanted.remove(&entry.local_id());
@@ -117,6 +138,7 @@ impl<T: Entry> LiveTable<T> {
     /// wanted: they are returned, to be made again.
     pub fn uninstall(&mut self, router_id: Id) -> Vec<Arc<T>> {
         let entries = self.by_router.remove(&router_id).unwrap_or_default();
+        self.publish(router_id);
         for entry in &entries {
             self.router_ids.remove(&entry.local_id());
         }
@@ -127,6 +149,9 @@ impl<T: Entry> LiveTable<T> {
     /// on the next connection; entries of join hooks are dropped, as the hooks redo them.
     pub fn reset_connection(&mut self) -> Vec<Arc<T>> {
         self.by_router.clear();
+        if let Some(published) = &self.published {
+            published.write().clear();
+        }
         self.router_ids.clear();
         self.wanted.retain(|_, entry| entry.restore());
         let mut entries: Vec<_> = self.wanted.values().cloned().collect();
@@ -148,6 +173,22 @@ impl<T: Entry> LiveTable<T> {
                 self.by_router.remove(&router_id);
             }
         }
+        self.publish(router_id);
+    }
+
+    fn publish(&self, router_id: Id) {
+        let Some(published) = &self.published else {
+            return;
+        };
+        let mut published = published.write();
+        match self
+            .by_router
+            .get(&router_id)
+            .and_then(|entries| entries.first())
+        {
+            Some(first) => published.insert(router_id, first.clone()),
+            None => published.remove(&router_id),
+        };
     }
 }
 
@@ -200,6 +241,29 @@ mod tests {
         table.install(71, Arc::new(Item(2, true)));
         assert_eq!(ids(&table.revoke(71)), [1, 2]);
         assert_eq!(table.counts(), (0, 0));
+    }
+
+    #[test]
+    fn the_published_map_follows_the_first_entry_under_each_router_id() {
+        let published = Published::default();
+        let mut table = LiveTable::published(published.clone());
+        let first = |id| published.read().get(&id).map(|e: &Arc<Item>| e.0);
+        table.install(70, Arc::new(Item(1, true)));
+        table.install(70, Arc::new(Item(2, true)));
+        table.install(80, Arc::new(Item(3, true)));
+        assert_eq!((first(70), first(80)), (Some(1), Some(3)));
+        table.forget(1);
+        assert_eq!(first(70), Some(2));
+        // Moved to another router id.
+        table.install(81, Arc::new(Item(3, true)));
+        assert_eq!((first(80), first(81)), (None, Some(3)));
+        table.uninstall(70);
+        assert_eq!(first(70), None);
+        table.install(90, Arc::new(Item(2, true)));
+        table.revoke(90);
+        assert_eq!(first(90), None);
+        table.reset_connection();
+        assert!(published.read().is_empty());
     }
 
     #[test]
