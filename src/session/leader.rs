@@ -173,9 +173,9 @@ struct LedCall {
 }
 
 /// How a leader's turn at the socket ended.
-enum Turn<T> {
-    /// What it waited for: a caller's answer, or a handler worker's invocation.
-    Kept(T),
+enum Turn {
+    /// It took what it waited for: a caller's answer, or a handler worker's invocations.
+    Kept,
     /// Nothing yet: wait for the socket again, or (`more`) read on at once.
     Nothing { more: bool },
 }
@@ -278,11 +278,18 @@ impl Shared {
                 drop(wire);
                 return self.step_aside(call, responder);
             }
-            let keep = |payload: &Payload, _| self.own_answer(call, payload);
+            let mut answer = None;
+            let keep = |payload: &Payload, _| {
+                if answer.is_some() {
+                    return false;
+                }
+                answer = self.own_answer(call, payload);
+                answer.is_some()
+            };
             match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
-                Ok(Turn::Kept(answer)) => {
+                Ok(Turn::Kept) => {
                     self.give_up_the_lead(&mut wire);
-                    break Ok(answer);
+                    break Ok(answer.expect("kept"));
                 }
                 Ok(Turn::Nothing { .. })
                     if self.lead.calls_waiting.load(Ordering::SeqCst) > 1
@@ -333,17 +340,17 @@ impl Shared {
         Ok(())
     }
 
-    /// Reads what the connection has, up to a batch: the first message `keep` takes is kept,
-    /// the rest left for the socket thread (woken for it), and so is a failure. `keep` is
-    /// also told whether the message is the first this leader has read since it took the
-    /// socket, so that the socket thread has seen all that came before it.
-    fn read_turn<T>(
+    /// Reads what the connection has, up to a batch: what `keep` takes (returning true) is
+    /// its, the rest is left for the socket thread (woken for it), and so is a failure.
+    /// `keep` is also told whether the message is in order: nothing read before it is left
+    /// for the socket thread to handle.
+    fn read_turn(
         &self,
         wire: &mut Wire,
         readable: bool,
         batch: &mut Vec<Payload>,
-        mut keep: impl FnMut(&Payload, bool) -> Option<T>,
-    ) -> Result<Turn<T>, String> {
+        mut keep: impl FnMut(&Payload, bool) -> bool,
+    ) -> Result<Turn, String> {
         let Wire {
             transport,
             unhandled,
@@ -355,15 +362,13 @@ impl Shared {
         }
         let left_before = unhandled.len();
         let read = transport.read_batch(batch, READ_BATCH);
-        let mut kept = None;
-        for (index, payload) in batch.drain(..).enumerate() {
-            let first = index == 0 && left_before == 0;
-            match kept {
-                None => match keep(&payload, first) {
-                    Some(found) => kept = Some(found),
-                    None => unhandled.push(payload),
-                },
-                Some(_) => unhandled.push(payload),
+        let mut kept = false;
+        for payload in batch.drain(..) {
+            let in_order = unhandled.is_empty();
+            if keep(&payload, in_order) {
+                kept = true;
+            } else {
+                unhandled.push(payload);
             }
         }
         let (drained, mut failure) = (read.drained, read.failure);
@@ -383,14 +388,14 @@ impl Shared {
         let handed_over = unhandled.len() > left_before;
         if let Some(reason) = &failure {
             self.leave_broken(wire, reason.clone());
-        } else if handed_over || (kept.is_some() && !drained) {
+        } else if handed_over || (kept && !drained) {
             self.lead.must_read.store(true, Ordering::SeqCst);
             self.wake_socket_thread();
         }
         match (kept, failure) {
-            (Some(kept), _) => Ok(Turn::Kept(kept)),
-            (None, Some(reason)) => Err(reason),
-            (None, None) => Ok(Turn::Nothing { more: !drained }),
+            (true, _) => Ok(Turn::Kept),
+            (false, Some(reason)) => Err(reason),
+            (false, None) => Ok(Turn::Nothing { more: !drained }),
         }
     }
 
@@ -484,17 +489,27 @@ impl Shared {
                 self.give_up_the_lead(&mut wire);
                 return None;
             }
-            let keep = |payload: &Payload, first| {
-                if first {
-                    self.invocation_to_run(payload, epoch, serializer)
-                } else {
-                    None
-                }
+            // Invocations in a row from the start are this thread's: the first to run here,
+            // the others on workers it wakes, as the socket thread would have.
+            let mut jobs = Vec::new();
+            let keep = |payload: &Payload, in_order: bool| {
+                let job = in_order
+                    .then(|| self.invocation_to_run(payload, epoch, serializer))
+                    .flatten();
+                let kept = job.is_some();
+                jobs.extend(job);
+                kept
             };
             match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
-                Ok(Turn::Kept(job)) => {
+                Ok(Turn::Kept) => {
                     self.give_up_the_lead(&mut wire);
-                    return Some(job);
+                    drop(wire);
+                    let mut jobs = jobs.into_iter();
+                    let own = jobs.next();
+                    for job in jobs {
+                        self.pool.run(job);
+                    }
+                    return own;
                 }
                 Ok(Turn::Nothing { .. }) if !wire.unhandled.is_empty() => {
                     // Something other than an invocation came: the socket thread's work.
