@@ -838,35 +838,47 @@ def render_peers(args, results):
     return "\n".join(lines)
 
 
+def callee_impls(args):
+    """The callees compared: ours, swampyer's, the floor, and with --baseline the earlier build."""
+    return list(CALLEES) + ([BASELINE] if args.baseline else [])
+
+
 def compare_callees(args, program, router, configs, sizes, worker_pids):
-    """With --callee-rounds N: for each configuration, each callee (ours, swampyer's and the callee
-    floor) serves our caller N times; what each invocation costs the callee is the figure."""
+    """With --callee-rounds N: for each configuration, each callee (ours, swampyer's, the callee
+    floor, and the --baseline build) serves our caller N times; what each invocation costs the
+    callee is the figure. Rounds take the callees in turn, rotating which goes first, each one
+    started afresh, so that a slow spell of the machine falls on all of them alike."""
     results = []  # (config, callee impl, round, report or None, error or None)
     if not args.callee_rounds:
         return results
     # the 1 MiB phase says nothing new about a callee and takes long with swampyer's
     sizes = [x if sizes[i - 1] != "--big-calls" else "0" for i, x in enumerate(sizes)]
+    impls = callee_impls(args)
     for endpoint, serializer, _ in configs:
         url = router.info["urls"][endpoint]
-        for impl in CALLEES:
-            callee = Callee(program[impl] + bench_args("callee", url, serializer, CALLEE))
-            try:
-                for n in range(args.callee_rounds):
+        for n in range(args.callee_rounds):
+            shift = n % len(impls)
+            for impl in impls[shift:] + impls[:shift]:
+                log("{} {} callee {} round {}/{}".format(endpoint, serializer, impl, n + 1, args.callee_rounds))
+                try:
+                    callee = Callee(program[impl] + bench_args("callee", url, serializer, CALLEE))
+                except RuntimeError as e:
+                    log("FAILED:", e)
+                    results.append(((endpoint, serializer), impl, n + 1, None, str(e)))
+                    continue
+                try:
                     cmd = program[RUST] + bench_args("caller", url, serializer, CALLER) + sizes
                     cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
                     cmd += ["--observe", "callee:{}".format(callee.pid)]
-                    log("{} {} callee {} round {}/{}".format(endpoint, serializer, impl, n + 1, args.callee_rounds))
                     report, error = run_caller(cmd, 120 + args.calls * 0.02 + args.duration)
                     trouble = callee.trouble()
                     if trouble:
                         error, report = (error or "") + "\n" + trouble, None
-                        callee.stop()
-                        callee = Callee(program[impl] + bench_args("callee", url, serializer, CALLEE))
                     if error:
                         log("FAILED:", error)
                     results.append(((endpoint, serializer), impl, n + 1, report, error))
-            finally:
-                callee.stop()
+                finally:
+                    callee.stop()
     return results
 
 
@@ -880,11 +892,14 @@ def render_callees(args, configs, results):
     w("## The callee's cost per invocation")
     w("")
     w(
-        "Each callee in turn (ours, swampyer's, and the callee floor: `examples/bench_floor.rs --role callee`, "
-        "one thread on one blocking socket answering each INVOCATION with a YIELD, no handler threads) serves "
-        "our caller, {} rounds per configuration, without the 1 MiB phase. CPU per invocation is the callee "
-        "process's CPU (all threads) over each phase divided by the calls; medians over the rounds.".format(
-            args.callee_rounds
+        "Each callee in turn (ours, swampyer's, the callee floor: `examples/bench_floor.rs --role callee`, "
+        "one thread on one blocking socket answering each INVOCATION with a YIELD, no handler threads{}) serves "
+        "our caller, {} rounds per configuration, each round taking the callees in turn (rotating which goes "
+        "first, each started afresh), without the 1 MiB phase. CPU per invocation is the callee "
+        "process's CPU (all threads) over each phase divided by the calls; medians over the rounds. *Runs per "
+        "invocation* counts how often the callee's threads were put on a CPU, per call.".format(
+            ", and `{}`, our bench built from the baseline".format(BASELINE) if args.baseline else "",
+            args.callee_rounds,
         )
     )
     for endpoint, serializer, _ in configs:
@@ -892,28 +907,32 @@ def render_callees(args, configs, results):
         w("### {} + {}".format(ENDPOINT_NAMES.get(endpoint, endpoint), serializer.upper()))
         w("")
         w(
-            "| callee | CPU per invocation, sequential (µs) | vs the floor | CPU per invocation, threaded (µs) "
-            "| vs the floor | p50 (µs) | threaded calls/s |"
+            "| callee | CPU per invocation, sequential (µs) | vs the floor | runs per invocation, sequential "
+            "| CPU per invocation, threaded (µs) | vs the floor | runs per invocation, threaded | p50 (µs) "
+            "| threaded calls/s |"
         )
-        w("|---|---:|---:|---:|---:|---:|---:|")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
         summaries = {}
-        for impl in CALLEES:
+        impls = callee_impls(args)
+        for impl in impls:
             ok = [r for c, i, _, r, e in results if c == (endpoint, serializer) and i == impl and r]
             summaries[impl] = summarize(ok) if ok else None
         floor = summaries.get(FLOOR) or {}
-        for impl in CALLEES:
+        for impl in impls:
             s = summaries[impl]
             if s is None:
-                w("| {} | failed | | | | | |".format(impl))
+                w("| {} | failed | | | | | | | |".format(impl))
                 continue
             seq, thr = s.get("sequential.callee_us_per_call"), s.get("threaded.callee_us_per_call")
             w(
-                "| {} | {} | {} | {} | {} | {} | {} |".format(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     impl,
                     fmt(seq, 1),
                     fmt_ratio(ratio(seq, floor.get("sequential.callee_us_per_call"))),
+                    fmt(s.get("sequential.callee_runs_per_call"), 2),
                     fmt(thr, 1),
                     fmt_ratio(ratio(thr, floor.get("threaded.callee_us_per_call"))),
+                    fmt(s.get("threaded.callee_runs_per_call"), 2),
                     fmt(s.get("p50_us")),
                     fmt(s.get("threaded_calls_per_s")),
                 )
@@ -1233,7 +1252,7 @@ def main():
     p.add_argument(
         "--binary", help="use this bench binary (and the bench_floor beside it, if any) instead of building one"
     )
-    p.add_argument("--baseline", help="also run this earlier bench binary as a caller and report before/after")
+    p.add_argument("--baseline", help="also run this earlier bench binary as a caller (and a callee, with --callee-rounds) and report before/after")
     args = p.parse_args()
     if args.profile is None:
         args.profile = "debug" if args.smoke else "release"
