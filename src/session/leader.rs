@@ -19,11 +19,12 @@
 //! hands its own over.
 //!
 //! A service's handler worker leads the same way while it waits for work
-//! ([`Shared::lead_while_idle`]): when the first thing it reads is an INVOCATION of a
-//! registration without a concurrency limit, it notes the invocation as running (for
-//! INTERRUPT and closing), gives the socket back and runs the handler itself, where the socket
-//! thread would have read the INVOCATION and woken a worker for it. Anything else it reads goes to the
-//! socket thread as above, and it stops leading; so does it when a call starts.
+//! ([`Shared::lead_while_idle`]), where the socket thread would have read each INVOCATION
+//! and woken a worker for it. The INVOCATIONs it reads first, up to anything else, of
+//! registrations without a concurrency limit, are its own: it notes them as running (for
+//! INTERRUPT and closing), gives the socket back, runs the first handler itself and hands
+//! the others to the pool. Everything else goes to the socket thread as above, and the
+//! worker stops leading; so does it when a call starts in the client.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -434,9 +435,8 @@ impl Shared {
 
     /// Called by a handler worker that has run out of jobs (see the module's doc): when this
     /// client has registrations and nobody calls or leads, reads the connection until
-    /// `until`, and returns the run of the first INVOCATION read, if it was the first thing
-    /// read and its registration has no concurrency limit, for the worker to run itself.
-    /// `None` once it stopped for anything else.
+    /// `until` or until the first INVOCATIONs it can take come, and returns the run of the
+    /// first of them for the worker to run itself. `None` once it stopped for anything else.
     pub(crate) fn lead_while_idle(self: &Arc<Self>, until: Instant) -> Option<Job> {
         if self.registered.read().is_empty() || self.lead.calls_waiting.load(Ordering::SeqCst) > 0 {
             return None;
@@ -535,19 +535,13 @@ impl Shared {
         serializer: Serializer,
     ) -> Option<Job> {
         // Anything undecodable is the socket thread's to fail the connection over.
-        let Ok(Message::Invocation {
-            request,
-            registration,
-            details,
-            args,
-            kwargs,
-        }) = serializer.decode(payload)
-        else {
+        let message = serializer.decode(payload).ok()?;
+        let Message::Invocation { registration, .. } = &message else {
             return None;
         };
         // Unknown here (perhaps the socket thread has not yet handled its REGISTERED), or
         // behind a limit the socket thread keeps: the socket thread's.
-        let entry = self.registered.read().get(&registration).cloned()?;
+        let entry = self.registered.read().get(registration).cloned()?;
         if !entry.limit.is_unlimited() {
             return None;
         }
@@ -556,8 +550,18 @@ impl Shared {
             .fetch_add(1, Ordering::Relaxed);
         self.counters.invocations.fetch_add(1, Ordering::Relaxed);
         if log::log_enabled!(log::Level::Debug) {
-            log::debug!("received INVOCATION {request} of registration {registration}");
+            log::debug!("received {:?}", LogSafe(&message));
         }
+        let Message::Invocation {
+            request,
+            details,
+            args,
+            kwargs,
+            ..
+        } = message
+        else {
+            unreachable!("matched above");
+        };
         let arrived = Arrived {
             request,
             details,
