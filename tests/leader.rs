@@ -376,6 +376,14 @@ fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() 
             (0..EVENTS).collect::<Vec<_>>(),
             "{url}: events in order"
         );
+        // Counted as answered just after the answer is written, so perhaps after the caller
+        // has it.
+        let deadline = Instant::now() + WAIT;
+        while service.stats().invocations_answered < service.stats().invocations
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let stats = service.stats();
         assert_eq!(stats.invocations, stats.invocations_answered, "{url}");
         assert_eq!(stats.invocations, 1 + 2 * 200 + 6 * 2, "{url}");
