@@ -1,8 +1,9 @@
 //! The session: one OS thread per client that owns the connection, the table matching request
 //! ids to waiting callers, and the live registrations and subscriptions.
 //!
-//! The socket thread connects, reads every message, reconnects and closes; it alone keeps the
-//! request table and the registrations. Callers encode their message on their own thread.
+//! The socket thread connects, reads the messages, reconnects and closes; it alone keeps the
+//! request table and changes the registrations. Callers encode their message on their own
+//! thread.
 //! Then, when the connection is free (nobody else writing, nothing queued before them), they
 //! write the frame themselves ([`Wire`]), so a call costs one thread hand-off (the answer)
 //! instead of two; otherwise they hand the bytes to the socket thread through a channel and
@@ -10,7 +11,7 @@
 //! call is the only one waiting: its caller then reads the answer itself ([`leader`]).
 //! The socket thread wakes on socket readiness and on those wake-ups alike, so nothing polls
 //! on a timer. Invocations and events run on handler workers ([`dispatch`]), never on the
-//! socket thread.
+//! socket thread; a worker waiting for work reads its next invocations itself ([`leader`]).
 //!
 //! When the connection drops, every pending request fails at once with
 //! [`Error::ConnectionLost`]; the thread then reconnects (when configured to), joins again and
