@@ -24,7 +24,10 @@
 //! registrations without a concurrency limit, are its own: it notes them as running (for
 //! INTERRUPT and closing), gives the socket back, runs the first handler itself and hands
 //! the others to the pool. Everything else goes to the socket thread as above, and the
-//! worker stops leading; so does it when a call starts in the client.
+//! worker stops leading; so does it when a call starts in the client. After something other
+//! than an invocation, workers wait for work without reading until the socket thread has
+//! passed on an invocation again, so that a stream of events does not cost a wake-up more
+//! per event.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -63,6 +66,11 @@ pub(crate) struct Lead {
     calls_waiting: AtomicUsize,
     /// The leader is a handler worker waiting for work, which steps aside when a call starts.
     idle_leading: AtomicBool,
+    /// Workers do not read while waiting for work: the last one that did read something other
+    /// than an invocation, and no invocation has come through the socket thread since. A
+    /// client that gets events and serves invocations would otherwise pay a wake-up more for
+    /// each event: the reading worker's, on top of the socket thread's and the handler's.
+    idle_reading_paused: AtomicBool,
     /// The leader left messages in [`Wire::unhandled`], or stopped without reading all there
     /// was: the socket thread must read.
     pub(super) must_read: AtomicBool,
@@ -101,6 +109,7 @@ impl Lead {
             socket_registry,
             calls_waiting: AtomicUsize::new(0),
             idle_leading: AtomicBool::new(false),
+            idle_reading_paused: AtomicBool::new(false),
             must_read: AtomicBool::new(false),
         })
     }
@@ -228,6 +237,15 @@ impl Shared {
             self.lead_until_answered(&mut leader, &call, responder);
         }
         Ok(())
+    }
+
+    /// The socket thread read an invocation: workers may read for the next ones again.
+    pub(super) fn invocation_through_socket_thread(&self) {
+        if self.lead.idle_reading_paused.load(Ordering::Relaxed) {
+            self.lead
+                .idle_reading_paused
+                .store(false, Ordering::Relaxed);
+        }
     }
 
     /// Under `wire`: the leader hands its socket back.
@@ -438,7 +456,10 @@ impl Shared {
     /// `until` or until the first INVOCATIONs it can take come, and returns the run of the
     /// first of them for the worker to run itself. `None` once it stopped for anything else.
     pub(crate) fn lead_while_idle(self: &Arc<Self>, until: Instant) -> Option<Job> {
-        if self.registered.read().is_empty() || self.lead.calls_waiting.load(Ordering::SeqCst) > 0 {
+        if self.lead.idle_reading_paused.load(Ordering::Relaxed)
+            || self.registered.read().is_empty()
+            || self.lead.calls_waiting.load(Ordering::SeqCst) > 0
+        {
             return None;
         }
         let mut leader = self.lead.poll.try_lock()?;
@@ -512,7 +533,9 @@ impl Shared {
                     return own;
                 }
                 Ok(Turn::Nothing { .. }) if !wire.unhandled.is_empty() => {
-                    // Something other than an invocation came: the socket thread's work.
+                    // Something other than an invocation came: the socket thread's work, and
+                    // perhaps the first of many.
+                    self.lead.idle_reading_paused.store(true, Ordering::Relaxed);
                     self.give_up_the_lead(&mut wire);
                     return None;
                 }

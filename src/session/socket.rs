@@ -1209,6 +1209,7 @@ impl SocketLoop {
             .counters
             .invocations
             .fetch_add(1, Ordering::Relaxed);
+        self.shared.invocation_through_socket_thread();
         let Some(entry) = self.registrations.get(registration).first().cloned() else {
             self.send_invocation_error(
                 request,
