@@ -49,6 +49,18 @@ fn subscribe_numbers(service: &Client, name: &str) -> (String, crossbeam_channel
     (topic, numbers)
 }
 
+/// Takes `count` numbers from `numbers` and checks that they are 0, 1, 2, ... in that order.
+fn assert_numbers_in_order(numbers: &crossbeam_channel::Receiver<u64>, count: u64, url: &str) {
+    let received: Vec<u64> = (0..count)
+        .map(|_| numbers.recv_timeout(WAIT).expect("every event"))
+        .collect();
+    assert_eq!(
+        received,
+        (0..count).collect::<Vec<_>>(),
+        "{url}: events in order"
+    );
+}
+
 /// Calls `procedure` with `n` on another thread, which returns the outcome and when it came;
 /// returns once the call has had time to reach the router.
 fn call_in_background(
@@ -115,14 +127,7 @@ fn events_invocations_and_answers_for_others_arriving_during_a_call_all_get_thro
             "{url}: only {answers} calls while the traffic ran"
         );
 
-        let received: Vec<u64> = (0..EVENTS)
-            .map(|_| events.recv_timeout(WAIT).expect("every event"))
-            .collect();
-        assert_eq!(
-            received,
-            (0..EVENTS).collect::<Vec<_>>(),
-            "{url}: events in order"
-        );
+        assert_numbers_in_order(&events, EVENTS, url);
         assert_eq!(
             service.stats().invocations,
             INVOCATIONS,
@@ -305,10 +310,7 @@ fn a_flood_of_events_during_calls_arrives_whole_and_in_order() {
             calls += 1;
         }
         flood.join().unwrap();
-        let received: Vec<u64> = (0..EVENTS)
-            .map(|_| events.recv_timeout(WAIT).expect("every event"))
-            .collect();
-        assert_eq!(received, (0..EVENTS).collect::<Vec<_>>(), "{url}: in order");
+        assert_numbers_in_order(&events, EVENTS, url);
         assert!(calls > 0, "{url}");
     }
 }
@@ -368,14 +370,7 @@ fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() 
                 assert_eq!(other.call(&nested, (i,)).unwrap().as_u64(), Some(2 * i + 1));
             }
         }
-        let received: Vec<u64> = (0..EVENTS)
-            .map(|_| events.recv_timeout(WAIT).expect("every event"))
-            .collect();
-        assert_eq!(
-            received,
-            (0..EVENTS).collect::<Vec<_>>(),
-            "{url}: events in order"
-        );
+        assert_numbers_in_order(&events, EVENTS, url);
         // Counted as answered just after the answer is written, so perhaps after the caller
         // has it.
         let deadline = Instant::now() + WAIT;
