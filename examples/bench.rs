@@ -3,15 +3,18 @@
 //! ```text
 //! cargo run --release --example bench -- --role callee|caller --url URL --realm REALM \
 //!     --user U --password P --serializer json|msgpack|cbor \
-//!     [--calls N] [--big-calls M] [--threads T] [--duration S] [--observe LABEL:PID[+PID..]]..
-//!     [--latencies FILE] [--ping-interval S]
+//!     [--calls N] [--big-calls M] [--events E] [--threads T] [--duration S]
+//!     [--observe LABEL:PID[+PID..]].. [--latencies FILE] [--ping-interval S]
 //! ```
 //!
 //! * `--role callee` registers `com.izaber.wamp.bench.echo` (returns its first positional
-//!   argument), prints `READY` and serves until killed.
+//!   argument), subscribes to `com.izaber.wamp.bench.tick` (does nothing with the event),
+//!   prints `READY` and serves until killed.
 //! * `--role caller` makes 200 warm-up calls, then N sequential calls with a 64-byte string
-//!   (each timed), M calls with a 1 MiB string, then T threads sharing the one client call
-//!   for S seconds. Its last stdout line is one JSON object (`impl`, `serializer`,
+//!   (each timed), E acknowledged publications of a 64-byte string to the callee's topic
+//!   (phase `events`, none by default: what an event costs a service that also serves
+//!   calls), M calls with a 1 MiB string, then T threads sharing the one client call for S
+//!   seconds. Its last stdout line is one JSON object (`impl`, `serializer`,
 //!   `transport`, `p50_us`, `p90_us`, `p99_us`, `big_mean_ms`, `seq_calls_per_s`,
 //!   `threaded_calls_per_s`, `cpu_us_per_call`, `max_rss_kib`, and more: see `report`).
 //!
@@ -39,18 +42,19 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
 use bench_support::{Flags, Meter, Target, TargetFlags, number, round, seconds};
-use izaber_wamp::Client;
 use izaber_wamp::protocol::Value;
+use izaber_wamp::{Client, PublishOptions};
 use serde_json::json;
 
 const PROCEDURE: &str = "com.izaber.wamp.bench.echo";
+const TOPIC: &str = "com.izaber.wamp.bench.tick";
 const WARMUP_CALLS: usize = 200;
 const SMALL_BYTES: usize = 64;
 const BIG_BYTES: usize = 1 << 20;
 const IMPL: &str = "rust-izaber-wamp";
 
 const USAGE: &str = "usage: bench --role callee|caller --url URL --realm REALM --user U --password P \
---serializer json|msgpack|cbor [--calls N] [--big-calls M] [--threads T] [--duration S] \
+--serializer json|msgpack|cbor [--calls N] [--big-calls M] [--events E] [--threads T] [--duration S] \
 [--observe LABEL:PID[+PID...]]... [--latencies FILE] [--ping-interval S]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,6 +67,7 @@ struct Args {
     role: Role,
     target: Target,
     big_calls: usize,
+    events: usize,
     threads: usize,
     duration: Duration,
     /// Where to write every sequential call's latency (ns, one a line).
@@ -75,6 +80,7 @@ fn parse_args() -> Result<Args> {
     let mut role = None;
     let mut target = TargetFlags::default();
     let mut big_calls = 30;
+    let mut events = 0;
     let mut threads = 8;
     let mut duration = Duration::from_secs(5);
     let mut latencies = None;
@@ -95,6 +101,7 @@ fn parse_args() -> Result<Args> {
                 })
             }
             "--big-calls" => big_calls = number(value()?, "--big-calls")?,
+            "--events" => events = number(value()?, "--events")?,
             "--threads" => threads = number(value()?, "--threads")?,
             "--duration" => duration = seconds(value()?, "--duration")?,
             "--latencies" => latencies = Some(value()?),
@@ -106,6 +113,7 @@ fn parse_args() -> Result<Args> {
         role: role.with_context(|| format!("--role is required\n{USAGE}"))?,
         target: target.finish(USAGE)?,
         big_calls,
+        events,
         threads,
         duration,
         latencies,
@@ -145,6 +153,9 @@ fn callee(args: &Args) -> Result<()> {
             Ok(invocation.args.into_iter().next().unwrap_or(Value::Null))
         })
         .context("registering the echo procedure")?;
+    client
+        .subscribe(TOPIC, |_event| {})
+        .context("subscribing to the events")?;
     println!("READY");
     std::io::stdout().flush()?;
     loop {
@@ -209,6 +220,19 @@ fn caller(args: &Args) -> Result<()> {
         fs::write(path, text).with_context(|| format!("writing {path}"))?;
     }
     latencies.sort_unstable();
+
+    // acknowledged publications to the callee's subscription
+    let start = meter.read();
+    let acknowledged = PublishOptions::new().acknowledge(true);
+    for _ in 0..args.events {
+        client
+            .publish_with(TOPIC, (&small,), (), &acknowledged)
+            .context("publication")?;
+    }
+    let events_phase = meter.phase("events", &start, args.events as u64);
+    if args.events > 0 {
+        eprintln!("{events_phase}");
+    }
 
     // 1 MiB calls
     let start = meter.read();
@@ -282,10 +306,17 @@ fn caller(args: &Args) -> Result<()> {
         "connected_rss_kib": connected_rss_kib,
         "calls": args.target.calls,
         "big_calls": args.big_calls,
+        "events": args.events,
         "threads": args.threads,
         "duration_s": args.duration.as_secs_f64(),
         "phases": bench_support::phases_json(
-            [Some(&warmup), Some(&seq), Some(&big_phase), threaded.as_ref()]
+            [
+                Some(&warmup),
+                Some(&seq),
+                (args.events > 0).then_some(&events_phase),
+                Some(&big_phase),
+                threaded.as_ref(),
+            ]
                 .into_iter()
                 .flatten()
         ),

@@ -281,7 +281,7 @@ def derived(report):
     """Per-call CPU of caller, router and callee in each phase, and utilisations."""
     out = {}
     phases = report.get("phases", {})
-    for name in ("sequential", "big", "threaded"):
+    for name in ("sequential", "events", "big", "threaded"):
         phase = phases.get(name)
         if not phase or not phase.get("calls"):
             continue
@@ -868,9 +868,11 @@ def compare_callees(args, program, router, configs, sizes, worker_pids):
                     continue
                 try:
                     cmd = program[RUST] + bench_args("caller", url, serializer, CALLER) + sizes
+                    # what an event costs a callee that also serves the procedure
+                    cmd += ["--events", str(args.calls)]
                     cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
                     cmd += ["--observe", "callee:{}".format(callee.pid)]
-                    report, error = run_caller(cmd, 120 + args.calls * 0.02 + args.duration)
+                    report, error = run_caller(cmd, 120 + args.calls * 0.04 + args.duration)
                     trouble = callee.trouble()
                     if trouble:
                         error, report = (error or "") + "\n" + trouble, None
@@ -897,7 +899,10 @@ def render_callees(args, configs, results):
         "our caller, {} rounds per configuration, each round taking the callees in turn (rotating which goes "
         "first, each started afresh), without the 1 MiB phase. CPU per invocation is the callee "
         "process's CPU (all threads) over each phase divided by the calls; medians over the rounds. *Runs per "
-        "invocation* counts how often the callee's threads were put on a CPU, per call.".format(
+        "invocation* counts how often the callee's threads were put on a CPU, per call. *Per event*: the same "
+        "caller then publishes as many acknowledged 64-byte events to a topic our callee subscribes to, as a "
+        "service that also gets events; swampyer's bench, the floor and a baseline from before that phase do "
+        "not subscribe (–).".format(
             ", and `{}`, our bench built from the baseline".format(BASELINE) if args.baseline else "",
             args.callee_rounds,
         )
@@ -909,9 +914,9 @@ def render_callees(args, configs, results):
         w(
             "| callee | CPU per invocation, sequential (µs) | vs the floor | runs per invocation, sequential "
             "| CPU per invocation, threaded (µs) | vs the floor | runs per invocation, threaded | p50 (µs) "
-            "| threaded calls/s |"
+            "| threaded calls/s | CPU per event (µs) | runs per event |"
         )
-        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         summaries = {}
         impls = callee_impls(args)
         for impl in impls:
@@ -921,11 +926,15 @@ def render_callees(args, configs, results):
         for impl in impls:
             s = summaries[impl]
             if s is None:
-                w("| {} | failed | | | | | | | |".format(impl))
+                w("| {} | failed | | | | | | | | | |".format(impl))
                 continue
             seq, thr = s.get("sequential.callee_us_per_call"), s.get("threaded.callee_us_per_call")
+            event_runs = s.get("events.callee_runs_per_call")
+            # a callee that does not subscribe is not woken by the events at all
+            subscribed = event_runs is not None and event_runs >= 0.5
+            event_cpu = s.get("events.callee_us_per_call") if subscribed else None
             w(
-                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
                     impl,
                     fmt(seq, 1),
                     fmt_ratio(ratio(seq, floor.get("sequential.callee_us_per_call"))),
@@ -935,6 +944,8 @@ def render_callees(args, configs, results):
                     fmt(s.get("threaded.callee_runs_per_call"), 2),
                     fmt(s.get("p50_us")),
                     fmt(s.get("threaded_calls_per_s")),
+                    fmt(event_cpu, 1),
+                    fmt(event_runs if subscribed else None, 2),
                 )
             )
     w("")
