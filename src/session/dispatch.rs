@@ -88,10 +88,10 @@ impl WorkerPool {
 }
 
 fn spawn_worker(shared: &Arc<PoolShared>, name: &str) {
-    let for_worker = (shared.clone(), name.to_owned());
+    let (worker_shared, worker_name) = (shared.clone(), name.to_owned());
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
-        .spawn(move || worker_loop(&for_worker.0, &for_worker.1));
+        .spawn(move || worker_loop(&worker_shared, &worker_name));
     if let Err(e) = spawned {
         // Without a new thread the job still runs once a busy worker frees up.
         shared.lock().on_the_way = false;
@@ -143,13 +143,14 @@ fn worker_loop(shared: &Arc<PoolShared>, name: &str) {
         }
         if let Some(reader) = shared.idle_reader.get() {
             drop(state);
-            let found = reader(Instant::now() + IDLE_LIFETIME);
-            let ran = found.is_some();
-            if let Some(job) = found {
+            if let Some(job) = reader(Instant::now() + IDLE_LIFETIME) {
                 job();
+                state = shared.lock();
+                continue;
             }
             state = shared.lock();
-            if ran || !state.jobs.is_empty() {
+            if !state.jobs.is_empty() {
+                // Queued while this worker was reading.
                 continue;
             }
         }

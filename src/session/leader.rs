@@ -83,6 +83,33 @@ struct LeaderPoll {
     batch: Vec<Payload>,
 }
 
+/// What woke a leader.
+struct Woken {
+    socket: bool,
+    bell: bool,
+}
+
+impl LeaderPoll {
+    /// Waits for the socket or the bell until `until`; `None` once the time is up, or when
+    /// there is no poll to wait in.
+    fn wait(&mut self, until: Instant) -> Option<Woken> {
+        loop {
+            let left = until.checked_duration_since(Instant::now())?;
+            match self.poll.poll(&mut self.events, Some(left)) {
+                Ok(()) => {
+                    let woken_by = |token| self.events.iter().any(|e| e.token() == token);
+                    return Some(Woken {
+                        socket: woken_by(SOCKET),
+                        bell: woken_by(BELL),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+}
+
 /// Counts a call as waiting for its answer while it lives.
 pub(crate) struct WaitingCall<'a>(&'a Lead);
 
@@ -277,13 +304,10 @@ impl Shared {
         let answer = loop {
             let mut readable = more;
             if !more {
-                let left = call.deadline.checked_duration_since(Instant::now());
-                let LeaderPoll { poll, events, .. } = leader;
-                match left.map(|left| poll.poll(events, Some(left))) {
-                    Some(Ok(())) => readable = events.iter().any(|e| e.token() == SOCKET),
-                    Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                match leader.wait(call.deadline) {
+                    Some(woken) => readable = woken.socket,
                     // Out of time, or no poll to wait in: the ordinary wait takes over.
-                    Some(Err(_)) | None => return self.step_aside(call, responder),
+                    None => return self.step_aside(call, responder),
                 }
             }
             let mut wire = self.wire.lock();
@@ -490,15 +514,9 @@ impl Shared {
             let mut step_aside = self.lead.calls_waiting.load(Ordering::SeqCst) > 0;
             let mut readable = more;
             if !more && !step_aside {
-                let left = until.checked_duration_since(Instant::now());
-                let LeaderPoll { poll, events, .. } = leader;
-                match left.map(|left| poll.poll(events, Some(left))) {
-                    Some(Ok(())) => {
-                        readable = events.iter().any(|e| e.token() == SOCKET);
-                        step_aside = events.iter().any(|e| e.token() == BELL);
-                    }
-                    Some(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                    Some(Err(_)) | None => step_aside = true,
+                match leader.wait(until) {
+                    Some(woken) => (readable, step_aside) = (woken.socket, woken.bell),
+                    None => step_aside = true,
                 }
             }
             let mut wire = self.wire.lock();
@@ -592,10 +610,8 @@ impl Shared {
             kwargs,
             size: payload.len(),
         };
-        let (job, state) = invocation_job(self, epoch, &entry, arrived);
-        // Before the socket thread can read an INTERRUPT for it.
-        self.running.lock().insert(request, state);
-        Some(job)
+        // Noted as running before the socket thread can read an INTERRUPT for it.
+        Some(invocation_job(self, epoch, &entry, arrived))
     }
 
     /// Why the connection a leader read is gone, once the socket thread has said so (it takes

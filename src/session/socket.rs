@@ -1225,8 +1225,7 @@ impl SocketLoop {
             kwargs,
             size,
         };
-        let (job, state) = invocation_job(&self.shared, self.epoch, &entry, arrived);
-        self.shared.running.lock().insert(request, state);
+        let job = invocation_job(&self.shared, self.epoch, &entry, arrived);
         if let Err(full) = entry.limit.submit(&self.shared.pool, job) {
             self.shared.running.lock().remove(&request);
             self.shared
@@ -1374,8 +1373,6 @@ pub(crate) fn run_join_hooks(owner: &Shared, hooks: &[super::JoinHook], details:
     IN_JOIN_HOOK.set(outer);
 }
 
-/// Sends the handler's outcome as YIELD or ERROR, on the connection the invocation came on,
-/// unless the router no longer wants it.
 /// An INVOCATION as it arrived, for [`invocation_job`].
 pub(super) struct Arrived {
     pub request: Id,
@@ -1387,14 +1384,15 @@ pub(super) struct Arrived {
 }
 
 /// The run of `entry`'s handler for an INVOCATION that came on connection `epoch`, for a
-/// worker, and the state the session keeps for an INTERRUPT. Made by the socket thread, or
-/// by a handler worker that read the INVOCATION itself (see [`super::leader`]).
+/// worker; the invocation is noted as running (for INTERRUPT and closing) from now on. Made
+/// by the socket thread, or by a handler worker that read the INVOCATION itself (see
+/// [`super::leader`]), in either case before anything read after the INVOCATION is handled.
 pub(super) fn invocation_job(
     shared: &Arc<Shared>,
     epoch: u64,
     entry: &Registration,
     arrived: Arrived,
-) -> (Job, Arc<InvocationState>) {
+) -> Job {
     let Arrived {
         request,
         details,
@@ -1403,6 +1401,7 @@ pub(super) fn invocation_job(
         size,
     } = arrived;
     let state = InvocationState::new();
+    shared.running.lock().insert(request, state.clone());
     let procedure = details
         .get("procedure")
         .and_then(Value::as_str)
@@ -1425,28 +1424,28 @@ pub(super) fn invocation_job(
         last: true,
     };
     let handler = entry.handler.clone();
-    let running = state.clone();
-    let job = Box::new(move || {
+    Box::new(move || {
         // Cancelled while it waited behind the procedure's concurrency limit: the session
         // has answered for it already. Abandoned (the connection went away meanwhile):
         // nobody wants the answer, so it does not start either.
-        if !running.start() {
+        if !state.start() {
             return;
         }
-        if running.is_interrupted() {
-            answer_invocation(&shared, answer, &running, Err(canceled()));
+        if state.is_interrupted() {
+            answer_invocation(&shared, answer, &state, Err(canceled()));
             return;
         }
         let before = super::RUNNING_INVOCATION.replace(Some((shared.identity(), request)));
         let outcome = catch_unwind(AssertUnwindSafe(|| handler(invocation)))
             .unwrap_or_else(|panic| Err(CallError::failure(panic_message(&panic))));
         super::RUNNING_INVOCATION.set(before);
-        answer_invocation(&shared, answer, &running, outcome);
+        answer_invocation(&shared, answer, &state, outcome);
         memory::large_message_done(size);
-    });
-    (job, state)
+    })
 }
 
+/// Sends the handler's outcome as YIELD or ERROR, on the connection the invocation came on,
+/// unless the router no longer wants it.
 fn answer_invocation(
     shared: &Arc<Shared>,
     answer: Answer,
