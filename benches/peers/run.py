@@ -834,8 +834,29 @@ def render_peers(args, results):
                     m("threaded.callee_runs_per_call", 2),
                 )
             )
+        w("")
+        w(paired_rounds(rows, (RUST, RUST), (WAMP_ASYNC, WAMP_ASYNC)))
     w("")
     return "\n".join(lines)
+
+
+def paired_rounds(rows, ours, theirs):
+    """Ours against the peer round by round. The two ran back to back within each round, so a
+    slow spell of the machine that lasts longer than a round moves both alike, where it moves
+    the medians of whole runs apart."""
+    by_round = {}
+    for _, pair, n, report, _ in rows:
+        if report and pair in (ours, theirs):
+            by_round.setdefault(n, {})[pair] = report["threaded_calls_per_s"]
+    ratios = [r[ours] / r[theirs] for r in by_round.values() if ours in r and theirs in r and r[theirs]]
+    if not ratios:
+        return "No round has both {} and {}.".format(ours[0], theirs[0])
+    return (
+        "Round by round, {} ÷ {} (both pairs ran back to back in each round): ahead in {} of {} rounds; "
+        "ratios {:.2f}–{:.2f}, median {:.2f}.".format(
+            ours[0], theirs[0], sum(1 for r in ratios if r > 1), len(ratios), min(ratios), max(ratios), median(ratios)
+        )
+    )
 
 
 def callee_impls(args):
