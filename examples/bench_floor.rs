@@ -18,7 +18,8 @@
 //! through the kernel's sockets can avoid that, so a client's CPU per call is only meaningful
 //! next to it. This program pays that and as little else as it can: one thread, one blocking
 //! socket with `TCP_NODELAY`, each CALL encoded into a reused buffer and sent in one write,
-//! each RESULT taken with a blocking read and decoded. Nothing a real client needs is here: no
+//! each RESULT taken with a blocking read and decoded (on a unix socket, after a poll for
+//! readability: see `PolledUnixStream`). Nothing a real client needs is here: no
 //! thread to read while the caller waits, no table to match results to concurrent callers, no
 //! heartbeat, no timeouts beyond the socket's, no reconnection. `benches/peers/run.py` runs it
 //! as a third caller next to `bench.rs` and `swampyer_bench.py`, so that BENCHMARKS.md can say
@@ -488,6 +489,75 @@ fn serve(mut wire: impl Wire, args: &Target) -> Result<()> {
     }
 }
 
+/// A blocking unix socket whose reads wait in a poll for readability first.
+///
+/// A blocking read on a unix socket sleeps on the socket's only wait queue, which the router
+/// also rings when it takes our last message off the socket (there is room to write again).
+/// That woke this reader once per call for nothing: two runs per call where a client that
+/// waits in epoll for readability alone (as ours does) has one. A TCP socket rings that
+/// queue for room to write only when a writer waits for it.
+struct PolledUnixStream {
+    stream: UnixStream,
+    poll: mio::Poll,
+    events: mio::Events,
+    timeout: Option<Duration>,
+    /// The last read found the socket empty (or this is the first): wait before reading.
+    /// A poll after a read that left bytes behind would wait for the next message in vain.
+    drained: bool,
+}
+
+impl PolledUnixStream {
+    fn new(stream: UnixStream, timeout: Option<Duration>) -> Result<Self> {
+        use std::os::fd::AsRawFd;
+        let poll = mio::Poll::new().context("creating a poll")?;
+        poll.registry()
+            .register(
+                &mut mio::unix::SourceFd(&stream.as_raw_fd()),
+                mio::Token(0),
+                mio::Interest::READABLE,
+            )
+            .context("watching the socket")?;
+        Ok(PolledUnixStream {
+            stream,
+            poll,
+            events: mio::Events::with_capacity(1),
+            timeout,
+            drained: true,
+        })
+    }
+}
+
+impl Read for PolledUnixStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.drained {
+            loop {
+                match self.poll.poll(&mut self.events, self.timeout) {
+                    Ok(()) if self.events.is_empty() => {
+                        return Err(std::io::ErrorKind::TimedOut.into());
+                    }
+                    Ok(()) => break,
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
+        // Still a blocking read: should readiness have been stale, it waits, and is right.
+        let read = self.stream.read(buf)?;
+        self.drained = read < buf.len();
+        Ok(read)
+    }
+}
+
+impl Write for PolledUnixStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 fn main() -> Result<()> {
     let (args, role) = parse_args()?;
     // a callee waits for invocations as long as it lives; a caller's reply must come
@@ -521,7 +591,7 @@ fn main() -> Result<()> {
         Endpoint::RawSocketUnix { path } => {
             let stream = UnixStream::connect(&path)
                 .with_context(|| format!("connecting to {}", path.display()))?;
-            stream.set_read_timeout(timeout)?;
+            let stream = PolledUnixStream::new(stream, timeout)?;
             go(Box::new(RawSocketWire::handshake(stream, args.serializer)?))
         }
         _ => bail!(
