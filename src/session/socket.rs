@@ -553,7 +553,11 @@ impl SocketLoop {
         let dead_at = self.last_received + config.heartbeat_timeout;
         let mut next = dead_at;
         if let Some(interval) = config.ping_interval {
-            next = next.min(self.last_ping + interval);
+            // A ping is due once both the last sign of life and the last ping are an interval
+            // old (see `heartbeat`). Waking at the last ping's due time alone would, on a busy
+            // connection read by other threads, find that time past on every turn and poll with
+            // no timeout to speak of: a wake-up per millisecond.
+            next = next.min(self.last_received.max(self.last_ping) + interval);
         }
         if let Some(retry) = self.retries.iter().map(|(at, _, _)| *at).min() {
             next = next.min(retry);
