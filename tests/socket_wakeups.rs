@@ -1,6 +1,7 @@
-//! While callers and handler workers read the connection themselves, the socket thread has
-//! nothing to do but the heartbeat, and must sleep until it is due. This file holds a single
-//! test so that its process has no other clients whose socket threads would be counted.
+//! While callers and handler workers read the connection themselves, or while nothing
+//! happens, the socket thread has nothing to do but the heartbeat, and must sleep until it is
+//! due. This file holds a single test so that its process has no other clients whose socket
+//! threads would be counted.
 
 mod support;
 
@@ -39,7 +40,7 @@ fn socket_thread_runs() -> HashMap<String, u64> {
 
 #[test]
 #[cfg(target_os = "linux")]
-fn a_busy_connection_read_by_callers_and_workers_leaves_the_socket_thread_asleep() {
+fn the_socket_thread_sleeps_while_others_read_and_while_all_is_quiet() {
     let router = Router::shared();
     let _log = router.log_on_failure();
     for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
@@ -84,5 +85,26 @@ fn a_busy_connection_read_by_callers_and_workers_leaves_the_socket_thread_asleep
         // Their socket threads end here, before the next transport's clients are counted.
         service.close();
         caller.close();
+
+        // With the heartbeat off, a connection that stays quiet past the heartbeat timeout
+        // gives the socket thread nothing to wake for (it used to poll every millisecond).
+        let quiet = router
+            .client(url, router.backend(1))
+            .ping_interval(None)
+            .heartbeat_timeout(PING)
+            .connect()
+            .unwrap();
+        std::thread::sleep(PING * 2);
+        let before = socket_thread_runs();
+        std::thread::sleep(Duration::from_secs(1));
+        let runs: u64 = socket_thread_runs()
+            .iter()
+            .map(|(thread, after)| after - before.get(thread).copied().unwrap_or(0))
+            .sum();
+        assert!(
+            runs < 20,
+            "{url}: a quiet connection's socket thread ran {runs} times in 1 s"
+        );
+        quiet.close();
     }
 }

@@ -550,21 +550,18 @@ impl SocketLoop {
 
     fn next_heartbeat(&self) -> Option<Duration> {
         let config = &self.shared.config;
-        let dead_at = self.last_received + config.heartbeat_timeout;
-        let mut next = dead_at;
-        if let Some(interval) = config.ping_interval {
+        // Without pings nothing is declared dead (see `heartbeat`), so there is nothing to wake
+        // for: waking at a death time already past would poll with a 1 ms timeout on every turn.
+        let heartbeat = config.ping_interval.map(|interval| {
+            let dead_at = self.last_received + config.heartbeat_timeout;
             // A ping is due once both the last sign of life and the last ping are an interval
             // old (see `heartbeat`). Waking at the last ping's due time alone would, on a busy
-            // connection read by other threads, find that time past on every turn and poll with
-            // no timeout to speak of: a wake-up per millisecond.
-            next = next.min(self.last_received.max(self.last_ping) + interval);
-        }
-        if let Some(retry) = self.retries.iter().map(|(at, _, _)| *at).min() {
-            next = next.min(retry);
-        }
-        if let Some(closing) = &self.closing {
-            next = next.min(closing.deadline);
-        }
+            // connection read by other threads, find that time past on every turn.
+            dead_at.min(self.last_received.max(self.last_ping) + interval)
+        });
+        let retry = self.retries.iter().map(|(at, _, _)| *at).min();
+        let closing = self.closing.as_ref().map(|closing| closing.deadline);
+        let next = [heartbeat, retry, closing].into_iter().flatten().min()?;
         Some(next.saturating_duration_since(Instant::now()) + Duration::from_millis(1))
     }
 
