@@ -586,7 +586,12 @@ impl SocketLoop {
             (unacknowledged, seen_unacknowledged),
             (Some(now), Some(before)) if now < before
         );
-        if read != seen_read || (written != seen_written && self.unflushed) || draining {
+        if read != seen_read {
+            // Perhaps read by a caller or handler worker a while ago: when matters, or a
+            // router that froze just after would be given up on later than it should.
+            self.last_received = self.last_received.max(self.traffic.last_read_at());
+        }
+        if (written != seen_written && self.unflushed) || draining {
             self.last_received = Instant::now();
         }
         self.seen_traffic = (read, written, unacknowledged);

@@ -194,10 +194,14 @@ impl Default for TransportOptions {
 }
 
 /// Bytes that crossed a connection's socket, counted as they go (below TLS and framing).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Traffic {
     /// Read from the socket.
     pub read: std::sync::atomic::AtomicU64,
+    /// When bytes were last read, in nanoseconds after `opened`: whichever thread read them,
+    /// the session thread learns when the router was last heard from, not only that it was.
+    last_read: std::sync::atomic::AtomicU64,
+    opened: std::time::Instant,
     /// Written to the socket.
     pub written: std::sync::atomic::AtomicU64,
     /// The socket's descriptor, to ask the kernel about its send queue. Only the session
@@ -206,7 +210,34 @@ pub(crate) struct Traffic {
     pub socket: Option<std::os::fd::RawFd>,
 }
 
+impl Default for Traffic {
+    fn default() -> Self {
+        Traffic {
+            read: Default::default(),
+            last_read: Default::default(),
+            opened: std::time::Instant::now(),
+            written: Default::default(),
+            #[cfg(target_os = "linux")]
+            socket: None,
+        }
+    }
+}
+
 impl Traffic {
+    /// Counts `bytes` just read.
+    pub fn count_read(&self, bytes: usize) {
+        use std::sync::atomic::Ordering;
+        self.read.fetch_add(bytes as u64, Ordering::Relaxed);
+        let since_opened = u64::try_from(self.opened.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.last_read.fetch_max(since_opened, Ordering::Relaxed);
+    }
+
+    /// When bytes were last read (when the connection was opened, before any was).
+    pub fn last_read_at(&self) -> std::time::Instant {
+        let since_opened = self.last_read.load(std::sync::atomic::Ordering::Relaxed);
+        self.opened + Duration::from_nanos(since_opened)
+    }
+
     /// How many bytes written to the socket the peer has not acknowledged yet (for a unix
     /// socket: not read yet), where the kernel says; `None` elsewhere.
     pub fn unacknowledged(&self) -> Option<u64> {
@@ -466,6 +497,24 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traffic_remembers_when_bytes_were_last_read() {
+        use std::sync::atomic::Ordering;
+        use std::time::Instant;
+        let traffic = Traffic::default();
+        let opened = traffic.last_read_at();
+        std::thread::sleep(Duration::from_millis(5));
+        let before = Instant::now();
+        traffic.count_read(10);
+        let read_at = traffic.last_read_at();
+        assert!(
+            read_at > opened + Duration::from_millis(4),
+            "{read_at:?} {opened:?}"
+        );
+        assert!(read_at + Duration::from_micros(1) >= before && read_at <= Instant::now());
+        assert_eq!(traffic.read.load(Ordering::Relaxed), 10);
+    }
 
     #[test]
     fn parses_every_scheme() {

@@ -83,7 +83,9 @@ impl<S: Read> Read for Tracked<S> {
         if self.tracking && n > 0 && n < buf.len() {
             self.drained = true;
         }
-        self.traffic.read.fetch_add(n as u64, Ordering::Relaxed);
+        if n > 0 {
+            self.traffic.count_read(n);
+        }
         Ok(n)
     }
 }
