@@ -38,6 +38,14 @@ fn socket_thread_runs() -> HashMap<String, u64> {
     runs
 }
 
+/// How often the socket threads alive now have run since `before` was taken.
+fn runs_since(before: &HashMap<String, u64>) -> u64 {
+    socket_thread_runs()
+        .iter()
+        .map(|(thread, after)| after - before.get(thread).copied().unwrap_or(0))
+        .sum()
+}
+
 #[test]
 #[cfg(target_os = "linux")]
 fn the_socket_thread_sleeps_while_others_read_and_while_all_is_quiet() {
@@ -70,10 +78,7 @@ fn the_socket_thread_sleeps_while_others_read_and_while_all_is_quiet() {
             assert_eq!(caller.call(&echo, (calls,)).unwrap().as_u64(), Some(calls));
             calls += 1;
         }
-        let runs: u64 = socket_thread_runs()
-            .iter()
-            .map(|(thread, after)| after - before.get(thread).copied().unwrap_or(0))
-            .sum();
+        let runs = runs_since(&before);
         // Each answer is read by its caller and each invocation by an idle handler worker;
         // the socket threads wake for the heartbeat every 200 ms, and now and then when a
         // reader gives the socket back just as the next message arrives. Polling every
@@ -97,10 +102,7 @@ fn the_socket_thread_sleeps_while_others_read_and_while_all_is_quiet() {
         std::thread::sleep(PING * 2);
         let before = socket_thread_runs();
         std::thread::sleep(Duration::from_secs(1));
-        let runs: u64 = socket_thread_runs()
-            .iter()
-            .map(|(thread, after)| after - before.get(thread).copied().unwrap_or(0))
-            .sum();
+        let runs = runs_since(&before);
         assert!(
             runs < 20,
             "{url}: a quiet connection's socket thread ran {runs} times in 1 s"
