@@ -1,7 +1,8 @@
 //! While callers and handler workers read the connection themselves, or while nothing
 //! happens, the socket thread has nothing to do but the heartbeat, and must sleep until it is
 //! due. This file holds a single test so that its process has no other clients whose socket
-//! threads would be counted.
+//! threads would be counted. Linux only: the counts come from /proc.
+#![cfg(target_os = "linux")]
 
 mod support;
 
@@ -47,7 +48,6 @@ fn runs_since(before: &HashMap<String, u64>) -> u64 {
 }
 
 #[test]
-#[cfg(target_os = "linux")]
 fn the_socket_thread_sleeps_while_others_read_and_while_all_is_quiet() {
     let router = Router::shared();
     let _log = router.log_on_failure();

@@ -371,10 +371,10 @@ def targets(ours, theirs, client_floor, rounds):
     there are some, their median decides, and the ratio of the medians is shown beside it."""
     rows = []
 
-    def verdict(key, r, limit):
+    def verdict(key, r, passes):
         paired = rounds.get(key)
         decisive = median(paired) if paired else r
-        return None if decisive is None else decisive <= limit
+        return None if decisive is None else passes(decisive)
 
     floor_cpu = client_floor.get("cpu_us_per_call") if client_floor else None
     r = ratio(ours["cpu_us_per_call"], floor_cpu)
@@ -384,7 +384,7 @@ def targets(ours, theirs, client_floor, rounds):
             "{} µs vs the floor's {} µs: {}{}".format(
                 fmt(ours["cpu_us_per_call"], 1), fmt(floor_cpu, 1), fmt_ratio(r), fmt_rounds(rounds.get("cpu"))
             ),
-            verdict("cpu", r, 1.25),
+            verdict("cpu", r, lambda x: x <= 1.25),
         )
     )
     floor_p50 = client_floor.get("p50_us") if client_floor else None
@@ -395,7 +395,7 @@ def targets(ours, theirs, client_floor, rounds):
             "{} µs vs the floor's {} µs: {}{} (swampyer {} µs)".format(
                 fmt(ours["p50_us"]), fmt(floor_p50), fmt_ratio(r), fmt_rounds(rounds.get("p50")), fmt(theirs["p50_us"])
             ),
-            verdict("p50", r, 1.10),
+            verdict("p50", r, lambda x: x <= 1.10),
         )
     )
     r = ratio(ours["big_mean_ms"], theirs["big_mean_ms"])
@@ -408,7 +408,7 @@ def targets(ours, theirs, client_floor, rounds):
                 fmt(r, 2) if r else "–",
                 fmt_rounds(rounds.get("big")).replace("×", ""),
             ),
-            verdict("big", r, 1 / 3),
+            verdict("big", r, lambda x: x <= 1 / 3),
         )
     )
     rss = ours.get("idle_rss_kib")
@@ -435,9 +435,7 @@ def targets(ours, theirs, client_floor, rounds):
                 fmt_rounds(rounds.get("threaded")),
                 "–" if router_cores is None else "{:.2f}".format(router_cores),
             ),
-            None
-            if r is None or router_cores is None
-            else (median(rounds["threaded"]) if rounds.get("threaded") else r) >= 1.2 and router_cores >= 0.85,
+            None if router_cores is None else verdict("threaded", r, lambda x: x >= 1.2 and router_cores >= 0.85),
         )
     )
     return rows
@@ -874,14 +872,11 @@ def render_peers(args, results):
 
 
 def paired_rounds(rows, ours, theirs):
-    """Ours against the peer round by round. The two ran back to back within each round, so a
-    slow spell of the machine that lasts longer than a round moves both alike, where it moves
-    the medians of whole runs apart."""
-    by_round = {}
-    for _, pair, n, report, _ in rows:
-        if report and pair in (ours, theirs):
-            by_round.setdefault(n, {})[pair] = report["threaded_calls_per_s"]
-    ratios = [r[ours] / r[theirs] for r in by_round.values() if ours in r and theirs in r and r[theirs]]
+    """Ours against the peer round by round (see `round_ratios`)."""
+    def rounds_of(which):
+        return [(n, report) for _, pair, n, report, _ in rows if report and pair == which]
+
+    ratios = round_ratios(rounds_of(ours), rounds_of(theirs), lambda r: r["threaded_calls_per_s"])
     if not ratios:
         return "No round has both {} and {}.".format(ours[0], theirs[0])
     return (
@@ -974,15 +969,17 @@ def render_callees(args, configs, results):
         w("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
         summaries = {}
         impls = callee_impls(args)
+        rounds_of = {
+            impl: [(n, r) for c, i, n, r, _ in results if c == (endpoint, serializer) and i == impl and r]
+            for impl in impls
+        }
         for impl in impls:
-            ok = [r for c, i, _, r, e in results if c == (endpoint, serializer) and i == impl and r]
+            ok = [r for _, r in rounds_of[impl]]
             summaries[impl] = summarize(ok) if ok else None
-        floor_rounds = [(n, r) for c, i, n, r, _ in results if c == (endpoint, serializer) and i == FLOOR and r]
 
         def vs_floor(impl, key):
             """The median of the round-by-round ratios to the floor (see `round_ratios`)."""
-            mine = [(n, r) for c, i, n, r, _ in results if c == (endpoint, serializer) and i == impl and r]
-            return median(round_ratios(mine, floor_rounds, lambda r: derived(r).get(key)))
+            return median(round_ratios(rounds_of[impl], rounds_of.get(FLOOR, []), lambda r: derived(r).get(key)))
 
         for impl in impls:
             s = summaries[impl]
