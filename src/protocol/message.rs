@@ -264,6 +264,21 @@ impl fmt::Display for ProtocolError {
 
 impl std::error::Error for ProtocolError {}
 
+/// [`Message::payload_len_hint`] of one value.
+fn len_hint(value: &Value) -> usize {
+    match value {
+        Value::String(s) => s.len() + 5,
+        Value::Bytes(b) => b.len() + 5,
+        Value::List(items) => items.iter().map(len_hint).sum::<usize>() + 5,
+        Value::Dict(dict) => dict_len_hint(dict) + 5,
+        _ => 9,
+    }
+}
+
+fn dict_len_hint(dict: &Dict) -> usize {
+    dict.iter().map(|(k, v)| k.len() + 5 + len_hint(v)).sum()
+}
+
 impl Message {
     /// The WAMP type code of this message.
     pub fn code(&self) -> u64 {
@@ -298,6 +313,24 @@ impl Message {
     /// The message's name as the specification spells it, e.g. `"CALL"`.
     pub fn name(&self) -> &'static str {
         code_name(self.code())
+    }
+
+    /// Roughly how many bytes the message's arguments take once encoded: the lengths of
+    /// their strings and binaries, and a few bytes for anything else. What a message's
+    /// buffer should hold, asked before encoding it.
+    pub(crate) fn payload_len_hint(&self) -> usize {
+        match self {
+            Message::Error { args, kwargs, .. }
+            | Message::Publish { args, kwargs, .. }
+            | Message::Event { args, kwargs, .. }
+            | Message::Call { args, kwargs, .. }
+            | Message::Result { args, kwargs, .. }
+            | Message::Invocation { args, kwargs, .. }
+            | Message::Yield { args, kwargs, .. } => {
+                args.iter().map(len_hint).sum::<usize>() + dict_len_hint(kwargs)
+            }
+            _ => 0,
+        }
     }
 
     /// Decodes the array form `[CODE, ...]` that every serializer produces.

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::memory;
+
 use super::message::{Message, ProtocolError, WireMessage};
 use super::restore_json_binary;
 use super::value::Value;
@@ -153,9 +155,23 @@ impl Serializer {
                 Ok(value)
             }
             Serializer::MsgPack => rmp_serde::from_slice(bytes).map_err(|e| failed(e.to_string())),
-            Serializer::Cbor => ciborium::from_reader(bytes).map_err(|e| failed(e.to_string())),
+            Serializer::Cbor => decode_cbor(bytes).map_err(|e| failed(e.to_string())),
         }
     }
+}
+
+/// ciborium reads a string or binary longer than its scratch buffer (4 KiB unless given one)
+/// in pieces of the scratch's size, into a value grown by doubling: copy after copy, and a
+/// fresh mapping each time it passes the allocator's mmap threshold. With a scratch as large
+/// as the message, each is read into the scratch and copied once into a value of its size.
+fn decode_cbor(bytes: &[u8]) -> Result<Value, ciborium::de::Error<std::io::Error>> {
+    if bytes.len() < memory::WORTH_A_SPARE {
+        return ciborium::from_reader(bytes);
+    }
+    let mut scratch = memory::reading_buffer(bytes.len());
+    let value = ciborium::from_reader_with_buffer(bytes, &mut scratch);
+    memory::give_back(scratch);
+    value
 }
 
 impl fmt::Display for Serializer {

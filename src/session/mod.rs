@@ -39,6 +39,7 @@ use parking_lot::{Condvar, Mutex};
 
 use crate::Error;
 use crate::Secret;
+use crate::memory;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value};
 use crate::transport::{Endpoint, FRAME_HEADROOM, Transport, TransportOptions};
 
@@ -633,7 +634,8 @@ impl Shared {
             // Secrets are redacted: the AUTHENTICATE signature and values under secret keys.
             log::debug!("sending {:?}", LogSafe(message));
         }
-        let mut frame = Vec::with_capacity(256);
+        let mut frame = memory::writing_buffer(|| message.payload_len_hint())
+            .unwrap_or_else(|| Vec::with_capacity(256));
         frame.resize(FRAME_HEADROOM, 0);
         serializer.encode_into(message, &mut frame)?;
         let size = frame.len() - FRAME_HEADROOM;

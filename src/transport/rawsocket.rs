@@ -12,7 +12,7 @@ use crate::Error;
 use crate::protocol::Serializer;
 
 use super::stream::Stream;
-use super::{FRAME_HEADROOM, Incoming, Payload};
+use super::{FRAME_HEADROOM, Incoming};
 
 const MAGIC: u8 = 0x7F;
 const FRAME_MESSAGE: u8 = 0;
@@ -151,8 +151,9 @@ impl RawSocket {
                     self.written += n;
                     if self.written == front.len() {
                         let size = front.len();
-                        self.outgoing.pop_front();
+                        let frame = self.outgoing.pop_front().expect("the front one");
                         self.written = 0;
+                        crate::memory::give_back(frame);
                         crate::memory::large_message_done(size);
                     }
                 }
@@ -248,7 +249,7 @@ impl RawSocket {
         }
         // A frame larger than what arrived so far: give it its own buffer and read straight
         // into it, so a megabyte payload is not shuffled through the small buffer.
-        let mut payload = vec![0u8; len];
+        let mut payload = crate::memory::reading_buffer(len);
         payload[..body.len()].copy_from_slice(body);
         let filled = body.len();
         self.inpos = 0;
@@ -259,7 +260,7 @@ impl RawSocket {
 
     fn frame(&mut self, frame_type: u8, payload: Vec<u8>) -> Result<Option<Incoming>, Error> {
         match frame_type {
-            FRAME_MESSAGE => Ok(Some(Incoming::Message(Payload::from(payload)))),
+            FRAME_MESSAGE => Ok(Some(Incoming::Message(crate::memory::payload(payload)))),
             FRAME_PING => {
                 let mut pong = vec![0u8; FRAME_HEADROOM];
                 pong.extend_from_slice(&payload);

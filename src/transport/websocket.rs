@@ -91,7 +91,7 @@ impl WebSocketTransport {
     pub fn queue_message(&mut self, frame: Vec<u8>) -> Result<(), Error> {
         // tungstenite copies the frame into its own buffer: ours is done with at once
         let size = frame.len();
-        let payload = Payload::from(frame).slice(FRAME_HEADROOM..);
+        let payload = crate::memory::payload(frame).slice(FRAME_HEADROOM..);
         let message = if self.serializer.is_binary() {
             WsMessage::Binary(payload)
         } else {
