@@ -67,8 +67,8 @@ pub(crate) fn give_back(buffer: Vec<u8>) {
 }
 
 /// A buffer of `len` bytes to read a frame into (or use as scratch space), whose content is
-/// whatever an earlier message left: a spare one when `len` is [`WORTH_A_SPARE`] and one is
-/// kept, else a new zeroed one.
+/// whatever an earlier message left: a spare one when `len` is at least [`WORTH_A_SPARE`] and
+/// one is kept, else a new zeroed one.
 pub(crate) fn reading_buffer(len: usize) -> Vec<u8> {
     if len >= WORTH_A_SPARE
         && let Some(mut buffer) = glibc::take_spare(len)
@@ -81,7 +81,7 @@ pub(crate) fn reading_buffer(len: usize) -> Vec<u8> {
 }
 
 /// An empty spare buffer for encoding a message of about `expected_len` bytes into, when that
-/// is [`WORTH_A_SPARE`] and one is kept. `expected_len` is asked for only then.
+/// is at least [`WORTH_A_SPARE`] and one is kept. `expected_len` is asked for only then.
 pub(crate) fn writing_buffer(expected_len: impl FnOnce() -> usize) -> Option<Vec<u8>> {
     if !glibc::has_spare() {
         return None;
