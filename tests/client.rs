@@ -602,6 +602,38 @@ fn large_messages_in_a_row_arrive_exactly() {
 }
 
 #[test]
+fn large_messages_from_several_threads_arrive_exactly() {
+    // The spare buffers of large messages are the process's: here threads calling at once
+    // and the callee's handlers take and give them back side by side, each message its own.
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let callee = connect(router, url, router.backend(1), Serializer::Cbor);
+        let caller = connect(router, url, router.backend(2), Serializer::Cbor);
+        let procedure = unique("exact_threads");
+        callee
+            .register(&procedure, |invocation| invocation.arg::<String>(0))
+            .unwrap();
+        std::thread::scope(|scope| {
+            for thread in 0..4u64 {
+                let (caller, procedure) = (&caller, &procedure);
+                scope.spawn(move || {
+                    for call in 0..3u64 {
+                        let size = (1 << 20) + ((thread * 3 + call) as usize % 5) * (300 << 10);
+                        let text = distinct_text(1000 + thread * 10 + call, size);
+                        let echoed = caller.call(procedure, (&text,)).unwrap();
+                        assert!(
+                            echoed.as_str() == Some(text.as_str()),
+                            "{url}: thread {thread}'s {size}-byte call came back different"
+                        );
+                    }
+                });
+            }
+        });
+    }
+}
+
+#[test]
 fn messages_larger_than_the_socket_buffer_go_out_whole() {
     // 10 MiB is more than Linux's largest TCP send buffer (4 MiB by default), so the thread
     // that writes such a message leaves the rest for the socket thread to write as the socket
