@@ -143,11 +143,12 @@ mod glibc {
     /// mapped block moves its mapping and keeps its pages).
     pub(super) fn take_spare(len: usize) -> Option<Vec<u8>> {
         let mut spare = SPARE.lock();
-        let fits = |b: &Vec<u8>| b.capacity() >= len;
-        let index = (0..spare.len())
-            .filter(|&i| fits(&spare[i]))
-            .min_by_key(|&i| spare[i].capacity())
-            .or_else(|| (0..spare.len()).max_by_key(|&i| spare[i].capacity()))?;
+        let by_capacity = spare.iter().map(Vec::capacity).enumerate();
+        let (index, _) = by_capacity
+            .clone()
+            .filter(|&(_, capacity)| capacity >= len)
+            .min_by_key(|&(_, capacity)| capacity)
+            .or_else(|| by_capacity.max_by_key(|&(_, capacity)| capacity))?;
         let buffer = spare.swap_remove(index);
         HAS_SPARE.store(!spare.is_empty(), Ordering::Relaxed);
         Some(buffer)

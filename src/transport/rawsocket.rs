@@ -150,11 +150,10 @@ impl RawSocket {
                 Ok(n) => {
                     self.written += n;
                     if self.written == front.len() {
-                        let size = front.len();
                         let frame = self.outgoing.pop_front().expect("the front one");
                         self.written = 0;
+                        // Also what says a large message is done.
                         crate::memory::give_back(frame);
-                        crate::memory::large_message_done(size);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),

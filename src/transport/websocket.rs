@@ -89,8 +89,8 @@ impl WebSocketTransport {
 
     /// Queues a message. `frame` holds [`FRAME_HEADROOM`] spare bytes, then the payload.
     pub fn queue_message(&mut self, frame: Vec<u8>) -> Result<(), Error> {
-        // tungstenite copies the frame into its own buffer: ours is done with at once
-        let size = frame.len();
+        // tungstenite copies the frame into its own buffer: ours is done with at once, and
+        // given back (which also says a large message is done) as the payload drops.
         let payload = crate::memory::payload(frame).slice(FRAME_HEADROOM..);
         let message = if self.serializer.is_binary() {
             WsMessage::Binary(payload)
@@ -100,9 +100,7 @@ impl WebSocketTransport {
             })?;
             WsMessage::Text(text)
         };
-        let queued = self.write(message);
-        crate::memory::large_message_done(size);
-        queued
+        self.write(message)
     }
 
     pub fn queue_ping(&mut self, payload: &[u8]) -> Result<(), Error> {
