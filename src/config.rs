@@ -650,17 +650,18 @@ impl Config {
         }
     }
 
-    /// A non-negative number of seconds (integer or float).
+    /// A non-negative number of seconds (integer or float). One too large for a `Duration`
+    /// (`1e20`, `.inf`) is `Duration::MAX`, which every wait reads as "no limit".
     fn get_seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => {
                 let secs = n.as_f64().unwrap_or(f64::NAN);
-                Duration::try_from_secs_f64(secs)
+                crate::deadline::seconds(secs)
                     .map(Some)
-                    .map_err(|_| ConfigError::InvalidValue {
+                    .ok_or_else(|| ConfigError::InvalidValue {
                         key: key.to_owned(),
-                        message: "must be a non-negative, finite number of seconds".to_owned(),
+                        message: "must be a number of seconds, zero or more".to_owned(),
                     })
             }
             Some(other) => Err(wrong_type(key, "a number of seconds", other)),
@@ -1642,16 +1643,24 @@ default:
         assert_eq!(timeout("0.25").unwrap(), Duration::from_millis(250));
         assert_eq!(
             timeout("-1").unwrap_err().to_string(),
-            "wamp.connection.timeout: must be a non-negative, finite number of seconds"
+            "wamp.connection.timeout: must be a number of seconds, zero or more"
+        );
+        assert_eq!(
+            timeout("-.inf").unwrap_err().to_string(),
+            "wamp.connection.timeout: must be a number of seconds, zero or more"
+        );
+        assert_eq!(
+            timeout(".nan").unwrap_err().to_string(),
+            "wamp.connection.timeout: must be a number of seconds, zero or more"
         );
         assert_eq!(
             timeout("0").unwrap_err().to_string(),
             "wamp.connection.timeout: must be greater than zero seconds"
         );
-        assert_eq!(
-            timeout(".inf").unwrap_err().to_string(),
-            "wamp.connection.timeout: must be a non-negative, finite number of seconds"
-        );
+        // Too large for a Duration: no limit (every deadline caps it; see deadline.rs).
+        assert_eq!(timeout(".inf").unwrap(), Duration::MAX);
+        assert_eq!(timeout("1e20").unwrap(), Duration::MAX);
+        assert_eq!(timeout("1e19").unwrap(), Duration::from_secs_f64(1e19));
         assert_eq!(
             timeout("'ten'").unwrap_err().to_string(),
             "wamp.connection.timeout must be a number of seconds, found a string"

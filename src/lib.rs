@@ -72,6 +72,7 @@ pub mod guide {}
 
 mod client;
 pub mod config;
+mod deadline;
 mod error;
 mod izaber;
 mod memory;

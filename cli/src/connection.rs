@@ -155,12 +155,13 @@ impl ConnectionArgs {
             settings.serializers = vec![serializer.clone()];
         }
         if let Some(seconds) = self.timeout {
-            if !(seconds.is_finite() && seconds > 0.0) {
+            if seconds.is_nan() || seconds <= 0.0 {
                 return Err(Failure::usage(format!(
                     "--timeout must be a number of seconds above zero, not {seconds}"
                 )));
             }
-            settings.timeout = Duration::from_secs_f64(seconds);
+            // Too large for a Duration (1e20, inf): no limit, which the library caps safely.
+            settings.timeout = Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX);
         }
         if let Some(ca_file) = &self.ca_file {
             settings.ca_file = Some(ca_file.clone());

@@ -274,6 +274,24 @@ fn a_timeout_exits_4() {
 }
 
 #[test]
+fn a_huge_timeout_is_no_limit_and_a_bad_one_a_usage_error() {
+    let (router, _) = shared();
+    for huge in ["1e20", "inf"] {
+        let out = run(
+            &mut cli(router),
+            &["--timeout", huge, "call", "cli.args", "1"],
+        );
+        assert_eq!(out.code, 0, "--timeout {huge}: {}", out.stderr);
+    }
+    for bad in ["-1", "0", "nan"] {
+        let flag = format!("--timeout={bad}");
+        let out = run(&mut cli(router), &[&flag, "call", "cli.args", "1"]);
+        assert_eq!(out.code, 2, "--timeout {bad}: {}", out.stderr);
+        assert!(out.stderr.contains("--timeout"), "{}", out.stderr);
+    }
+}
+
+#[test]
 fn publish_reaches_a_subscriber_in_another_process() {
     let (router, _) = shared();
     let topic = format!("cli.topic.{}", std::process::id());

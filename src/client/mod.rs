@@ -776,7 +776,7 @@ impl Client {
             args,
             kwargs,
         };
-        let deadline = Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         shared.send_call(&message, request, reply_to, deadline)?;
         let mut cancel = options.cancel_token.as_ref().map(CancelToken::receiver);
         loop {
@@ -1096,7 +1096,7 @@ impl Client {
             // exits right away does not lose it.
             let (responder, waiter) = oneshot();
             shared.send(&message, Some((request, Pending::Written(responder))))?;
-            return match waiter.wait_until(Instant::now() + self.inner.timeout) {
+            return match waiter.wait_until(crate::deadline::after(self.inner.timeout)) {
                 Some(result) => result.map(|()| None),
                 None => Err(Error::Timeout {
                     operation: crate::session::describe(&message),
@@ -1116,7 +1116,7 @@ impl Client {
     }
 
     fn wait(&self, waiter: &Waiter<Message>, message: &Message) -> Result<Message, Error> {
-        match waiter.wait_until(Instant::now() + self.inner.timeout) {
+        match waiter.wait_until(crate::deadline::after(self.inner.timeout)) {
             Some(Ok(Message::Error {
                 error,
                 args,

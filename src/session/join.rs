@@ -99,7 +99,7 @@ pub(crate) fn recv_blocking(
 
 /// Says HELLO and authenticates. Returns the WELCOME, or the router's ABORT as an error.
 pub(crate) fn join(transport: &mut Transport, config: &SessionConfig) -> Result<Welcome, Error> {
-    let deadline = Instant::now() + config.transport.connect_timeout;
+    let deadline = crate::deadline::after(config.transport.connect_timeout);
     let mut details = Dict::new();
     details.insert("agent".into(), Value::String(config.agent.clone()));
     details.insert("roles".into(), Value::Dict(roles()));

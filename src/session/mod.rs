@@ -517,7 +517,7 @@ impl Shared {
 
     /// Waits until connected, closed for good, or `timeout`.
     pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         let mut link = self.link.lock();
         loop {
             match &link.state {
@@ -540,7 +540,7 @@ impl Shared {
 
     /// Waits until the session has ended for good, or `timeout`.
     pub fn wait_closed(&self, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        let deadline = crate::deadline::after(timeout);
         let mut link = self.link.lock();
         while !matches!(link.state, LinkState::Closed { .. }) {
             if self
@@ -613,7 +613,7 @@ impl Shared {
             if matches!(link.state, LinkState::Reconnecting { .. })
                 && !self.config.reconnect_wait.is_zero()
             {
-                let deadline = std::time::Instant::now() + self.config.reconnect_wait;
+                let deadline = crate::deadline::after(self.config.reconnect_wait);
                 while matches!(link.state, LinkState::Reconnecting { .. })
                     && !self
                         .link_changed

@@ -100,7 +100,7 @@ impl ReconnectPolicy {
         } else {
             (0.5, 1.0)
         };
-        self.interval.mul_f64(low + (high - low) * random_unit())
+        crate::deadline::scaled(self.interval, low + (high - low) * random_unit())
     }
 }
 
@@ -195,7 +195,7 @@ impl SocketLoop {
             }
             let delay = policy.delay(attempt);
             log::info!("reconnecting in {delay:?} (attempt {attempt})");
-            let deadline = Instant::now() + delay;
+            let deadline = crate::deadline::after(delay);
             if let Woken::Closed = self.wait_while_disconnected::<()>(deadline, None) {
                 self.shutdown("", Error::Closed);
                 return false;
@@ -244,7 +244,10 @@ impl SocketLoop {
         }
         // The attempt is bounded by the connect timeout at each step; this is only a backstop.
         let steps = 4 * count as u32 + 4;
-        let deadline = Instant::now() + self.shared.config.transport.connect_timeout * steps;
+        let deadline = crate::deadline::after(crate::deadline::times(
+            self.shared.config.transport.connect_timeout,
+            steps,
+        ));
         self.wait_while_disconnected(deadline, Some(&result))
     }
 
@@ -415,7 +418,7 @@ impl SocketLoop {
                 entry.procedure
             );
             self.retries
-                .push((Instant::now() + delay, entry, attempt + 1));
+                .push((crate::deadline::after(delay), entry, attempt + 1));
             return;
         }
         self.registrations.forget(entry.local_id);

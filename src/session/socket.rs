@@ -553,11 +553,14 @@ impl SocketLoop {
         // Without pings nothing is declared dead (see `heartbeat`), so there is nothing to wake
         // for: waking at a death time already past would poll with a 1 ms timeout on every turn.
         let heartbeat = config.ping_interval.map(|interval| {
-            let dead_at = self.last_received + config.heartbeat_timeout;
+            let dead_at = crate::deadline::from(self.last_received, config.heartbeat_timeout);
             // A ping is due once both the last sign of life and the last ping are an interval
             // old (see `heartbeat`). Waking at the last ping's due time alone would, on a busy
             // connection read by other threads, find that time past on every turn.
-            dead_at.min(self.last_received.max(self.last_ping) + interval)
+            dead_at.min(crate::deadline::from(
+                self.last_received.max(self.last_ping),
+                interval,
+            ))
         });
         let retry = self.retries.iter().map(|(at, _, _)| *at).min();
         let closing = self.closing.as_ref().map(|closing| closing.deadline);
