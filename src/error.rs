@@ -123,6 +123,15 @@ pub enum Error {
     },
     /// The client was closed with [`Client::close`](crate::Client::close).
     Closed,
+    /// The connection dropped and the client will not connect again: its
+    /// [`ReconnectPolicy`](crate::ReconnectPolicy) gave up (it allows no reconnect, or
+    /// `max_attempts` ran out). Unlike [`Error::ConnectionLost`] this is not a
+    /// [connection error](Error::is_connection_error): retrying on this client cannot
+    /// succeed, only a new client can.
+    GaveUp {
+        /// Why the connection dropped, and how many reconnects were tried.
+        reason: String,
+    },
     /// Arguments or a result could not be converted to or from WAMP values.
     Value(ValueError),
     /// A message is larger than the configured maximum payload size; it was not sent.
@@ -153,10 +162,10 @@ impl Error {
         }
     }
 
-    /// True when the error means the connection is (or went) down, so retrying after a
-    /// reconnect may succeed. After the client was closed or gave up reconnecting
-    /// ([`ReconnectPolicy::max_attempts`](crate::ReconnectPolicy)) it is still true, with a
-    /// reason that starts with `closed`, but no reconnect will come: only a new client helps.
+    /// True when the error means the connection is (or went) down and the client is
+    /// reconnecting, so retrying may succeed. False after [`Client::close`](crate::Client::close)
+    /// ([`Error::Closed`]) and once the client gave up reconnecting ([`Error::GaveUp`]): no
+    /// reconnect will come then, so a script that retries on connection errors stops.
     pub fn is_connection_error(&self) -> bool {
         matches!(
             self,
@@ -204,6 +213,9 @@ impl fmt::Display for Error {
             }
             Error::ConnectionLost { reason } => write!(f, "connection lost: {reason}"),
             Error::Closed => f.write_str("the client has been closed"),
+            Error::GaveUp { reason } => {
+                write!(f, "connection lost for good (no more reconnects): {reason}")
+            }
             Error::Value(e) => write!(f, "value conversion failed: {e}"),
             Error::PayloadTooLarge {
                 message,

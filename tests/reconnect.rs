@@ -198,7 +198,11 @@ fn a_client_that_may_not_reconnect_closes_for_good() {
     let deadline = Instant::now() + WAIT;
     loop {
         match client.call("auth.whoami", ()) {
-            Err(Error::ConnectionLost { reason }) if reason.starts_with("closed") => break,
+            Err(e @ Error::GaveUp { .. }) => {
+                assert!(!e.is_connection_error(), "{e}");
+                assert!(e.to_string().contains("reconnecting is off"), "{e}");
+                break;
+            }
             Err(e) if e.is_connection_error() && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(20));
             }

@@ -354,6 +354,7 @@ fn error_kind(error: &Error) -> String {
         Error::Timeout { .. } => "timeout",
         error if error.is_connection_error() => "connection lost",
         Error::Closed => "client closed",
+        Error::GaveUp { .. } => "gave up reconnecting",
         Error::Aborted { .. } => "session aborted",
         Error::Protocol(_) => "protocol error",
         Error::Authentication(_) => "authentication failed",

@@ -785,7 +785,9 @@ fn closed_error(reason: &str) -> Error {
     if reason.is_empty() {
         Error::Closed
     } else {
-        Error::lost(format!("closed: {reason}"))
+        Error::GaveUp {
+            reason: reason.to_owned(),
+        }
     }
 }
 

@@ -82,7 +82,8 @@ impl ReconnectPolicy {
         }
     }
 
-    /// Gives up after `max` failed attempts in a row (`None`: never gives up).
+    /// Gives up after `max` failed attempts in a row (`None`: never gives up). From then on
+    /// requests fail with [`Error::GaveUp`](crate::Error::GaveUp).
     pub fn max_attempts(mut self, max: Option<u32>) -> ReconnectPolicy {
         self.max_attempts = max;
         self
@@ -188,9 +189,18 @@ impl SocketLoop {
         loop {
             attempt += 1;
             if policy.max_attempts.is_some_and(|max| attempt > max) {
-                let why = format!("gave up reconnecting after: {reason}");
-                log::error!("{why}");
-                self.shutdown(&why, Error::lost(why.clone()));
+                let why = match attempt - 1 {
+                    0 => format!("{reason} (reconnecting is off)"),
+                    1 => format!("{reason} (1 reconnect attempt failed)"),
+                    tried => format!("{reason} ({tried} reconnect attempts failed)"),
+                };
+                log::error!("gave up reconnecting: {why}");
+                self.shutdown(
+                    &why,
+                    Error::GaveUp {
+                        reason: why.clone(),
+                    },
+                );
                 return false;
             }
             let delay = policy.delay(attempt);

@@ -227,6 +227,9 @@ impl SocketLoop {
         let message = error.to_string();
         self.fail_pending(|| match &error {
             Error::Closed => Error::Closed,
+            Error::GaveUp { reason } => Error::GaveUp {
+                reason: reason.clone(),
+            },
             _ => Error::lost(message.clone()),
         });
         self.abandon_invocations();
