@@ -668,6 +668,27 @@ impl Config {
         }
     }
 
+    /// A whole number of `what`, at least `least`. One too large for a `usize` is
+    /// `usize::MAX`: every such number is a bound, and no bound can be reached past that.
+    fn get_count(&self, key: &str, least: u64, what: &str) -> Result<Option<usize>, ConfigError> {
+        match self.get(key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .filter(|&n| n >= least)
+                .map(|n| Some(usize::try_from(n).unwrap_or(usize::MAX)))
+                .ok_or_else(|| ConfigError::InvalidValue {
+                    key: key.to_owned(),
+                    message: match least {
+                        0 => format!("must be a whole number of {what}, zero or more"),
+                        1 => format!("must be a whole number of {what} above zero"),
+                        _ => format!("must be a whole number of {what}, {least} or more"),
+                    },
+                }),
+            Some(other) => Err(wrong_type(key, "a number", other)),
+        }
+    }
+
     /// A strictly positive number of seconds.
     fn get_positive_seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
         match self.get_seconds(key)? {
@@ -1185,6 +1206,20 @@ pub struct WampConfig {
     /// `wamp.connection.max_payload_size`: largest message, in bytes, the client sends
     /// (above zero). Default 50 000 000.
     pub max_payload_size: usize,
+    /// `wamp.connection.handler_threads`: handlers (invocations, events, hooks) run at once
+    /// at most, each on a thread of its own (above zero; see
+    /// [`ClientBuilder::handler_threads`](crate::ClientBuilder::handler_threads)). Default
+    /// [`DEFAULT_HANDLER_THREADS`](crate::DEFAULT_HANDLER_THREADS).
+    pub handler_threads: usize,
+    /// `wamp.connection.handler_queue`: invocations and events that may wait for a busy
+    /// handler thread; beyond it invocations are refused at once with
+    /// `wamp.error.concurrency_limit` and events dropped (see
+    /// [`ClientBuilder::handler_queue`](crate::ClientBuilder::handler_queue)). Default
+    /// [`DEFAULT_HANDLER_QUEUE`](crate::DEFAULT_HANDLER_QUEUE).
+    pub handler_queue: usize,
+    /// `wamp.connection.handler_queue_bytes`: encoded bytes of what may wait for a busy
+    /// handler thread. Default [`DEFAULT_HANDLER_QUEUE_BYTES`](crate::DEFAULT_HANDLER_QUEUE_BYTES).
+    pub handler_queue_bytes: usize,
     /// `wamp.connection.sslopt.ca_certs`: a PEM file of extra CA certificates to trust for
     /// `wss://`, as a path relative to the current directory or absolute. Default none. The
     /// key is the one Python `swampyer` hands to its WebSocket library (though swampyer 3.1
@@ -1226,6 +1261,9 @@ impl Default for WampConfig {
             ping_interval: Some(Duration::from_secs(3)),
             heartbeat_timeout: Duration::from_secs(10),
             max_payload_size: 50_000_000,
+            handler_threads: crate::DEFAULT_HANDLER_THREADS,
+            handler_queue: crate::DEFAULT_HANDLER_QUEUE,
+            handler_queue_bytes: crate::DEFAULT_HANDLER_QUEUE_BYTES,
             ca_file: None,
             tls_verify: true,
             tls_verify_hostname: true,
@@ -1296,20 +1334,18 @@ impl WampConfig {
         };
         let serializers = check_serializers(serializers.0, serializers.1)?;
 
-        let max_payload_size = match config.get(&key("max_payload_size")) {
-            None | Some(Value::Null) => defaults.max_payload_size,
-            Some(Value::Number(n)) => n
-                .as_u64()
-                .filter(|&n| n > 0)
-                .and_then(|n| usize::try_from(n).ok())
-                .ok_or_else(|| ConfigError::InvalidValue {
-                    key: key("max_payload_size"),
-                    message: "must be a whole number of bytes above zero".to_owned(),
-                })?,
-            Some(other) => {
-                return Err(wrong_type(&key("max_payload_size"), "a number", other));
-            }
-        };
+        let max_payload_size = config
+            .get_count(&key("max_payload_size"), 1, "bytes")?
+            .unwrap_or(defaults.max_payload_size);
+        let handler_threads = config
+            .get_count(&key("handler_threads"), 1, "threads")?
+            .unwrap_or(defaults.handler_threads);
+        let handler_queue = config
+            .get_count(&key("handler_queue"), 0, "invocations and events")?
+            .unwrap_or(defaults.handler_queue);
+        let handler_queue_bytes = config
+            .get_count(&key("handler_queue_bytes"), 0, "bytes")?
+            .unwrap_or(defaults.handler_queue_bytes);
 
         let tls_verify = match config.get(&key("sslopt.cert_reqs")) {
             None | Some(Value::Null) => defaults.tls_verify,
@@ -1353,6 +1389,9 @@ impl WampConfig {
                 .get_positive_seconds(&key("heartbeat_timeout"))?
                 .unwrap_or(defaults.heartbeat_timeout),
             max_payload_size,
+            handler_threads,
+            handler_queue,
+            handler_queue_bytes,
             ca_file: config
                 .get_string(&key("sslopt.ca_certs"))?
                 .map(PathBuf::from),
@@ -1515,6 +1554,9 @@ default:
       ping_interval: 0
       heartbeat_timeout: 30
       max_payload_size: 1024
+      handler_threads: 16
+      handler_queue: 0
+      handler_queue_bytes: 1048576
       sslopt:
         ca_certs: /etc/ssl/zaber-ca.pem
         cert_reqs: 2
@@ -1540,9 +1582,44 @@ default:
         assert_eq!(wamp.ping_interval, None);
         assert_eq!(wamp.heartbeat_timeout, Duration::from_secs(30));
         assert_eq!(wamp.max_payload_size, 1024);
+        assert_eq!(wamp.handler_threads, 16);
+        assert_eq!(wamp.handler_queue, 0);
+        assert_eq!(wamp.handler_queue_bytes, 1 << 20);
         assert_eq!(wamp.ca_file, Some(PathBuf::from("/etc/ssl/zaber-ca.pem")));
         assert!(wamp.tls_verify);
         assert!(!wamp.tls_verify_hostname);
+    }
+
+    #[test]
+    fn handler_bounds_must_be_whole_numbers_and_threads_at_least_one() {
+        let read = |key: &str, value: &str| {
+            yaml(
+                &format!("default: {{wamp: {{connection: {{{key}: {value}}}}}}}"),
+                None,
+            )
+            .wamp()
+        };
+        assert_eq!(
+            read("handler_threads", "0").unwrap_err().to_string(),
+            "wamp.connection.handler_threads: must be a whole number of threads above zero"
+        );
+        assert_eq!(
+            read("handler_queue", "-1").unwrap_err().to_string(),
+            "wamp.connection.handler_queue: must be a whole number of invocations and events, \
+             zero or more"
+        );
+        assert_eq!(
+            read("handler_queue_bytes", "1.5").unwrap_err().to_string(),
+            "wamp.connection.handler_queue_bytes: must be a whole number of bytes, zero or more"
+        );
+        assert!(read("handler_threads", "'many'").is_err());
+        let defaults = read("handler_queue", "~").unwrap();
+        assert_eq!(defaults.handler_threads, crate::DEFAULT_HANDLER_THREADS);
+        assert_eq!(defaults.handler_queue, crate::DEFAULT_HANDLER_QUEUE);
+        assert_eq!(
+            defaults.handler_queue_bytes,
+            crate::DEFAULT_HANDLER_QUEUE_BYTES
+        );
     }
 
     #[test]

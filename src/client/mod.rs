@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::{Dict, Id, Message, Serializer, Value, from_value, to_value};
-use crate::session::dispatch::ConcurrencyLimit;
+use crate::session::dispatch::{ConcurrencyLimit, Overflow, PoolLimits};
 use crate::session::handler::{CallError, Event, Invocation};
 use crate::session::reply::{ReplyTo, Waiter, oneshot};
 use crate::session::{
@@ -27,13 +27,27 @@ use crate::{Error, EventOutcome, Secret, WampError};
 
 pub use meta::{IdsByMatch, RegistrationInfo, SessionInfo, SubscriptionInfo};
 pub use options::{
-    CallOptions, CancelMode, CancelToken, Match, PublishOptions, RegisterOptions, SubscribeOptions,
+    CallOptions, CancelMode, CancelToken, DEFAULT_EVENT_QUEUE, DEFAULT_EVENT_QUEUE_BYTES, Match,
+    PublishOptions, RegisterOptions, SubscribeOptions,
 };
 
 /// How long requests wait for their answer unless told otherwise (as in the Python library).
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(300);
 /// The largest message sent unless told otherwise (as swampyer's `max_payload_size`).
 pub const DEFAULT_MAX_PAYLOAD: usize = 50_000_000;
+/// The longest a [`Client::close`] takes, whatever the router, the handlers and the leave
+/// hooks do: up to 5 s for running handlers to answer, up to 2 s for the router's GOODBYE,
+/// and the rest for the [`on_leave`](ClientBuilder::on_leave) hooks.
+pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Handler threads a client runs at most unless told otherwise
+/// ([`ClientBuilder::handler_threads`]).
+pub const DEFAULT_HANDLER_THREADS: usize = 128;
+/// Invocations and events that may wait for a handler thread unless told otherwise
+/// ([`ClientBuilder::handler_queue`]).
+pub const DEFAULT_HANDLER_QUEUE: usize = 1024;
+/// Encoded bytes of the invocations and events that may wait for a handler thread unless
+/// told otherwise ([`ClientBuilder::handler_queue_bytes`]): 64 MiB.
+pub const DEFAULT_HANDLER_QUEUE_BYTES: usize = 64 * 1024 * 1024;
 
 /// A connection to a WAMP router.
 ///
@@ -153,7 +167,9 @@ pub struct Stats {
     pub calls: u64,
     /// Invocations of our procedures received.
     pub invocations: u64,
-    /// Invocations answered (result or error): the answer was written to the connection, or
+    /// Invocations answered by their handler (result or error; those refused at once are
+    /// [`invocations_refused`](Self::invocations_refused)): the answer was written to the
+    /// connection, or
     /// queued ahead of anything asked for afterwards, so a [`Client::close`] that follows
     /// cannot overtake it.
     pub invocations_answered: u64,
@@ -173,8 +189,18 @@ pub struct Stats {
     /// Registrations, subscriptions and testaments made again on a new session after a
     /// reconnect.
     pub restored: u64,
-    /// Invocations refused or events dropped because a handler queue was full.
+    /// Invocations refused or events dropped because a handler queue was full: the sum of
+    /// [`invocations_refused`](Self::invocations_refused) and
+    /// [`events_dropped`](Self::events_dropped).
     pub rejected_by_queue_limit: u64,
+    /// Invocations answered at once with `wamp.error.concurrency_limit`: every handler thread
+    /// was busy and the queue full ([`ClientBuilder::handler_threads`]), or the procedure's
+    /// own queue was ([`RegisterOptions::queue_limit`](crate::RegisterOptions::queue_limit)).
+    pub invocations_refused: u64,
+    /// Events not handed to their handler: the oldest waiting events of a subscription whose
+    /// queue was full ([`SubscribeOptions::queue_limit`](crate::SubscribeOptions::queue_limit)),
+    /// or new events that found every handler thread busy and the client's queue full.
+    pub events_dropped: u64,
 }
 
 /// Builds a [`Client`]. Nothing needs setting for an anonymous connection.
@@ -191,6 +217,7 @@ pub struct ClientBuilder {
     max_payload: usize,
     reconnect: ReconnectPolicy,
     reconnect_wait: Duration,
+    handler_limits: PoolLimits,
     agent: String,
     join_hooks: Vec<JoinHookWanted>,
     leave_hooks: Vec<crate::session::LeaveHook>,
@@ -228,6 +255,11 @@ impl ClientBuilder {
             max_payload: DEFAULT_MAX_PAYLOAD,
             reconnect: ReconnectPolicy::default(),
             reconnect_wait: Duration::ZERO,
+            handler_limits: PoolLimits {
+                threads: DEFAULT_HANDLER_THREADS,
+                queue: DEFAULT_HANDLER_QUEUE,
+                queue_bytes: DEFAULT_HANDLER_QUEUE_BYTES,
+            },
             agent: format!("izaber-wamp-rust/{}", env!("CARGO_PKG_VERSION")),
             join_hooks: Vec::new(),
             leave_hooks: Vec::new(),
@@ -294,6 +326,40 @@ impl ClientBuilder {
     /// Log in with any [`Auth`].
     pub fn auth(mut self, auth: Auth) -> Self {
         self.auth = auth;
+        self
+    }
+
+    /// Runs at most `threads` handlers (invocations, events and hooks) at once, on that many
+    /// threads at most (default [`DEFAULT_HANDLER_THREADS`]; zero is taken as one). Threads
+    /// start when every one is busy and end after 30 s idle. When all are busy, invocations
+    /// and events wait in a queue ([`handler_queue`](Self::handler_queue)).
+    ///
+    /// A handler that waits for the answer of another procedure registered on this same
+    /// client holds its thread meanwhile; with every thread so held, the inner invocations
+    /// wait until the calls time out. Keep the limit above the number of such nested calls a
+    /// service can have running at once. izaber.yaml: `wamp.connection.handler_threads`.
+    pub fn handler_threads(mut self, threads: usize) -> Self {
+        self.handler_limits.threads = threads.max(1);
+        self
+    }
+
+    /// At most `jobs` invocations and events wait for a handler thread when every thread
+    /// is busy (default [`DEFAULT_HANDLER_QUEUE`]). Beyond it an invocation is answered at
+    /// once with the error `wamp.error.concurrency_limit`, which tells the caller the service
+    /// is busy, and an event is dropped; both are counted in [`Stats`] and logged (a warning
+    /// at most every 10 s). Zero: nothing waits. izaber.yaml:
+    /// `wamp.connection.handler_queue`.
+    pub fn handler_queue(mut self, jobs: usize) -> Self {
+        self.handler_limits.queue = jobs;
+        self
+    }
+
+    /// At most `bytes` of encoded messages wait for a handler thread (default
+    /// [`DEFAULT_HANDLER_QUEUE_BYTES`]), as [`handler_queue`](Self::handler_queue) bounds
+    /// their number. One message may always wait, however large. izaber.yaml:
+    /// `wamp.connection.handler_queue_bytes`.
+    pub fn handler_queue_bytes(mut self, bytes: usize) -> Self {
+        self.handler_limits.queue_bytes = bytes;
         self
     }
 
@@ -508,6 +574,7 @@ impl ClientBuilder {
             max_payload: self.max_payload,
             reconnect: self.reconnect,
             reconnect_wait: self.reconnect_wait,
+            handler_limits: self.handler_limits,
         };
         // Hooks that want the client find it here once it exists, which is before any of them
         // runs (the first run is left to the caller).
@@ -916,7 +983,16 @@ impl Client {
             procedure: self.full_uri(procedure),
             options: options.options.clone(),
             handler,
-            limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
+            limit: {
+                // A procedure's own queue is bounded as the client's is, unless it says more.
+                let pool = shared.pool.limits();
+                ConcurrencyLimit::new(
+                    options.concurrency,
+                    options.queue_limit.unwrap_or(pool.queue),
+                    options.queue_bytes.unwrap_or(pool.queue_bytes),
+                    Overflow::RefuseNewest,
+                )
+            },
             restore: !shared.in_own_join_hook(),
         });
         let request = shared.next_request_id();
@@ -998,7 +1074,12 @@ impl Client {
             topic,
             options: options.options.clone(),
             handler: Arc::new(move |event: Event| handler(event).report(&subscribed)),
-            limit: ConcurrencyLimit::new(options.concurrency, options.queue_limit),
+            limit: ConcurrencyLimit::new(
+                options.concurrency,
+                options.queue_limit,
+                options.queue_bytes,
+                Overflow::DropOldest,
+            ),
             restore: !shared.in_own_join_hook(),
         });
         let request = shared.next_request_id();
@@ -1200,15 +1281,19 @@ impl Client {
             revoked_registrations: get(&c.revoked_registrations),
             restore_failures: get(&c.restore_failures),
             restored: get(&c.restored),
-            rejected_by_queue_limit: get(&c.rejected_by_queue_limit),
+            rejected_by_queue_limit: get(&c.invocations_refused) + get(&c.events_dropped),
+            invocations_refused: get(&c.invocations_refused),
+            events_dropped: get(&c.events_dropped),
             invocations_answered: get(&c.invocations_answered),
         }
     }
 
     /// Says GOODBYE and closes the connection; every clone of this client is closed. Pending
-    /// requests fail with [`Error::Closed`]. Waits (a few seconds at most) until the session
-    /// has ended and its [`on_leave`](ClientBuilder::on_leave) hooks have returned, so that a
-    /// script can close and exit without losing its cleanup.
+    /// requests fail with [`Error::Closed`]. Waits until the session has ended and its
+    /// [`on_leave`](ClientBuilder::on_leave) hooks have returned, so that a script can close
+    /// and exit without losing its cleanup, but never longer than [`CLOSE_TIMEOUT`] in all:
+    /// what has not finished by then (a hook, a router that does not answer GOODBYE) is left
+    /// to finish by itself, with a warning in the log.
     ///
     /// Handlers still running are not cut off: the client first withdraws its registrations,
     /// so that the router sends no new invocations, and gives the running handlers up to 5
@@ -1217,26 +1302,41 @@ impl Client {
     /// [`Invocation::is_cancelled`](crate::Invocation::is_cancelled). A handler that closes
     /// its own client is not waited for.
     pub fn close(&self) {
+        let deadline = crate::deadline::after(CLOSE_TIMEOUT);
+        let left = || deadline.saturating_duration_since(Instant::now());
         let close = Command::Close {
             own_invocation: self.shared().own_invocation(),
         };
         if self.shared().command(close).is_ok() {
-            let _ = self
-                .shared()
-                .wait_closed(crate::session::CLOSE_DRAIN_WAIT + Duration::from_secs(5));
+            let _ = self.shared().wait_closed(left());
         }
         let thread = self.shared().thread.lock().take();
         if let Some(thread) = thread
-            && thread.thread().id() != std::thread::current().id()
+            && thread.handle.thread().id() != std::thread::current().id()
         {
-            let _ = thread.join();
+            match thread.ended.recv_deadline(deadline) {
+                Err(crossbeam_channel::RecvTimeoutError::Disconnected) => {
+                    let _ = thread.handle.join();
+                }
+                _ => log::warn!(
+                    "close: the session thread has not ended within {CLOSE_TIMEOUT:?}; \
+                     it is left to end by itself"
+                ),
+            }
         }
         let leave_hooks = self.shared().leave_hooks.lock().take();
         if let Some(finished) = leave_hooks
             && !crate::session::IN_SESSION_HOOK.get()
         {
             // Disconnected, never sent to: the hooks have returned.
-            let _ = finished.recv_timeout(Duration::from_secs(5));
+            if let Err(crossbeam_channel::RecvTimeoutError::Timeout) =
+                finished.recv_deadline(deadline)
+            {
+                log::warn!(
+                    "close: the leave hooks have not returned within {CLOSE_TIMEOUT:?}; \
+                     they are left to finish by themselves"
+                );
+            }
         }
     }
 }

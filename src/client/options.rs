@@ -199,10 +199,12 @@ pub struct RegisterOptions {
     pub(crate) options: Dict,
     pub(crate) concurrency: Option<usize>,
     pub(crate) queue_limit: Option<usize>,
+    pub(crate) queue_bytes: Option<usize>,
 }
 
 impl RegisterOptions {
-    /// No options: exact match, single callee, unlimited concurrency.
+    /// No options: exact match, single callee, as many at once as the client's handler
+    /// threads allow ([`ClientBuilder::handler_threads`](crate::ClientBuilder::handler_threads)).
     pub fn new() -> RegisterOptions {
         RegisterOptions::default()
     }
@@ -231,9 +233,20 @@ impl RegisterOptions {
     }
 
     /// With [`concurrency`](Self::concurrency), at most `max` invocations wait; more are
-    /// refused with `wamp.error.concurrency_limit`.
+    /// refused with `wamp.error.concurrency_limit` and counted in
+    /// [`Stats::invocations_refused`](crate::Stats::invocations_refused). Default: the
+    /// client's [`handler_queue`](crate::ClientBuilder::handler_queue).
     pub fn queue_limit(mut self, max: usize) -> Self {
         self.queue_limit = Some(max);
+        self
+    }
+
+    /// With [`concurrency`](Self::concurrency), at most `bytes` of encoded invocations wait
+    /// (one may always wait); more are refused as past [`queue_limit`](Self::queue_limit).
+    /// Default: the client's
+    /// [`handler_queue_bytes`](crate::ClientBuilder::handler_queue_bytes).
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = Some(bytes);
         self
     }
 
@@ -244,15 +257,33 @@ impl RegisterOptions {
     }
 }
 
+/// Events that may wait for a subscription's handler unless told otherwise
+/// ([`SubscribeOptions::queue_limit`]).
+pub const DEFAULT_EVENT_QUEUE: usize = 1024;
+/// Encoded bytes of the events that may wait for a subscription's handler unless told
+/// otherwise ([`SubscribeOptions::queue_bytes`]): 16 MiB.
+pub const DEFAULT_EVENT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
+
 /// Options of a subscription.
 ///
 /// Events of one subscription are delivered one at a time, in order, unless
 /// [`concurrency`](Self::concurrency) allows more.
+///
+/// A handler slower than its events falls behind: the events wait in the subscription's
+/// queue, of at most [`DEFAULT_EVENT_QUEUE`] events and [`DEFAULT_EVENT_QUEUE_BYTES`] unless
+/// set. When it is full the *oldest* waiting events are dropped for the new ones, counted
+/// in [`Stats::events_dropped`](crate::Stats::events_dropped), and a warning is logged at
+/// most every 10 s. Dropping rather than slowing the connection down (backpressure) is on
+/// purpose: the connection also carries the service's invocations and answers, which one
+/// slow subscriber must not hold up, and the router would queue what it cannot send us
+/// anyway. The oldest events go first because a subscriber that is behind is best served
+/// by the latest state.
 #[derive(Clone, Debug)]
 pub struct SubscribeOptions {
     pub(crate) options: Dict,
     pub(crate) concurrency: Option<usize>,
-    pub(crate) queue_limit: Option<usize>,
+    pub(crate) queue_limit: usize,
+    pub(crate) queue_bytes: usize,
 }
 
 impl Default for SubscribeOptions {
@@ -260,7 +291,8 @@ impl Default for SubscribeOptions {
         SubscribeOptions {
             options: Dict::new(),
             concurrency: Some(1),
-            queue_limit: None,
+            queue_limit: DEFAULT_EVENT_QUEUE,
+            queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
         }
     }
 }
@@ -283,10 +315,23 @@ impl SubscribeOptions {
         self
     }
 
-    /// At most `max` events wait for a busy handler; more are dropped and counted in
-    /// [`Stats`](crate::Stats).
+    /// At most `max` events wait for a busy handler (default [`DEFAULT_EVENT_QUEUE`]); past
+    /// that the oldest are dropped and counted in
+    /// [`Stats::events_dropped`](crate::Stats::events_dropped).
+    ///
+    /// With [`concurrency`](Self::concurrency) `None` events have no queue of their own and
+    /// wait in the client's ([`ClientBuilder::handler_queue`](crate::ClientBuilder::handler_queue)),
+    /// which drops the newest when full.
     pub fn queue_limit(mut self, max: usize) -> Self {
-        self.queue_limit = Some(max);
+        self.queue_limit = max;
+        self
+    }
+
+    /// At most `bytes` of encoded events wait for a busy handler (default
+    /// [`DEFAULT_EVENT_QUEUE_BYTES`]; one event may always wait, however large); past that
+    /// the oldest are dropped as past [`queue_limit`](Self::queue_limit).
+    pub fn queue_bytes(mut self, bytes: usize) -> Self {
+        self.queue_bytes = bytes;
         self
     }
 

@@ -41,9 +41,9 @@ use crate::memory;
 use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{Payload, Transport};
 
-use super::dispatch::Job;
+use super::dispatch::{IdleReader, Job};
 use super::reply::{ReplyTo, Responder};
-use super::socket::{Arrived, READ_BATCH, invocation_job};
+use super::socket::{Arrived, CONCURRENCY_LIMIT, READ_BATCH, invocation_job, refused_invocation};
 use super::{LinkState, Note, Pending, Shared, Wire};
 
 /// The bell, in the leader's poll.
@@ -106,6 +106,32 @@ impl LeaderPoll {
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(_) => return None,
             }
+        }
+    }
+}
+
+/// An INVOCATION a worker read and took as its own to run (see the module's doc).
+struct Taken {
+    job: Job,
+    request: Id,
+    /// Its encoded size.
+    size: usize,
+    entry: Arc<super::Registration>,
+}
+
+/// A handler worker's way to read the connection for work while it has none
+/// ([`Shared::lead_while_idle`]).
+pub(crate) struct IdleLeader(pub std::sync::Weak<Shared>);
+
+impl IdleReader for IdleLeader {
+    fn read(&self, until: Instant, wanted: &AtomicBool) -> Option<Job> {
+        self.0.upgrade()?.lead_while_idle(until, wanted)
+    }
+
+    fn interrupt(&self) {
+        if let Some(shared) = self.0.upgrade() {
+            // Rung while nobody leads, the bell only makes the next leader look around once.
+            let _ = shared.lead.bell.wake();
         }
     }
 }
@@ -479,7 +505,11 @@ impl Shared {
     /// client has registrations and nobody calls or leads, reads the connection until
     /// `until` or until the first INVOCATIONs it can take come, and returns the run of the
     /// first of them for the worker to run itself. `None` once it stopped for anything else.
-    pub(crate) fn lead_while_idle(self: &Arc<Self>, until: Instant) -> Option<Job> {
+    pub(crate) fn lead_while_idle(
+        self: &Arc<Self>,
+        until: Instant,
+        wanted: &AtomicBool,
+    ) -> Option<Job> {
         if self.lead.idle_reading_paused.load(Ordering::Relaxed)
             || self.registered.read().is_empty()
             || self.lead.calls_waiting.load(Ordering::SeqCst) > 0
@@ -496,7 +526,7 @@ impl Shared {
             self.lead.idle_leading.store(true, Ordering::SeqCst);
             (wire.epoch, serializer)
         };
-        let job = self.lead_until_invoked(&mut leader, epoch, serializer, until);
+        let job = self.lead_until_invoked(&mut leader, epoch, serializer, until, wanted);
         self.lead.idle_leading.store(false, Ordering::SeqCst);
         job
     }
@@ -507,11 +537,14 @@ impl Shared {
         epoch: u64,
         serializer: Serializer,
         until: Instant,
+        wanted: &AtomicBool,
     ) -> Option<Job> {
         let mut more = false;
         loop {
-            // Set when a call started before this thread said it leads: it did not ring.
-            let mut step_aside = self.lead.calls_waiting.load(Ordering::SeqCst) > 0;
+            // Set when a call started before this thread said it leads: it did not ring. Or a
+            // job waits for this worker, every other one being busy (the pool rings then).
+            let mut step_aside =
+                self.lead.calls_waiting.load(Ordering::SeqCst) > 0 || wanted.load(Ordering::SeqCst);
             let mut readable = more;
             if !more && !step_aside {
                 match leader.wait(until) {
@@ -532,11 +565,11 @@ impl Shared {
             // the others on workers it wakes, as the socket thread would have.
             let mut jobs = Vec::new();
             let keep = |payload: &Payload, in_order: bool| {
-                let job = in_order
+                let taken = in_order
                     .then(|| self.invocation_to_run(payload, epoch, serializer))
                     .flatten();
-                let kept = job.is_some();
-                jobs.extend(job);
+                let kept = taken.is_some();
+                jobs.extend(taken);
                 kept
             };
             match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
@@ -544,9 +577,9 @@ impl Shared {
                     self.give_up_the_lead(&mut wire);
                     drop(wire);
                     let mut jobs = jobs.into_iter();
-                    let own = jobs.next();
-                    for job in jobs {
-                        self.pool.run(job);
+                    let own = jobs.next().map(|taken| taken.job);
+                    for taken in jobs {
+                        self.hand_to_pool(taken, epoch);
                     }
                     return own;
                 }
@@ -567,6 +600,44 @@ impl Shared {
         }
     }
 
+    /// Runs an invocation this worker read on another worker, or answers it at once with
+    /// [`CONCURRENCY_LIMIT`] when the pool is full, as the socket thread would.
+    fn hand_to_pool(self: &Arc<Self>, taken: Taken, epoch: u64) {
+        let Taken {
+            job,
+            request,
+            size,
+            entry,
+        } = taken;
+        if let Err(full) = self.pool.try_run(job, size) {
+            // The dropped job never runs; its state, noted as running, says whether the
+            // router still wants an answer (an INTERRUPT may have come meanwhile).
+            let why = refused_invocation(self, &entry, &full);
+            let state = self.running.lock().get(&request).cloned();
+            if let Some(state) = state
+                && state.start()
+            {
+                let answer = super::Answer {
+                    invocation: request,
+                    epoch,
+                    last: true,
+                };
+                let refusal = Message::Error {
+                    request_type: code::INVOCATION,
+                    request,
+                    details: crate::protocol::Dict::new(),
+                    error: CONCURRENCY_LIMIT.to_owned(),
+                    args: vec![Value::String(why)],
+                    kwargs: crate::protocol::Dict::new(),
+                };
+                if self.send_full(&refusal, None, Some(answer)).is_err() {
+                    // Gone with its connection: a close must not wait for it.
+                    let _ = self.command(super::Command::ForgetInvocation { request, epoch });
+                }
+            }
+        }
+    }
+
     /// The run of the INVOCATION in `payload`, when it is one whose handler this thread may
     /// run itself, noted as running before anything read after it reaches the socket thread.
     fn invocation_to_run(
@@ -574,7 +645,7 @@ impl Shared {
         payload: &Payload,
         epoch: u64,
         serializer: Serializer,
-    ) -> Option<Job> {
+    ) -> Option<Taken> {
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = serializer.decode(payload).ok()?;
         let Message::Invocation { registration, .. } = &message else {
@@ -603,15 +674,21 @@ impl Shared {
         else {
             unreachable!("matched above");
         };
+        let size = payload.len();
         let arrived = Arrived {
             request,
             details,
             args,
             kwargs,
-            size: payload.len(),
+            size,
         };
         // Noted as running before the socket thread can read an INTERRUPT for it.
-        Some(invocation_job(self, epoch, &entry, arrived))
+        Some(Taken {
+            job: invocation_job(self, epoch, &entry, arrived),
+            request,
+            size,
+            entry,
+        })
     }
 
     /// Why the connection a leader read is gone, once the socket thread has said so (it takes

@@ -111,6 +111,8 @@ pub(crate) struct SessionConfig {
     /// How long a request made while reconnecting waits for the connection (zero: fail at
     /// once).
     pub reconnect_wait: Duration,
+    /// The bounds of the handler pool.
+    pub handler_limits: dispatch::PoolLimits,
 }
 
 /// The answer to a request: the router's message, or why there is none.
@@ -311,6 +313,14 @@ pub(crate) enum Command {
 /// callers would otherwise get an error in place of an answer that was nearly ready.
 pub(crate) const CLOSE_DRAIN_WAIT: Duration = Duration::from_secs(5);
 
+/// The socket thread, for `close` to join.
+pub(crate) struct SocketThread {
+    pub handle: std::thread::JoinHandle<()>,
+    /// Disconnects when the thread ends (its sender is dropped with the thread's stack),
+    /// so that `close` can wait for that with a deadline, which `join` has not.
+    pub ended: crossbeam_channel::Receiver<()>,
+}
+
 /// What answers an INVOCATION, and the connection it came on.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Answer {
@@ -417,7 +427,8 @@ pub(crate) struct Counters {
     pub revoked_registrations: AtomicU64,
     pub restore_failures: AtomicU64,
     pub restored: AtomicU64,
-    pub rejected_by_queue_limit: AtomicU64,
+    pub invocations_refused: AtomicU64,
+    pub events_dropped: AtomicU64,
 }
 
 /// A join hook, run on a worker after every join.
@@ -464,7 +475,7 @@ pub(crate) struct Shared {
     /// adds it; it leaves when its final answer is on the wire.
     pub(crate) running: Mutex<HashMap<Id, Arc<handler::InvocationState>>>,
     /// The socket thread, joined by `close`.
-    pub thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    pub thread: Mutex<Option<SocketThread>>,
     /// Set when the session ends for good: disconnects once its leave hooks have returned,
     /// which `close` waits for.
     pub leave_hooks: Mutex<Option<crossbeam_channel::Receiver<()>>>,
@@ -811,6 +822,12 @@ pub(crate) mod testing {
 
     use super::*;
 
+    const LIMITS: dispatch::PoolLimits = dispatch::PoolLimits {
+        threads: 16,
+        queue: 1024,
+        queue_bytes: usize::MAX,
+    };
+
     /// A session whose connection `epoch` is joined but has no socket: everything sent ends up
     /// as a command in the returned queue. The poll must outlive the session's waker.
     pub(crate) fn offline(
@@ -833,6 +850,7 @@ pub(crate) mod testing {
                 max_payload: usize::MAX,
                 reconnect: ReconnectPolicy::never(),
                 reconnect_wait: Duration::ZERO,
+                handler_limits: LIMITS,
             },
             commands: commands_tx,
             notes: notes_tx,
@@ -853,7 +871,7 @@ pub(crate) mod testing {
             }),
             link_changed: Condvar::new(),
             counters: Counters::default(),
-            pool: WorkerPool::new("test-handler"),
+            pool: WorkerPool::new("test-handler", LIMITS),
             registered: table::Published::default(),
             running: Mutex::new(HashMap::new()),
             hooks: Mutex::new(Hooks::default()),

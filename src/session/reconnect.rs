@@ -120,6 +120,12 @@ fn random_unit() -> f64 {
     bits as f64 / (1u64 << 53) as f64
 }
 
+/// A connect attempt running on a thread of its own (see [`SocketLoop::attempt`]).
+pub(super) struct ConnectAttempt {
+    result: crossbeam_channel::Receiver<Result<Joined, Error>>,
+    thread: std::thread::JoinHandle<()>,
+}
+
 /// A joined connection, and which router URL it came from.
 pub(crate) struct Joined {
     pub transport: Transport,
@@ -234,12 +240,44 @@ impl SocketLoop {
     /// One attempt over every router URL, starting after the one that was lost, on a thread
     /// of its own. An attempt overtaken by `close` is left to finish by itself; what it
     /// joins is closed again.
+    ///
+    /// At most one such thread runs: an attempt still running at its backstop (a step that
+    /// overran the connect timeout) is waited for by the next one instead of being joined by
+    /// another thread, so that a router that never answers cannot pile threads up.
     fn attempt(&mut self) -> Woken<Result<Joined, Error>> {
+        let in_flight = self
+            .connecting
+            .take()
+            .filter(|attempt| !attempt.thread.is_finished() || !attempt.result.is_empty());
+        let attempt = match in_flight {
+            Some(attempt) => {
+                log::debug!("the last connect attempt is still running; waiting for it");
+                attempt
+            }
+            None => match self.start_attempt() {
+                Ok(attempt) => attempt,
+                Err(e) => return Woken::Done(Some(Err(e))),
+            },
+        };
+        // The attempt is bounded by the connect timeout at each step; this is only a backstop.
+        let steps = 4 * self.shared.config.endpoints.len() as u32 + 4;
+        let deadline = crate::deadline::after(crate::deadline::times(
+            self.shared.config.transport.connect_timeout,
+            steps,
+        ));
+        let woken = self.wait_while_disconnected(deadline, Some(&attempt.result));
+        if let Woken::Done(None) = woken {
+            self.connecting = Some(attempt);
+        }
+        woken
+    }
+
+    fn start_attempt(&self) -> Result<ConnectAttempt, Error> {
         let count = self.shared.config.endpoints.len();
         let first = (self.endpoint + 1) % count;
         let config = self.shared.config.clone();
         let (done, result) = crossbeam_channel::bounded(1);
-        let spawned = std::thread::Builder::new()
+        let thread = std::thread::Builder::new()
             .name("wamp-connect".into())
             .spawn(move || {
                 let joined = connect_and_join(&config, first);
@@ -248,17 +286,9 @@ impl SocketLoop {
                 {
                     joined.transport.close();
                 }
-            });
-        if let Err(e) = spawned {
-            return Woken::Done(Some(Err(Error::io("starting a connect thread", e))));
-        }
-        // The attempt is bounded by the connect timeout at each step; this is only a backstop.
-        let steps = 4 * count as u32 + 4;
-        let deadline = crate::deadline::after(crate::deadline::times(
-            self.shared.config.transport.connect_timeout,
-            steps,
-        ));
-        self.wait_while_disconnected(deadline, Some(&result))
+            })
+            .map_err(|e| Error::io("starting a connect thread", e))?;
+        Ok(ConnectAttempt { result, thread })
     }
 
     /// Puts a new connection in place of the lost one: restores what was registered and

@@ -17,7 +17,7 @@ use crate::memory;
 use crate::protocol::{Dict, Id, LogSafe, Message, Serializer, Value, code};
 use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Traffic, Transport};
 
-use super::dispatch::{Job, WorkerPool};
+use super::dispatch::{Bound, Job, QueueFull, Submitted, WorkerPool};
 use super::handler::{CallError, Event, Invocation, InvocationState};
 use super::reconnect::connect_and_join;
 use super::reply::{ReplyTo, Responder};
@@ -79,7 +79,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         socket_idle: std::sync::atomic::AtomicBool::new(false),
         draining: std::sync::atomic::AtomicBool::new(false),
         counters: Counters::default(),
-        pool: WorkerPool::new("wamp-handler"),
+        pool: WorkerPool::new("wamp-handler", config.handler_limits),
         registered: super::table::Published::default(),
         running: Mutex::new(HashMap::new()),
         hooks: Mutex::new(hooks),
@@ -101,6 +101,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         testaments: Vec::new(),
         retries: Vec::new(),
         closing: None,
+        connecting: None,
         awaiting_flush: Vec::new(),
         unflushed: false,
         watching_writable: false,
@@ -111,15 +112,21 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         seen_traffic: (0, 0, None),
     };
     socket.register_socket()?;
-    let session = Arc::downgrade(&shared);
-    shared.pool.set_idle_reader(Box::new(move |until| {
-        session.upgrade()?.lead_while_idle(until)
-    }));
+    shared
+        .pool
+        .set_idle_reader(Box::new(super::leader::IdleLeader(Arc::downgrade(&shared))));
+    let (ended_tx, ended) = crossbeam_channel::bounded::<()>(0);
     let thread = std::thread::Builder::new()
         .name("wamp-session".into())
-        .spawn(move || socket.run())
+        .spawn(move || {
+            let _ended = ended_tx;
+            socket.run()
+        })
         .map_err(|e| Error::io("starting the session thread", e))?;
-    *shared.thread.lock() = Some(thread);
+    *shared.thread.lock() = Some(super::SocketThread {
+        handle: thread,
+        ended,
+    });
     Ok(shared)
 }
 
@@ -161,6 +168,9 @@ pub(super) struct SocketLoop {
     /// Set once `close` is called while handlers run: the session ends when they have all
     /// answered, or at the deadline.
     closing: Option<Closing>,
+    /// A reconnect attempt that outran its backstop and still runs (see
+    /// [`SocketLoop::attempt`]).
+    pub(super) connecting: Option<super::reconnect::ConnectAttempt>,
     /// Senders waiting for their fire-and-forget message to reach the socket.
     awaiting_flush: Vec<Responder<()>>,
     /// Something is queued on the transport and not yet written. Callers flush what they
@@ -1238,20 +1248,10 @@ impl SocketLoop {
             size,
         };
         let job = invocation_job(&self.shared, self.epoch, &entry, arrived);
-        if let Err(full) = entry.limit.submit(&self.shared.pool, job) {
+        if let Err(full) = entry.limit.submit(&self.shared.pool, job, size) {
             self.shared.running.lock().remove(&request);
-            self.shared
-                .counters
-                .rejected_by_queue_limit
-                .fetch_add(1, Ordering::Relaxed);
-            self.send_invocation_error(
-                request,
-                "wamp.error.concurrency_limit",
-                format!(
-                    "{} is busy: {} running and {} queued, the configured limits",
-                    entry.procedure, full.running, full.queued
-                ),
-            );
+            let message = refused_invocation(&self.shared, &entry, &full);
+            self.send_invocation_error(request, CONCURRENCY_LIMIT, message);
         }
     }
 
@@ -1312,15 +1312,36 @@ impl SocketLoop {
                 }
                 memory::large_message_done(size);
             });
-            if entry.limit.submit(&self.shared.pool, job).is_err() {
-                self.shared
-                    .counters
-                    .rejected_by_queue_limit
-                    .fetch_add(1, Ordering::Relaxed);
-                log::warn!(
-                    "event on {} dropped: its handler queue is full",
-                    entry.topic
-                );
+            match entry.limit.submit(&self.shared.pool, job, size) {
+                Ok(Submitted::Accepted) => {}
+                Ok(Submitted::DroppedOldest(dropped)) => {
+                    self.shared
+                        .counters
+                        .events_dropped
+                        .fetch_add(dropped as u64, Ordering::Relaxed);
+                    entry.limit.dropped.note(|count| {
+                        format!(
+                            "{count} event(s) on {} dropped: its handler is behind and its \
+                             queue full (the oldest waiting events go first)",
+                            entry.topic
+                        )
+                    });
+                }
+                Err(_) => {
+                    self.shared
+                        .counters
+                        .events_dropped
+                        .fetch_add(1, Ordering::Relaxed);
+                    let threads = self.shared.pool.limits().threads;
+                    self.shared.pool.warn_refused(|count| {
+                        format!(
+                            "{count} invocation(s) refused or event(s) dropped: all {threads} \
+                             handler threads are busy and the handler queue is full (the last \
+                             an event on {})",
+                            entry.topic
+                        )
+                    });
+                }
             }
         }
     }
@@ -1350,6 +1371,47 @@ impl SocketLoop {
         }));
         Some(finished)
     }
+}
+
+/// The error URI of an invocation refused because its handler's queue is full.
+pub(super) const CONCURRENCY_LIMIT: &str = "wamp.error.concurrency_limit";
+
+/// Counts an invocation refused by a full queue, logs it (throttled), and says why for the
+/// caller.
+pub(super) fn refused_invocation(
+    shared: &Shared,
+    entry: &Registration,
+    full: &QueueFull,
+) -> String {
+    shared
+        .counters
+        .invocations_refused
+        .fetch_add(1, Ordering::Relaxed);
+    let why = match full.whose {
+        Bound::Own => format!(
+            "{} is busy: {} running and {} waiting, its concurrency and queue_limit",
+            entry.procedure, full.running, full.queued
+        ),
+        Bound::Pool => format!(
+            "{} is busy: all {} handler threads of the callee are running and {} \
+             invocations or events wait, its handler_threads and handler_queue",
+            entry.procedure, full.running, full.queued
+        ),
+    };
+    let log = || why.clone();
+    match full.whose {
+        Bound::Own => entry
+            .limit
+            .dropped
+            .note(|count| format!("{count} invocation(s) refused, the last: {}", log())),
+        Bound::Pool => shared.pool.warn_refused(|count| {
+            format!(
+                "{count} invocation(s) refused or event(s) dropped, the last: {}",
+                log()
+            )
+        }),
+    }
+    why
 }
 
 /// Delivers a reply to whoever waits for it.
