@@ -33,6 +33,8 @@ echo "== recovery benchmark smoke: ours and swampyer's callees come back after a
 bash benches/peers/recovery.sh --smoke
 echo "== memory benchmark smoke: a service after large messages"
 bash benches/memory.sh --smoke
+echo "== bounds benchmark smoke: a callee under a burst of slow calls, a slow subscriber"
+bash benches/bounds.sh --smoke
 echo "== command-line start-up smoke: izaber-wamp whoami beside Python's one-liner"
 bash benches/cli_startup.sh --smoke
 echo "== codec micro-benchmarks, quick mode"
