@@ -239,7 +239,15 @@ impl Traffic {
     }
 
     /// How many bytes written to the socket the peer has not acknowledged yet (for a unix
-    /// socket: not read yet), where the kernel says; `None` elsewhere.
+    /// socket: not read yet). Linux only (`TIOCOUTQ`); `None` elsewhere.
+    ///
+    /// Elsewhere the heartbeat cannot see a large message leave the socket's send buffer:
+    /// once the last of it has been handed to the kernel, the router may show no life until it
+    /// has read all of it (its answer to our ping waits behind the message). So on a link slow
+    /// enough that what sits in the send buffer takes longer than the heartbeat timeout to
+    /// drain, the connection is taken for dead there, and a longer `heartbeat_timeout` is the
+    /// remedy. macOS (`SO_NWRITE`) and FreeBSD and NetBSD (`FIONWRITE`) have an equivalent,
+    /// not used because it could not be tested; Windows has none that is cheap to ask.
     pub fn unacknowledged(&self) -> Option<u64> {
         #[cfg(target_os = "linux")]
         if let Some(fd) = self.socket {
