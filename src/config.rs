@@ -1217,6 +1217,10 @@ pub struct WampConfig {
     /// [`ClientBuilder::handler_queue`](crate::ClientBuilder::handler_queue)). Default
     /// [`DEFAULT_HANDLER_QUEUE`](crate::DEFAULT_HANDLER_QUEUE).
     pub handler_queue: usize,
+    /// `wamp.allocator_tuning`: `false` leaves glibc's allocator alone (see
+    /// [`ClientBuilder::allocator_tuning`](crate::ClientBuilder::allocator_tuning)). Default
+    /// unset: tuned, unless the environment says otherwise.
+    pub allocator_tuning: Option<bool>,
     /// `wamp.connection.handler_queue_bytes`: encoded bytes of what may wait for a busy
     /// handler thread. Default [`DEFAULT_HANDLER_QUEUE_BYTES`](crate::DEFAULT_HANDLER_QUEUE_BYTES).
     pub handler_queue_bytes: usize,
@@ -1264,6 +1268,7 @@ impl Default for WampConfig {
             handler_threads: crate::DEFAULT_HANDLER_THREADS,
             handler_queue: crate::DEFAULT_HANDLER_QUEUE,
             handler_queue_bytes: crate::DEFAULT_HANDLER_QUEUE_BYTES,
+            allocator_tuning: None,
             ca_file: None,
             tls_verify: true,
             tls_verify_hostname: true,
@@ -1392,6 +1397,7 @@ impl WampConfig {
             handler_threads,
             handler_queue,
             handler_queue_bytes,
+            allocator_tuning: config.get_bool("wamp.allocator_tuning")?,
             ca_file: config
                 .get_string(&key("sslopt.ca_certs"))?
                 .map(PathBuf::from),
@@ -1540,6 +1546,7 @@ mod tests {
 default:
   wamp:
     run: no
+    allocator_tuning: off
     connection:
       url: 'ws://localhost:8282/ws'
       realm: realm1
@@ -1566,6 +1573,7 @@ default:
         );
         let wamp = config.wamp().unwrap();
         assert!(!wamp.run);
+        assert_eq!(wamp.allocator_tuning, Some(false));
         assert_eq!(wamp.urls, ["ws://localhost:8282/ws"]);
         assert_eq!(wamp.realm, "realm1");
         assert_eq!(wamp.username.as_deref(), Some("backend-2"));

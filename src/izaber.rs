@@ -806,6 +806,9 @@ impl ClientBuilder {
         if let Some(ca_file) = &settings.ca_file {
             builder = builder.ca_file(ca_file.clone());
         }
+        if let Some(allow) = settings.allocator_tuning {
+            builder = builder.allocator_tuning(allow);
+        }
         Ok(builder)
     }
 }

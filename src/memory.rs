@@ -6,7 +6,7 @@
 //! 32 MiB), and the threshold for giving back the top of a heap to twice that. From then on
 //! large blocks come from the allocator's arenas (one per thread that allocates, up to eight
 //! per core), and freed ones stay there: a service that handled a burst of 1–8 MiB calls
-//! sat at 300–450 MB for good while holding almost none of it (`BENCHMARKS.md`).
+//! sat at 300–460 MB for good while holding almost none of it (`BENCHMARKS.md`).
 //!
 //! So, on Linux with glibc, the first time a large message (at least [`LARGE_MESSAGE`]
 //! bytes) is done with, [`large_message_done`] fixes those thresholds where they started
@@ -28,11 +28,30 @@
 //! So the buffers that are the client's own, not values handed to the program (a frame read,
 //! a frame encoded, a CBOR decoder's scratch space), are kept for the next large message
 //! instead of being freed ([`give_back`], [`reading_buffer`], [`writing_buffer`]): at most
-//! [`SPARE_BUFFERS`] of them and [`SPARE_BYTES`] in all, and only within a burst: each trim
-//! frees them first.
+//! four of them and 16 MiB in all, and only within a burst: each trim frees them first.
 //!
-//! Elsewhere (another C library) there is nothing to do; a program with its own global
-//! allocator barely uses glibc's, so none of this matters to it.
+//! What it saves: that service went from 300–460 MB resident (under 0.1 MB of it in use)
+//! back to about 6 MB (`BENCHMARKS.md`, *Memory after large messages*). What it costs:
+//! every value of 1 MiB or more handed to or from the program is a fresh mapping whose pages the kernel faults in and clears: about 3 ms more per 1 MiB
+//! call with caller and callee in one process when the thresholds were first fixed, of which
+//! the spare buffers then won back 1.2 ms over WebSocket and 0.1 ms over TCP (same section).
+//! Programs that never see a large message pay nothing.
+//!
+//! # Turning it off
+//!
+//! The allocator is the process's, so the switch is too. `IZABER_WAMP_ALLOCATOR_TUNING` set
+//! to `0`, `off`, `false` or `no` (read once, when first needed) turns all of it off for the
+//! process, whatever the program says: the operator's word, as with glibc's own variables.
+//! Otherwise [`set_allocator_tuning`] (the client builder and izaber.yaml) turns it off, or
+//! on again; the last call wins. Off means no `mallopt`, no `malloc_trim`, no trimming
+//! thread, and no spare buffers either: they only make up for the fresh mappings that the
+//! fixed threshold costs, and glibc left alone reuses freed blocks by itself. Thresholds
+//! already fixed stay fixed: once `mallopt` has set them, glibc stops moving them for good
+//! and offers no way back.
+//!
+//! Elsewhere (another C library, musl included) there is nothing to do, and the switch does
+//! nothing; a program with its own global allocator barely uses glibc's, so none of this
+//! matters to it.
 
 use crate::transport::Payload;
 
@@ -47,15 +66,16 @@ pub(crate) fn large_message_done(size: usize) {
     }
 }
 
+/// Turns the allocator tuning (see the module's documentation) off or on again for the
+/// whole process; the last call wins, unless `IZABER_WAMP_ALLOCATOR_TUNING` turned it off.
+/// Thresholds already fixed by an earlier large message stay fixed.
+pub(crate) fn set_allocator_tuning(enabled: bool) {
+    glibc::set_tuning(enabled);
+}
+
 /// Buffers at least this large are worth a spare one: the smaller ones the allocator hands
 /// out from memory it keeps anyway.
 pub(crate) const WORTH_A_SPARE: usize = LARGE_MESSAGE / 2;
-/// The most spare buffers kept: two for each of two clients in one process (a caller and a
-/// callee) making sequential calls (an encoded frame, given back once written, then a frame
-/// read and the scratch space to decode it).
-const SPARE_BUFFERS: usize = 4;
-/// The most bytes the spare buffers may hold together.
-const SPARE_BYTES: usize = 16 * 1024 * 1024;
 
 /// Keeps `buffer` for the next large message when it is large and there is room, and counts
 /// as a large message done (so a trim frees it once the burst is over). Anything else is
@@ -128,7 +148,73 @@ mod glibc {
 
     use parking_lot::{Condvar, Mutex, MutexGuard};
 
-    use super::{LARGE_MESSAGE, SPARE_BUFFERS, SPARE_BYTES};
+    use super::LARGE_MESSAGE;
+
+    /// The most spare buffers kept: two for each of two clients in one process (a caller and
+    /// a callee) making sequential calls (an encoded frame, given back once written, then a
+    /// frame read and the scratch space to decode it).
+    const SPARE_BUFFERS: usize = 4;
+    /// The most bytes the spare buffers may hold together.
+    const SPARE_BYTES: usize = 16 * 1024 * 1024;
+
+    /// The environment's switch; see the module's documentation.
+    const SWITCH: &str = "IZABER_WAMP_ALLOCATOR_TUNING";
+    /// Whether the environment allows the tuning, read once.
+    static ALLOWED_BY_ENVIRONMENT: OnceLock<bool> = OnceLock::new();
+    /// Whether the program allows it ([`super::set_allocator_tuning`]).
+    static ALLOWED_BY_PROGRAM: AtomicBool = AtomicBool::new(true);
+
+    fn allowed_by_environment() -> bool {
+        *ALLOWED_BY_ENVIRONMENT.get_or_init(|| {
+            let Some(value) = std::env::var_os(SWITCH) else {
+                return true;
+            };
+            let value = value.to_string_lossy();
+            match switch_value(&value) {
+                Some(true) => true,
+                Some(false) => {
+                    log::debug!("{SWITCH}={value}: the allocator is left alone");
+                    false
+                }
+                None => {
+                    log::warn!("{SWITCH}={value:?} is not 0/off/false/no or 1/on/true/yes; on");
+                    true
+                }
+            }
+        })
+    }
+
+    /// What a value of the environment's switch says; `None` when it says neither.
+    pub(super) fn switch_value(value: &str) -> Option<bool> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "0" | "off" | "false" | "no" => Some(false),
+            "" | "1" | "on" | "true" | "yes" => Some(true),
+            _ => None,
+        }
+    }
+
+    pub(super) fn tuning_on() -> bool {
+        ALLOWED_BY_PROGRAM.load(Ordering::Relaxed) && allowed_by_environment()
+    }
+
+    pub(super) fn set_tuning(enabled: bool) {
+        ALLOWED_BY_PROGRAM.store(enabled, Ordering::Relaxed);
+        if enabled {
+            if !allowed_by_environment() {
+                log::debug!("allocator tuning stays off: {SWITCH} turned it off");
+            }
+            return;
+        }
+        free_spare();
+        if TRIMMER.get().is_some() {
+            log::debug!(
+                "allocator tuning off: no more trims; malloc's thresholds, fixed at the first \
+                 large message, stay as they are"
+            );
+        } else {
+            log::debug!("allocator tuning off");
+        }
+    }
 
     /// Large buffers kept for the next large message, until the next trim.
     static SPARE: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
@@ -157,6 +243,11 @@ mod glibc {
     pub(super) fn give_back(buffer: Vec<u8>) {
         {
             let mut spare = SPARE.lock();
+            // Asked under the lock: a buffer kept after `set_tuning(false)` emptied the pool
+            // would stay there, as no trim comes any more to free it.
+            if !tuning_on() {
+                return;
+            }
             let held: usize = spare.iter().map(Vec::capacity).sum();
             if spare.len() < SPARE_BUFFERS && held + buffer.capacity() <= SPARE_BYTES {
                 spare.push(buffer);
@@ -190,6 +281,9 @@ mod glibc {
     static TRIMMER: OnceLock<Option<Trimmer>> = OnceLock::new();
 
     pub(super) fn large_message_done() {
+        if !tuning_on() {
+            return;
+        }
         let trimmer = TRIMMER.get_or_init(|| {
             fix_thresholds();
             std::thread::Builder::new()
@@ -255,6 +349,9 @@ mod glibc {
 
     fn release_free_pages() {
         free_spare();
+        if !tuning_on() {
+            return;
+        }
         let started = Instant::now();
         // SAFETY: malloc_trim takes no pointers and may be called from any thread at any
         // time; it locks each arena while it walks it.
@@ -269,6 +366,8 @@ mod glibc {
 
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 mod glibc {
+    pub(super) fn set_tuning(_enabled: bool) {}
+
     pub(super) fn large_message_done() {}
 
     pub(super) fn has_spare() -> bool {
@@ -288,10 +387,13 @@ mod tests {
 
     use super::*;
 
-    // One test, as the spare buffers are the process's: tests running beside each other
-    // would take each other's.
+    /// The spare buffers and the switch are the process's: tests running beside each other
+    /// would take each other's buffers or turn the tuning off under each other.
+    static ONE_AT_A_TIME: parking_lot::Mutex<()> = parking_lot::const_mutex(());
+
     #[test]
     fn large_buffers_are_kept_for_the_next_message_until_a_trim() {
+        let _alone = ONE_AT_A_TIME.lock();
         let given = vec![7u8; 3 * LARGE_MESSAGE];
         let at = given.as_ptr();
         give_back(given);
@@ -329,5 +431,34 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(!glibc::has_spare(), "the trim frees the spare buffers");
+    }
+
+    #[test]
+    fn with_the_tuning_off_no_buffer_is_kept_and_spare_ones_are_freed() {
+        let _alone = ONE_AT_A_TIME.lock();
+        give_back(vec![7u8; 2 * LARGE_MESSAGE]);
+        assert!(glibc::has_spare());
+
+        set_allocator_tuning(false);
+        assert!(!glibc::has_spare(), "freed when turned off");
+        give_back(vec![7u8; 2 * LARGE_MESSAGE]);
+        assert!(!glibc::has_spare(), "not kept while off");
+        assert!(writing_buffer(|| LARGE_MESSAGE).is_none());
+
+        set_allocator_tuning(true);
+        give_back(vec![7u8; 2 * LARGE_MESSAGE]);
+        assert!(glibc::has_spare(), "kept again once back on");
+        drop(reading_buffer(LARGE_MESSAGE));
+    }
+
+    #[test]
+    fn the_environment_switch_reads_as_people_write_it() {
+        for off in ["0", "off", "OFF", "false", "No", " no\n"] {
+            assert_eq!(glibc::switch_value(off), Some(false), "{off:?}");
+        }
+        for on in ["", "1", "on", "True", "yes"] {
+            assert_eq!(glibc::switch_value(on), Some(true), "{on:?}");
+        }
+        assert_eq!(glibc::switch_value("sometimes"), None);
     }
 }

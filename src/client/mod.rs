@@ -218,6 +218,7 @@ pub struct ClientBuilder {
     reconnect: ReconnectPolicy,
     reconnect_wait: Duration,
     handler_limits: PoolLimits,
+    allocator_tuning: Option<bool>,
     agent: String,
     join_hooks: Vec<JoinHookWanted>,
     leave_hooks: Vec<crate::session::LeaveHook>,
@@ -260,6 +261,7 @@ impl ClientBuilder {
                 queue: DEFAULT_HANDLER_QUEUE,
                 queue_bytes: DEFAULT_HANDLER_QUEUE_BYTES,
             },
+            allocator_tuning: None,
             agent: format!("izaber-wamp-rust/{}", env!("CARGO_PKG_VERSION")),
             join_hooks: Vec::new(),
             leave_hooks: Vec::new(),
@@ -360,6 +362,24 @@ impl ClientBuilder {
     /// `wamp.connection.handler_queue_bytes`.
     pub fn handler_queue_bytes(mut self, bytes: usize) -> Self {
         self.handler_limits.queue_bytes = bytes;
+        self
+    }
+
+    /// Whether the library may tune glibc's allocator for the whole process after large
+    /// messages (default yes): fix its mmap and trim thresholds and call `malloc_trim`, so
+    /// that a service goes back to a few MB after a burst of large calls instead of keeping
+    /// hundreds (see the README's *Memory after large messages*). `false` leaves the
+    /// allocator alone, for a program that tunes it itself or cannot afford `malloc_trim`
+    /// locking every arena now and then; large messages then cost glibc's own behaviour.
+    ///
+    /// The allocator is the process's, so this is too: it takes effect when the client is
+    /// built, for every client of the process, and the last one built with it set wins.
+    /// `IZABER_WAMP_ALLOCATOR_TUNING=0` in the environment turns it off whatever the program
+    /// says. Thresholds already fixed by an earlier large message stay fixed. On systems
+    /// other than Linux with glibc there is nothing to tune and this does nothing.
+    /// izaber.yaml: `wamp.allocator_tuning`.
+    pub fn allocator_tuning(mut self, allow: bool) -> Self {
+        self.allocator_tuning = Some(allow);
         self
     }
 
@@ -561,6 +581,9 @@ impl ClientBuilder {
                 url: String::new(),
                 reason: "no router URL given".into(),
             });
+        }
+        if let Some(allow) = self.allocator_tuning {
+            crate::memory::set_allocator_tuning(allow);
         }
         let config = SessionConfig {
             endpoints,
