@@ -39,6 +39,7 @@ mod bench_support;
 
 use std::io::{BufReader, Read, Write};
 use std::net::TcpStream;
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
@@ -496,6 +497,7 @@ fn serve(mut wire: impl Wire, args: &Target) -> Result<()> {
 /// That woke this reader once per call for nothing: two runs per call where a client that
 /// waits in epoll for readability alone (as ours does) has one. A TCP socket rings that
 /// queue for room to write only when a writer waits for it.
+#[cfg(unix)]
 struct PolledUnixStream {
     stream: UnixStream,
     poll: mio::Poll,
@@ -506,6 +508,7 @@ struct PolledUnixStream {
     drained: bool,
 }
 
+#[cfg(unix)]
 impl PolledUnixStream {
     fn new(stream: UnixStream, timeout: Option<Duration>) -> Result<Self> {
         use std::os::fd::AsRawFd;
@@ -527,6 +530,7 @@ impl PolledUnixStream {
     }
 }
 
+#[cfg(unix)]
 impl Read for PolledUnixStream {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         if self.drained {
@@ -548,6 +552,7 @@ impl Read for PolledUnixStream {
     }
 }
 
+#[cfg(unix)]
 impl Write for PolledUnixStream {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         self.stream.write(buf)
@@ -588,11 +593,16 @@ fn main() -> Result<()> {
             tcp(&host, port, timeout)?,
             args.serializer,
         )?)),
+        #[cfg(unix)]
         Endpoint::RawSocketUnix { path } => {
             let stream = UnixStream::connect(&path)
                 .with_context(|| format!("connecting to {}", path.display()))?;
             let stream = PolledUnixStream::new(stream, timeout)?;
             go(Box::new(RawSocketWire::handshake(stream, args.serializer)?))
+        }
+        #[cfg(not(unix))]
+        Endpoint::RawSocketUnix { .. } => {
+            bail!("--url {}: unix sockets need a unix system", args.url)
         }
         _ => bail!(
             "--url {}: the floor speaks ws://, tcpip:// and unix:// only (TLS would add its own \

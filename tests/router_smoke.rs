@@ -7,6 +7,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
 use std::time::Duration;
 
@@ -185,6 +186,7 @@ fn rawsocket_over_tcp() {
     rawsocket_login(router, stream);
 }
 
+#[cfg(unix)]
 #[test]
 fn rawsocket_over_unix_socket() {
     let router = Router::shared();

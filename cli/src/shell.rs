@@ -3,6 +3,7 @@
 //! read from a pipe, line by line, so that a file of commands works as a script.
 
 use std::collections::BTreeSet;
+use std::ffi::OsString;
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
@@ -26,8 +27,8 @@ use crate::failure::Failure;
   izaber-wamp shell < commands.txt       # one command per line; # starts a comment
   printf 'whoami\\ncall example.add 1 2\\n' | izaber-wamp shell")]
 pub struct ShellArgs {
-    /// Where the prompt keeps its history (default: the user's data directory,
-    /// izaber-wamp/history).
+    /// Where the prompt keeps its history (default: izaber-wamp/history in the user's data
+    /// directory: $XDG_DATA_HOME, else ~/.local/share; on Windows %APPDATA%).
     #[arg(long, value_name = "FILE")]
     history: Option<PathBuf>,
 }
@@ -215,10 +216,25 @@ pub fn split_words(line: &str) -> Result<Vec<String>, Failure> {
 }
 
 fn default_history() -> Option<PathBuf> {
-    let data = std::env::var_os("XDG_DATA_HOME")
-        .filter(|d| !d.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))?;
+    history_in(|name| std::env::var_os(name), cfg!(windows))
+}
+
+/// The history file in the user's data directory, found through the environment (`var`).
+/// `XDG_DATA_HOME` first, wherever it is set (the tests set it, to keep the machine's history
+/// out). Then `~/.local/share` on unix, macOS included, as other command-line tools there
+/// keep it; on Windows the roaming application data (`%APPDATA%`, which Windows sets for
+/// every user; else the same folder under `%USERPROFILE%`), where a user's settings follow
+/// them from machine to machine.
+fn history_in(var: impl Fn(&str) -> Option<OsString>, windows: bool) -> Option<PathBuf> {
+    let path = |name| var(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let data = path("XDG_DATA_HOME").or_else(|| {
+        if windows {
+            path("APPDATA")
+                .or_else(|| path("USERPROFILE").map(|p| p.join("AppData").join("Roaming")))
+        } else {
+            path("HOME").map(|home| home.join(".local").join("share"))
+        }
+    })?;
     Some(data.join("izaber-wamp").join("history"))
 }
 
@@ -310,6 +326,47 @@ impl Helper for Completions {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn history(vars: &[(&str, &str)], windows: bool) -> Option<PathBuf> {
+        history_in(
+            |name| {
+                vars.iter()
+                    .find(|(set, _)| *set == name)
+                    .map(|(_, value)| OsString::from(value))
+            },
+            windows,
+        )
+    }
+
+    #[test]
+    fn the_history_goes_to_the_users_data_directory_on_each_system() {
+        let file = |dir: &str| Some(PathBuf::from(dir).join("izaber-wamp").join("history"));
+        let home = ("HOME", "/home/u");
+        assert_eq!(history(&[home], false), file("/home/u/.local/share"));
+        assert_eq!(
+            history(&[home, ("XDG_DATA_HOME", "/data")], false),
+            file("/data")
+        );
+        assert_eq!(
+            history(&[("XDG_DATA_HOME", ""), home], false),
+            file("/home/u/.local/share")
+        );
+        assert_eq!(history(&[], false), None);
+
+        let appdata = ("APPDATA", r"C:\Users\u\AppData\Roaming");
+        let profile = ("USERPROFILE", r"C:\Users\u");
+        assert_eq!(history(&[appdata, profile, home], true), file(appdata.1));
+        let roaming = PathBuf::from(profile.1).join("AppData").join("Roaming");
+        assert_eq!(
+            history(&[profile], true),
+            Some(roaming.join("izaber-wamp").join("history"))
+        );
+        assert_eq!(
+            history(&[home], true),
+            None,
+            "no unix directories on Windows"
+        );
+    }
 
     fn words(line: &str) -> Vec<String> {
         split_words(line).unwrap()

@@ -18,12 +18,19 @@
 //! password's expiry into the past.
 //!
 //! Set `IZABER_KEEP_ROUTER_DIR=1` to keep private routers' directories.
+//!
+//! Unix only: the router runs in a process group of its own, is stopped and frozen with
+//! signals, and serves a unix socket. Elsewhere this module compiles, and a router cannot be
+//! started: see [`UNIX_ONLY`]. Without `/proc` (macOS, the BSDs) stopping a router waits for
+//! `router.py` to exit, not for every process of its group.
 #![allow(dead_code)]
 
 use std::fs::{self, File};
 use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
+#[cfg(unix)]
 use std::os::unix::net::UnixStream;
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -39,6 +46,9 @@ const READY_TIMEOUT: Duration = Duration::from_secs(60);
 const STOP_GRACE: Duration = Duration::from_secs(15);
 /// How often `prepare` + `start` is tried when another process took a port.
 const START_ATTEMPTS: usize = 4;
+/// Why no router starts on this system, when it is not unix.
+pub const UNIX_ONLY: &str = "the test router needs a unix system (a process group of its own, \
+     signals to stop and freeze it, a unix socket endpoint); tests that use it cannot run here";
 
 /// Where the router's files live, relative to the crate root.
 const ROUTER_DIR: &str = "tests/router";
@@ -126,6 +136,9 @@ impl Router {
     }
 
     fn launch(private: bool) -> Result<Router, String> {
+        if !cfg!(unix) {
+            return Err(UNIX_ONLY.into());
+        }
         let (python, router_py) = locate_venv()?;
         let mut last_error = String::new();
         for _ in 0..START_ATTEMPTS {
@@ -252,11 +265,12 @@ impl Router {
             // nobody cleans up the shared router but router.py itself
             cmd.arg("--cleanup-dir");
         }
+        #[cfg(unix)]
+        cmd.process_group(0);
         let child = cmd
             .stdin(Stdio::null())
             .stdout(log)
             .stderr(log2)
-            .process_group(0)
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", self.router_py.display()))?;
         *self.child.lock().unwrap() = Some(child);
@@ -579,7 +593,10 @@ impl Endpoint {
     fn accepts(&self) -> bool {
         match self {
             Endpoint::Tcp(addr) => TcpStream::connect_timeout(addr, Duration::from_secs(1)).is_ok(),
+            #[cfg(unix)]
             Endpoint::Unix(path) => UnixStream::connect(path).is_ok(),
+            #[cfg(not(unix))]
+            Endpoint::Unix(_) => false,
         }
     }
 }
