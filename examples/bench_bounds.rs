@@ -162,7 +162,9 @@ fn make_calls(client: &Client, args: &Args) -> Result<serde_json::Value> {
         match caller.join().expect("a caller thread panicked") {
             Ok(_) => results += 1,
             Err(e) => {
-                let kind = e.wamp_uri().map_or_else(|| format!("{e:.40}"), str::to_owned);
+                let kind = e
+                    .wamp_uri()
+                    .map_or_else(|| format!("{e:.40}"), str::to_owned);
                 *errors.entry(kind).or_default() += 1;
             }
         }
