@@ -1,4 +1,5 @@
-//! Hooking join for services: register and subscribe on every join and re-join.
+//! Hooking join for services: register and subscribe on every join and re-join, until the
+//! process is asked to stop (Ctrl-C, SIGTERM).
 use izaber_wamp::{CallError, Event, Invocation, initialize, protocol::Dict, wamp};
 
 fn test_call(event: Invocation) -> Result<(), CallError> {
@@ -27,7 +28,8 @@ fn main() -> anyhow::Result<()> {
 
     initialize()?;
 
-    println!("Hit enter to stop service");
-    std::io::stdin().read_line(&mut String::new())?;
+    // Python: input("Hit enter to stop service\n")
+    println!("Hit Ctrl-C to stop service");
+    wamp.run_until_stopped()?;
     Ok(())
 }

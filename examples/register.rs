@@ -1,6 +1,5 @@
-//! Basic registration example: serve `com.izaber.wamp.example.hello` (needs a backend user).
-use std::time::Duration;
-
+//! Basic registration example: serve `com.izaber.wamp.example.hello` (needs a backend user)
+//! until the process is asked to stop (Ctrl-C, SIGTERM), then stop without losing a call.
 use izaber_wamp::{CallError, Invocation, initialize, wamp};
 
 /// Demonstrates creating a registered callable that does not require arguments. The
@@ -26,7 +25,8 @@ fn main() -> anyhow::Result<()> {
     let registration_id = wamp.register("example.hello", example_hello_fn)?;
     println!("{registration_id}");
 
-    loop {
-        std::thread::sleep(Duration::from_secs(1));
-    }
+    // Python: while True: time.sleep(1)
+    let report = wamp.run_until_stopped()?;
+    println!("{report}");
+    Ok(())
 }

@@ -1,7 +1,5 @@
 //! Registering a roster entry (needs a backend user); it lives as long as this session.
-use std::time::Duration;
-
-use izaber_wamp::{config, initialize, wamp};
+use izaber_wamp::{StopSignal, config, initialize, wamp};
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
@@ -21,12 +19,14 @@ fn main() -> anyhow::Result<()> {
     let result = wamp.roster_register(&roster_key, eg_data)?;
     println!("result={result}");
 
-    // Sleep for the sake of example. Usually your code may be doing something like waiting
+    // Wait for the sake of example (Python: time.sleep(1000)), here until the process is
+    // asked to stop (Ctrl-C, SIGTERM). Usually your code may be doing something like waiting
     // for requests.
-    std::thread::sleep(Duration::from_secs(1000));
+    StopSignal::install()?.wait();
 
     // We can then delete our roster entry explicitly like the following or have the system
     // delete it for us when this code eventually disconnects
     wamp.roster_unregister(&roster_key)?;
+    wamp.disconnect();
     Ok(())
 }

@@ -1,6 +1,5 @@
-//! A simple subscription to receive push notifications from the server.
-use std::time::Duration;
-
+//! A simple subscription to receive push notifications from the server, until the process is
+//! asked to stop (Ctrl-C, SIGTERM).
 use izaber_wamp::{Event, initialize, wamp};
 
 fn subscribe_event(event: Event) {
@@ -18,6 +17,7 @@ fn main() -> anyhow::Result<()> {
     let sub_id = wamp.subscribe("test.sub", subscribe_event)?;
     println!("{sub_id}");
 
-    std::thread::sleep(Duration::from_secs(10000));
+    // Python: time.sleep(10000)
+    wamp.run_until_stopped()?;
     Ok(())
 }

@@ -1217,6 +1217,10 @@ pub struct WampConfig {
     /// [`ClientBuilder::handler_queue`](crate::ClientBuilder::handler_queue)). Default
     /// [`DEFAULT_HANDLER_QUEUE`](crate::DEFAULT_HANDLER_QUEUE).
     pub handler_queue: usize,
+    /// `wamp.shutdown_grace`: seconds [`Wamp::run_until_stopped`](crate::Wamp::run_until_stopped)
+    /// lets a stopping service finish what it is doing (see
+    /// [`Client::shutdown`](crate::Client::shutdown)). Default 5.
+    pub shutdown_grace: Duration,
     /// `wamp.allocator_tuning`: `false` leaves glibc's allocator alone (see
     /// [`ClientBuilder::allocator_tuning`](crate::ClientBuilder::allocator_tuning)). Default
     /// unset: tuned, unless the environment says otherwise.
@@ -1269,6 +1273,7 @@ impl Default for WampConfig {
             handler_queue: crate::DEFAULT_HANDLER_QUEUE,
             handler_queue_bytes: crate::DEFAULT_HANDLER_QUEUE_BYTES,
             allocator_tuning: None,
+            shutdown_grace: crate::CLOSE_GRACE,
             ca_file: None,
             tls_verify: true,
             tls_verify_hostname: true,
@@ -1398,6 +1403,9 @@ impl WampConfig {
             handler_queue,
             handler_queue_bytes,
             allocator_tuning: config.get_bool("wamp.allocator_tuning")?,
+            shutdown_grace: config
+                .get_seconds("wamp.shutdown_grace")?
+                .unwrap_or(defaults.shutdown_grace),
             ca_file: config
                 .get_string(&key("sslopt.ca_certs"))?
                 .map(PathBuf::from),
@@ -1547,6 +1555,7 @@ default:
   wamp:
     run: no
     allocator_tuning: off
+    shutdown_grace: 20
     connection:
       url: 'ws://localhost:8282/ws'
       realm: realm1
@@ -1574,6 +1583,7 @@ default:
         let wamp = config.wamp().unwrap();
         assert!(!wamp.run);
         assert_eq!(wamp.allocator_tuning, Some(false));
+        assert_eq!(wamp.shutdown_grace, Duration::from_secs(20));
         assert_eq!(wamp.urls, ["ws://localhost:8282/ws"]);
         assert_eq!(wamp.realm, "realm1");
         assert_eq!(wamp.username.as_deref(), Some("backend-2"));

@@ -306,11 +306,53 @@ impl Wamp {
     /// another [`initialize`]. Like [`Client::close`], first lets running handlers answer, and
     /// returns once the `"leave"` hooks have run (a few seconds at most).
     pub fn disconnect(&self) {
-        // Let go of `wamp` before closing: close() waits for the leave hooks, which may use it.
+        let _ = self.shutdown(crate::client::CLOSE_GRACE);
+    }
+
+    /// Stops the service without losing what it was doing: see [`Client::shutdown`], which
+    /// says what it does in order and how long it takes. `wamp` is then unconnected, as after
+    /// [`disconnect`](Self::disconnect). An empty report when `wamp` was not connected.
+    pub fn shutdown(&self, grace: Duration) -> crate::ShutdownReport {
+        // Let go of `wamp` before closing: the close waits for the leave hooks, which may use
+        // it.
         let client = self.client.write().take();
-        if let Some(client) = client {
-            client.close();
-        }
+        client.map_or_else(crate::ShutdownReport::default, |client| {
+            client.shutdown(grace)
+        })
+    }
+
+    /// Serves until the process is asked to stop (Ctrl-C, SIGTERM; see [`StopSignal`]), then
+    /// shuts down gracefully ([`shutdown`](Self::shutdown)) within `wamp.shutdown_grace` of
+    /// izaber.yaml (5 s unless set). The Rust twin of Python's `while True: time.sleep(1)`
+    /// at the end of a service:
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), izaber_wamp::Error> {
+    /// use izaber_wamp::{initialize, wamp};
+    /// initialize()?;
+    /// wamp.register("example.hello", |_| Ok("hello"))?;
+    /// let report = wamp.run_until_stopped()?;
+    /// println!("{report}");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`StopSignal::install`]; the configuration's, for a
+    /// `wamp.shutdown_grace` that is not a number of seconds.
+    ///
+    /// [`StopSignal`]: crate::StopSignal
+    /// [`StopSignal::install`]: crate::StopSignal::install
+    pub fn run_until_stopped(&self) -> Result<crate::ShutdownReport, Error> {
+        let stop = crate::StopSignal::install()?;
+        stop.wait();
+        let config = CONFIG.read().clone();
+        let grace = match config {
+            Some(config) => config.wamp()?.shutdown_grace,
+            None => crate::client::CLOSE_GRACE,
+        };
+        log::info!("asked to stop: shutting down within {grace:?}");
+        Ok(self.shutdown(grace))
     }
 
     /// See [`Client::call`]. `uri` is relative to `com.izaber.wamp` unless it already starts

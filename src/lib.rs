@@ -80,6 +80,7 @@ mod nexus;
 pub mod protocol;
 mod secret;
 pub(crate) mod session;
+mod stop;
 pub mod transport;
 
 pub use client::*;
@@ -90,3 +91,4 @@ pub use secret::Secret;
 pub use session::cryptosign::CryptosignKey;
 pub use session::handler::{CallError, Event, EventOutcome, Invocation};
 pub use session::{Auth, DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
+pub use stop::StopSignal;

@@ -3,7 +3,7 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use std::sync::OnceLock;
@@ -101,8 +101,43 @@ impl Service {
     }
 }
 
+impl Service {
+    /// Asks the service to stop as systemd or Docker would (SIGTERM) and waits for it to end;
+    /// `None` if it was still running after `WAIT`.
+    #[cfg(unix)]
+    fn stop(&mut self) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    /// The rest of what the service printed, once it has ended.
+    fn remaining_lines(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(1)) {
+            lines.push(line);
+        }
+        lines
+    }
+}
+
 impl Drop for Service {
     fn drop(&mut self) {
+        #[cfg(unix)]
+        if self.stop().is_some() {
+            return;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -167,13 +202,32 @@ fn call_arguments_passes_positional_and_keyword_arguments() {
 #[test]
 fn register_serves_example_hello() {
     let router = Router::shared();
-    let service = Service::start(command("register", router, router.backend(1)));
+    let mut service = Service::start(command("register", router, router.backend(1)));
     service.expect_line("registration");
     let caller = client(router, router.backend(3));
     assert_eq!(
         caller.call("example.hello", ()).unwrap(),
         "Hello backend-3 (role: backend)!"
     );
+    // Stopped as a service manager stops it: it withdraws, says goodbye and says so.
+    #[cfg(unix)]
+    {
+        let status = service.stop().expect("the service stops on SIGTERM");
+        assert!(status.success(), "{status}");
+        let lines = service.remaining_lines();
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.contains("shut down in") && l.contains("1 registration(s) withdrawn")),
+            "{lines:?}"
+        );
+        let error = caller.call("example.hello", ()).unwrap_err();
+        assert_eq!(
+            error.wamp_uri(),
+            Some("wamp.error.no_such_procedure"),
+            "{error}"
+        );
+    }
 }
 
 #[test]
@@ -213,9 +267,7 @@ fn publish_and_subscribe_exchange_the_hello_message() {
 #[test]
 fn join_hook_registers_and_subscribes_on_join() {
     let router = Router::shared();
-    let mut command = command("join_hook", router, router.backend(1));
-    command.stdin(Stdio::piped());
-    let mut service = Service::start(command);
+    let mut service = Service::start(command("join_hook", router, router.backend(1)));
     service.expect_line("Registered test.call with registration");
     service.expect_line("Subscribed test.sub with subscription");
     let other = client(router, router.backend(2));
@@ -230,17 +282,11 @@ fn join_hook_registers_and_subscribes_on_join() {
         )
         .unwrap();
     service.expect_line("Test event called! [Integer(7)]");
-    // "Hit enter to stop service"
-    let mut stdin = service.child.stdin.take().unwrap();
-    stdin.write_all(b"\n").unwrap();
-    drop(stdin);
-    let deadline = Instant::now() + WAIT;
-    while service.child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the service did not stop on enter"
-        );
-        std::thread::sleep(Duration::from_millis(20));
+    // "Hit Ctrl-C to stop service"
+    #[cfg(unix)]
+    {
+        let status = service.stop().expect("the service stops on SIGTERM");
+        assert!(status.success(), "{status}");
     }
 }
 

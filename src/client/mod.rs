@@ -39,6 +39,53 @@ pub const DEFAULT_MAX_PAYLOAD: usize = 50_000_000;
 /// hooks do: up to 5 s for running handlers to answer, up to 2 s for the router's GOODBYE,
 /// and the rest for the [`on_leave`](ClientBuilder::on_leave) hooks.
 pub const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The grace of [`Client::close`]: how long it lets handlers still running answer.
+pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
+/// How long a close waits for the leave hooks, after the grace and the GOODBYE.
+const LEAVE_HOOKS_WAIT: Duration = Duration::from_secs(3);
+
+/// What became of a service's work when it shut down ([`Client::shutdown`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Registrations withdrawn from the router before GOODBYE.
+    pub withdrawn: u64,
+    /// Invocations answered by their handler during the shutdown.
+    pub answered: u64,
+    /// Invocations still waiting for a handler thread when the grace ran out: answered
+    /// `wamp.error.canceled` at once, never run.
+    pub cancelled: u64,
+    /// Handlers still running when the grace ran out: their answers were dropped (the
+    /// router fails those calls when the session leaves).
+    pub cut_off: u64,
+    /// Acknowledged publications the router had not acknowledged when the grace ran out.
+    pub unacknowledged_publications: u64,
+    /// How long the shutdown took, up to the router's GOODBYE.
+    pub elapsed: Duration,
+}
+
+impl ShutdownReport {
+    /// True when nothing in hand was cancelled, cut off or left unacknowledged.
+    pub fn lost_nothing(&self) -> bool {
+        self.cancelled == 0 && self.cut_off == 0 && self.unacknowledged_publications == 0
+    }
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "shut down in {:.1?}: {} registration(s) withdrawn, {} invocation(s) answered, {} \
+             cancelled, {} cut off, {} publication(s) unacknowledged",
+            self.elapsed,
+            self.withdrawn,
+            self.answered,
+            self.cancelled,
+            self.cut_off,
+            self.unacknowledged_publications
+        )
+    }
+}
 /// Handler threads a client runs at most unless told otherwise
 /// ([`ClientBuilder::handler_threads`]).
 pub const DEFAULT_HANDLER_THREADS: usize = 128;
@@ -95,8 +142,11 @@ struct ClientInner {
 
 impl Drop for ClientInner {
     fn drop(&mut self) {
+        // Nobody is left to wait: the session drains and ends on its own thread.
         let _ = self.shared.command(Command::Close {
             own_invocation: self.shared.own_invocation(),
+            grace: CLOSE_GRACE,
+            report: None,
         });
     }
 }
@@ -1318,19 +1368,81 @@ impl Client {
     /// what has not finished by then (a hook, a router that does not answer GOODBYE) is left
     /// to finish by itself, with a warning in the log.
     ///
-    /// Handlers still running are not cut off: the client first withdraws its registrations,
-    /// so that the router sends no new invocations, and gives the running handlers up to 5
-    /// seconds to answer (they may still make calls meanwhile). A handler still running after
-    /// that has its answer dropped and sees
-    /// [`Invocation::is_cancelled`](crate::Invocation::is_cancelled). A handler that closes
-    /// its own client is not waited for.
+    /// Handlers still running are not cut off: this is [`shutdown`](Client::shutdown) with a
+    /// grace of [`CLOSE_GRACE`] (5 s), which says what it does in order.
     pub fn close(&self) {
-        let deadline = crate::deadline::after(CLOSE_TIMEOUT);
+        let _ = self.shutdown(CLOSE_GRACE);
+    }
+
+    /// Serves until the process is asked to stop (Ctrl-C, SIGTERM; see
+    /// [`StopSignal`](crate::StopSignal)), then [shuts down](Client::shutdown) within `grace`:
+    /// the end of a service's `main`. A second request while it shuts down ends the process
+    /// at once.
+    ///
+    /// # Errors
+    ///
+    /// The errors of [`StopSignal::install`](crate::StopSignal::install).
+    pub fn run_until_stopped(&self, grace: Duration) -> Result<ShutdownReport, Error> {
+        crate::StopSignal::install()?.wait();
+        log::info!("asked to stop: shutting down within {grace:?}");
+        Ok(self.shutdown(grace))
+    }
+
+    /// Stops a service without losing what it was doing, waiting no longer than `grace` for
+    /// it, and says what became of it. In order:
+    ///
+    /// 1. Every registration is withdrawn (UNREGISTER), so that the router sends new calls
+    ///    to the other callees of a shared registration (or fails them at once), and the
+    ///    client waits for the router to confirm each withdrawal: an invocation the router
+    ///    sent before that arrives before the confirmation, so none is missed.
+    /// 2. Invocations already received are served, those waiting for a handler thread
+    ///    included: a queued invocation was routed to this service and its caller is waiting,
+    ///    so it runs if the grace allows; answering it with an error at once would turn a
+    ///    call that could succeed into a failure. At the end of the grace, those still
+    ///    waiting are answered `wamp.error.canceled` and do not run
+    ///    ([`ShutdownReport::cancelled`]).
+    /// 3. Running handlers finish and their answers are sent (they may still make calls
+    ///    meanwhile). Those still running at the end of the grace are cut off: their answers
+    ///    are dropped and they see [`Invocation::is_cancelled`](crate::Invocation::is_cancelled)
+    ///    ([`ShutdownReport::cut_off`]).
+    /// 4. Acknowledged publications still waiting for the router's answer get it.
+    /// 5. GOODBYE, waiting up to 2 s for the router's.
+    /// 6. The session thread ends, and the [`on_leave`](ClientBuilder::on_leave) hooks run;
+    ///    they are waited for up to 3 s.
+    ///
+    /// So it returns within `grace` + 5 s. Every clone of this client is closed; pending
+    /// requests fail with [`Error::Closed`]. A handler that shuts its own client down is not
+    /// waited for. Called again, or after [`close`](Client::close), it returns an empty
+    /// report at once.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), izaber_wamp::Error> {
+    /// use std::time::Duration;
+    /// let client = izaber_wamp::Client::builder("ws://127.0.0.1:8080/ws").connect()?;
+    /// client.register("com.example.work", |_| Ok("done"))?;
+    /// // ... until the service is asked to stop, then:
+    /// let report = client.shutdown(Duration::from_secs(20));
+    /// assert!(report.lost_nothing(), "{report}");
+    /// # Ok(()) }
+    /// ```
+    pub fn shutdown(&self, grace: Duration) -> ShutdownReport {
+        let deadline = crate::deadline::after(
+            grace
+                .saturating_add(crate::session::GOODBYE_WAIT)
+                .saturating_add(LEAVE_HOOKS_WAIT),
+        );
         let left = || deadline.saturating_duration_since(Instant::now());
+        let (responder, waiter) = oneshot();
         let close = Command::Close {
             own_invocation: self.shared().own_invocation(),
+            grace,
+            report: Some(responder),
         };
+        let mut report = ShutdownReport::default();
         if self.shared().command(close).is_ok() {
+            if let Some(Ok(done)) = waiter.wait_until(deadline) {
+                report = done;
+            }
             let _ = self.shared().wait_closed(left());
         }
         let thread = self.shared().thread.lock().take();
@@ -1342,8 +1454,11 @@ impl Client {
                     let _ = thread.handle.join();
                 }
                 _ => log::warn!(
-                    "close: the session thread has not ended within {CLOSE_TIMEOUT:?}; \
-                     it is left to end by itself"
+                    "close: the session thread has not ended within {:?}; it is left to end \
+                     by itself",
+                    grace
+                        .saturating_add(crate::session::GOODBYE_WAIT)
+                        .saturating_add(LEAVE_HOOKS_WAIT)
                 ),
             }
         }
@@ -1356,11 +1471,11 @@ impl Client {
                 finished.recv_deadline(deadline)
             {
                 log::warn!(
-                    "close: the leave hooks have not returned within {CLOSE_TIMEOUT:?}; \
-                     they are left to finish by themselves"
+                    "close: the leave hooks have not returned in time; they are left to finish by themselves"
                 );
             }
         }
+        report
     }
 }
 

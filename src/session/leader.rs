@@ -630,7 +630,9 @@ impl Shared {
                     args: vec![Value::String(why)],
                     kwargs: crate::protocol::Dict::new(),
                 };
-                if self.send_full(&refusal, None, Some(answer)).is_err() {
+                if self.send_full(&refusal, None, Some(answer)).is_ok() {
+                    self.invocation_finished();
+                } else {
                     // Gone with its connection: a close must not wait for it.
                     let _ = self.command(super::Command::ForgetInvocation { request, epoch });
                 }

@@ -266,6 +266,9 @@ pub(crate) enum Pending {
     RestoreTestament(Arc<Testament>),
     /// `wamp.session.flush_testaments`: on RESULT the kept testaments are dropped too.
     FlushTestaments(ReplyTo),
+    /// UNREGISTER sent by a closing session, so that the router sends new calls elsewhere;
+    /// the session says GOODBYE only once every one is answered (or at the deadline).
+    Withdraw,
 }
 
 /// Work for the socket thread.
@@ -300,18 +303,22 @@ pub(crate) enum Command {
         request: Id,
         epoch: u64,
     },
-    /// Say GOODBYE, close the socket and end the thread. While handlers are running, first
-    /// stop taking invocations and give those handlers up to [`CLOSE_DRAIN_WAIT`] to answer.
+    /// Withdraw every registration, let the handlers of invocations that arrived before
+    /// the router took the withdrawal answer, wait for acknowledged publications, then say
+    /// GOODBYE, close the socket and end the thread; waiting no longer than `grace`.
     Close {
         /// The invocation whose handler is closing the client, if one is: it cannot answer
         /// before the close returns, so it is not waited for.
         own_invocation: Option<Id>,
+        grace: Duration,
+        /// Gets what became of the invocations and publications in hand, once the session
+        /// has ended.
+        report: Option<reply::Responder<crate::ShutdownReport>>,
     },
 }
 
-/// How long a close waits for running handlers to answer before it says GOODBYE. Their
-/// callers would otherwise get an error in place of an answer that was nearly ready.
-pub(crate) const CLOSE_DRAIN_WAIT: Duration = Duration::from_secs(5);
+/// How long a closing session waits for the router's GOODBYE, after the grace.
+pub(crate) const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 
 /// The socket thread, for `close` to join.
 pub(crate) struct SocketThread {
@@ -458,6 +465,11 @@ pub(crate) struct Shared {
     /// Set while a close waits for running handlers: each answer then wakes the socket
     /// thread, which otherwise learns of answers written without it only when it next wakes.
     pub(crate) draining: std::sync::atomic::AtomicBool,
+    /// Set by each answer while a close waits for them, and taken by the socket thread
+    /// before it sleeps: an answer that came after it last looked, but before it said it
+    /// sleeps, rings no bell, and would otherwise wait for its next wake-up (up to a
+    /// heartbeat interval).
+    pub(crate) answered_while_draining: std::sync::atomic::AtomicBool,
     next_request: AtomicU64,
     next_local_id: AtomicU64,
     link: Mutex<Link>,
@@ -769,6 +781,7 @@ impl Shared {
     /// thread is woken to see it.
     pub(crate) fn invocation_finished(&self) {
         if self.draining.load(Ordering::SeqCst) {
+            self.answered_while_draining.store(true, Ordering::SeqCst);
             self.wake_socket_thread();
         }
     }
@@ -859,6 +872,7 @@ pub(crate) mod testing {
             waker,
             socket_idle: std::sync::atomic::AtomicBool::new(false),
             draining: std::sync::atomic::AtomicBool::new(false),
+            answered_while_draining: std::sync::atomic::AtomicBool::new(false),
             next_request: AtomicU64::new(1),
             next_local_id: AtomicU64::new(1),
             link: Mutex::new(Link {

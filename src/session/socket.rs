@@ -35,8 +35,6 @@ const QUIET: Duration = Duration::from_millis(100);
 /// thread, or by a caller reading its own answer).
 pub(super) const READ_BATCH: usize = 64;
 pub(super) const SOCKET: Token = Token(1);
-/// How long `close` waits for the router's GOODBYE before closing anyway.
-const GOODBYE_WAIT: Duration = Duration::from_secs(2);
 /// Called as a heartbeat on transports without ping frames. Only routers provide `wamp.`
 /// procedures and none has this one, so the answer is an immediate ERROR.
 const HEARTBEAT_PROCEDURE: &str = "wamp.izaber.heartbeat";
@@ -78,6 +76,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
         link_changed: Condvar::new(),
         socket_idle: std::sync::atomic::AtomicBool::new(false),
         draining: std::sync::atomic::AtomicBool::new(false),
+        answered_while_draining: std::sync::atomic::AtomicBool::new(false),
         counters: Counters::default(),
         pool: WorkerPool::new("wamp-handler", config.handler_limits),
         registered: super::table::Published::default(),
@@ -130,11 +129,18 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
     Ok(shared)
 }
 
-/// A close waiting for running handlers (see [`Command::Close`]).
+/// A close under way (see [`Command::Close`]).
 struct Closing {
+    started: Instant,
     deadline: Instant,
     /// The invocation of the handler that called `close`, not waited for.
     own_invocation: Option<Id>,
+    /// `invocations_answered` when the close began.
+    answered_before: u64,
+    /// What happened, filled in as the close goes (the rest when it ends).
+    report: crate::ShutdownReport,
+    /// Who waits for the report.
+    reply: Option<super::reply::Responder<crate::ShutdownReport>>,
 }
 
 /// Why `serve` returned.
@@ -195,6 +201,7 @@ impl SocketLoop {
             let reason = match self.serve() {
                 Exit::Closed => {
                     self.shutdown("", Error::Closed);
+                    self.send_report();
                     return;
                 }
                 Exit::Lost(reason) => reason,
@@ -203,8 +210,10 @@ impl SocketLoop {
                 // The user asked to close: the handlers' answers cannot go out any more, and
                 // there is nothing to reconnect for.
                 log::info!("connection lost while closing: {reason}");
+                self.cut_off_at_deadline();
                 self.disconnect();
                 self.shutdown("", Error::Closed);
+                self.send_report();
                 return;
             }
             log::warn!("connection to the router lost: {reason}");
@@ -477,33 +486,127 @@ impl SocketLoop {
         }
     }
 
-    /// Starts closing. Returns true when handlers other than the closing one are still
-    /// running: then the router is told to stop sending invocations (every registration is
-    /// withdrawn, while invocations already on their way are still served) and the session
-    /// goes on until they have answered; see [`SocketLoop::drained`].
-    fn start_closing(&mut self, own_invocation: Option<Id>) -> bool {
-        let running = self.running_handlers(own_invocation);
-        if running == 0 {
-            return false;
-        }
-        log::info!("closing: waiting for {running} running handler(s) to answer");
+    /// Starts closing: every registration is withdrawn, so that the router sends new calls
+    /// to other callees (or fails them at once), while the invocations it sent before it
+    /// took the withdrawal are still served; they all arrive before its UNREGISTERED, on
+    /// the same connection. The session then goes on until every UNREGISTERED has come,
+    /// every handler has answered and every acknowledged publication is acknowledged, or
+    /// until `grace` is over; see [`SocketLoop::drained`].
+    fn start_closing(
+        &mut self,
+        own_invocation: Option<Id>,
+        grace: Duration,
+        reply: Option<super::reply::Responder<crate::ShutdownReport>>,
+    ) {
+        let started = Instant::now();
         self.closing = Some(Closing {
-            deadline: Instant::now() + super::CLOSE_DRAIN_WAIT,
+            started,
+            deadline: crate::deadline::from(started, grace),
             own_invocation,
+            answered_before: self
+                .shared
+                .counters
+                .invocations_answered
+                .load(Ordering::Relaxed),
+            report: crate::ShutdownReport::default(),
+            reply,
         });
         self.shared.draining.store(true, Ordering::SeqCst);
         // Nothing is registered again from here on.
         self.retries.clear();
         for registration in self.registrations.router_ids() {
-            // The local entries stay, so that invocations already on their way still find
-            // their handler; nobody waits for the UNREGISTERED.
-            let request = self.shared.next_request_id();
-            self.send_own(&Message::Unregister {
-                request,
-                registration,
-            });
+            self.withdraw(registration);
         }
-        true
+        let running = self.running_handlers(own_invocation);
+        if running > 0 {
+            log::info!("closing: waiting for {running} running handler(s) to answer");
+        }
+    }
+
+    /// Asks the router to stop invoking `registration`, for a close. The local entry stays,
+    /// so that invocations already on their way still find their handler.
+    fn withdraw(&mut self, registration: Id) {
+        let request = self.shared.next_request_id();
+        self.pending.insert(request, Pending::Withdraw);
+        self.send_own(&Message::Unregister {
+            request,
+            registration,
+        });
+        if let Some(closing) = &mut self.closing {
+            closing.report.withdrawn += 1;
+        }
+    }
+
+    /// Sends the close's report to whoever waits for it, once the session has ended.
+    fn send_report(&mut self) {
+        if let Some(mut closing) = self.closing.take() {
+            let answered = self
+                .shared
+                .counters
+                .invocations_answered
+                .load(Ordering::Relaxed);
+            closing.report.answered = answered.saturating_sub(closing.answered_before);
+            closing.report.elapsed = closing.started.elapsed();
+            if let Some(reply) = closing.reply.take() {
+                reply.send(Ok(closing.report));
+            }
+        }
+    }
+
+    /// At the end of the grace (or when the connection is lost while closing): invocations
+    /// still waiting for a handler thread are answered `wamp.error.canceled` and will not
+    /// run; handlers still running are told they are cancelled, and their answers will be
+    /// dropped. Counts both, and the publications still unacknowledged, in the report.
+    fn cut_off_at_deadline(&mut self) {
+        let Some(own) = self.closing.as_ref().map(|c| c.own_invocation) else {
+            return;
+        };
+        let waiting: Vec<(Id, Arc<super::handler::InvocationState>)> = self
+            .shared
+            .running
+            .lock()
+            .iter()
+            .filter(|(request, _)| Some(**request) != own)
+            .map(|(request, state)| (*request, state.clone()))
+            .collect();
+        // Those waiting first: a running handler told to stop would free its thread for the
+        // next waiting one, which would then start instead of being cancelled.
+        let (mut running, mut cancelled) = (Vec::new(), 0);
+        for (request, state) in waiting {
+            if state.skip() {
+                self.shared.running.lock().remove(&request);
+                self.send_invocation_error(
+                    request,
+                    "wamp.error.canceled",
+                    "the callee is shutting down: the call was not started within its grace".into(),
+                );
+                cancelled += 1;
+            } else {
+                running.push(state);
+            }
+        }
+        let cut_off = running.len() as u64;
+        for state in running {
+            state.interrupt("killnowait");
+        }
+        let unacknowledged = self
+            .pending
+            .values()
+            .filter(|pending| matches!(pending, Pending::Publish(_)))
+            .count() as u64;
+        if let Some(closing) = &mut self.closing {
+            closing.report.cancelled = cancelled;
+            closing.report.cut_off = cut_off;
+            closing.report.unacknowledged_publications = unacknowledged;
+            if cancelled + cut_off + unacknowledged > 0 {
+                log::warn!(
+                    "closing after {:?}: {cancelled} waiting invocation(s) cancelled, {cut_off} \
+                     running handler(s) cut off (their answers dropped), {unacknowledged} \
+                     publication(s) unacknowledged",
+                    closing.started.elapsed()
+                );
+            }
+        }
     }
 
     /// How many invocations other than `own_invocation` have a handler running or queued.
@@ -516,23 +619,25 @@ impl SocketLoop {
             .count()
     }
 
-    /// Whether a close that waited for running handlers may now say GOODBYE: they have all
-    /// answered, or the deadline has come (what still runs then is abandoned, as on any
-    /// close).
-    fn drained(&self) -> bool {
+    /// Whether a close may now say GOODBYE: the router has taken every withdrawal, every
+    /// handler has answered and every acknowledged publication is acknowledged; or the
+    /// deadline has come, and what is still in hand is cut off.
+    fn drained(&mut self) -> bool {
         let Some(closing) = &self.closing else {
             return false;
         };
-        let running = self.running_handlers(closing.own_invocation);
-        if running > 0 && Instant::now() < closing.deadline {
+        let in_hand = self.running_handlers(closing.own_invocation) > 0
+            || self
+                .pending
+                .values()
+                .any(|pending| matches!(pending, Pending::Withdraw | Pending::Publish(_)));
+        if !in_hand {
+            return true;
+        }
+        if Instant::now() < closing.deadline {
             return false;
         }
-        if running > 0 {
-            log::warn!(
-                "closing with {running} handler(s) still running after {:?}: their answers are dropped",
-                super::CLOSE_DRAIN_WAIT
-            );
-        }
+        self.cut_off_at_deadline();
         true
     }
 
@@ -543,6 +648,10 @@ impl SocketLoop {
         let polled = if self.commands.is_empty()
             && self.notes.is_empty()
             && !self.shared.lead.must_read.load(Ordering::SeqCst)
+            && !self
+                .shared
+                .answered_while_draining
+                .swap(false, Ordering::SeqCst)
         {
             self.poll.poll(events, timeout)
         } else {
@@ -781,9 +890,21 @@ impl SocketLoop {
                         self.shared.running.lock().remove(&request);
                     }
                 }
-                Command::Close { own_invocation } => {
-                    if self.closing.is_some() || self.start_closing(own_invocation) {
-                        // Serving on until the running handlers have answered; commands
+                Command::Close {
+                    own_invocation,
+                    grace,
+                    report,
+                } => {
+                    if self.closing.is_some() {
+                        // Closing already: this one learns what the first one did.
+                        if let Some(report) = report {
+                            report.send(Ok(crate::ShutdownReport::default()));
+                        }
+                        continue;
+                    }
+                    self.start_closing(own_invocation, grace, report);
+                    if !self.drained() {
+                        // Serving on until the router and the handlers are done; commands
                         // keep being served, as those handlers may make calls of their own.
                         continue;
                     }
@@ -834,7 +955,7 @@ impl SocketLoop {
             .encode_into(&goodbye, &mut frame)
             .map_err(Error::from)
             .and_then(|()| transport.queue_message(frame));
-        let deadline = Instant::now() + GOODBYE_WAIT;
+        let deadline = Instant::now() + super::GOODBYE_WAIT;
         let mut events = Events::with_capacity(4);
         // Wait for the router's GOODBYE so that it has let go of our registrations before
         // we return; give up quietly at the deadline.
@@ -1031,9 +1152,16 @@ impl SocketLoop {
                 Some(Pending::Register(reply, entry)) => {
                     self.registrations.install(registration, entry);
                     reply.send(Ok(message));
+                    if self.closing.is_some() {
+                        self.withdraw(registration);
+                    }
                 }
                 Some(Pending::Restore(entry, _)) => {
-                    if self.registrations.is_wanted(entry.local_id) {
+                    if self.closing.is_some() {
+                        // Restored while closing: withdrawn at once, as the rest were.
+                        self.registrations.install(registration, entry);
+                        self.withdraw(registration);
+                    } else if self.registrations.is_wanted(entry.local_id) {
                         log::info!("registration of {} restored", entry.procedure);
                         self.registrations.install(registration, entry);
                         self.shared
@@ -1431,7 +1559,8 @@ fn respond(pending: Pending, reply: Reply) {
         | Pending::Release(_)
         | Pending::Heartbeat
         | Pending::PrimeTestament(_)
-        | Pending::RestoreTestament(_) => {}
+        | Pending::RestoreTestament(_)
+        | Pending::Withdraw => {}
     }
 }
 
