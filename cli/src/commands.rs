@@ -26,6 +26,9 @@ use crate::{interrupt, output};
 pub struct Context<'a> {
     pub connection: &'a ConnectionArgs,
     pub client: &'a Client,
+    /// The session is this command's alone (not the shell's), so that a service command may
+    /// end it with a graceful shutdown.
+    pub owns_session: bool,
 }
 
 /// Calls a procedure and prints its result.
@@ -272,7 +275,10 @@ pub fn subscribe(context: &Context, args: SubscribeArgs) -> Result<(), Failure> 
                 output::print_line(&output::compact(&line));
                 seen += 1;
             }
-            recv(interrupted) -> _ => break Err(Failure::Interrupted),
+            recv(interrupted) -> _ => {
+                interrupt::stopping();
+                break Err(Failure::Interrupted);
+            }
         }
     };
     if let Err(e) = client.unsubscribe(subscription) {
@@ -281,8 +287,14 @@ pub fn subscribe(context: &Context, args: SubscribeArgs) -> Result<(), Failure> 
     outcome
 }
 
-/// Serves a procedure until Ctrl-C (or --count invocations), answering with a command's
-/// output or with the call's own arguments.
+/// Serves a procedure until Ctrl-C or SIGTERM (or --count invocations), answering with a
+/// command's output or with the call's own arguments.
+///
+/// On Ctrl-C or SIGTERM it stops as a service should: it withdraws the registration (so that
+/// the router sends new calls to the other callees of a shared procedure), lets the
+/// invocations already routed to it finish (a running --exec command included) within
+/// --grace seconds, then leaves. A second Ctrl-C or SIGTERM exits at once. In the shell, the
+/// registration is simply removed.
 ///
 /// With --exec, each invocation runs CMD with {"args": [...], "kwargs": {...}, "details":
 /// {...}} as JSON on its stdin; its stdout is the result (JSON, or else the text as a
@@ -311,6 +323,9 @@ pub struct RegisterArgs {
     /// Answers with the call's arguments.
     #[arg(long, conflicts_with = "exec")]
     echo: bool,
+    /// On Ctrl-C or SIGTERM, how long invocations already received may take to finish.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5.0)]
+    grace: f64,
     /// The command (and its arguments) to run per invocation; everything after it is its.
     #[arg(long, num_args = 1.., allow_hyphen_values = true, value_name = "CMD")]
     exec: Vec<String>,
@@ -325,6 +340,13 @@ pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
     if args.concurrency == 0 {
         return Err(Failure::usage("--concurrency must be at least 1"));
     }
+    if args.grace.is_nan() || args.grace < 0.0 {
+        return Err(Failure::usage(format!(
+            "--grace must be a number of seconds, zero or more, not {}",
+            args.grace
+        )));
+    }
+    let grace = Duration::try_from_secs_f64(args.grace).unwrap_or(Duration::MAX);
     let mut options = RegisterOptions::new().concurrency(args.concurrency);
     for option in &args.options {
         let (key, value) = values::key_value(option, "-o")?;
@@ -374,10 +396,20 @@ pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
         }
         select! {
             recv(done) -> _ => {}
-            recv(interrupted) -> _ => break Err(Failure::Interrupted),
+            recv(interrupted) -> _ => {
+                interrupt::stopping();
+                break Err(Failure::Interrupted);
+            }
         }
     };
-    if let Err(e) = client.unregister(registration) {
+    if context.owns_session {
+        let report = client.shutdown(grace);
+        if report.lost_nothing() {
+            log::info!("{report}");
+        } else {
+            log::warn!("{report}");
+        }
+    } else if let Err(e) = client.unregister(registration) {
         log::warn!("could not unregister: {e}");
     }
     outcome
@@ -578,8 +610,9 @@ fn nexus_request(
             let registered = client.roster_register(&name, json(&data))?;
             if let Some(interrupted) = interrupted {
                 output::print(&output::to_json(&registered));
-                log::info!("in roster {name} until Ctrl-C");
+                log::info!("in roster {name} until Ctrl-C or SIGTERM");
                 let _ = interrupted.recv();
+                interrupt::stopping();
                 let _ = client.roster_unregister(&name);
                 return Err(Failure::Interrupted);
             }

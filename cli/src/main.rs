@@ -140,6 +140,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         &Context {
             connection,
             client: &client,
+            owns_session: true,
         },
         command,
     );

@@ -48,6 +48,7 @@ pub fn run(connection: &ConnectionArgs, args: ShellArgs) -> Result<(), Failure> 
     let context = Context {
         connection,
         client: &client,
+        owns_session: false,
     };
     let outcome = if std::io::stdin().is_terminal() {
         interactive(&context, args.history.or_else(default_history))

@@ -705,3 +705,105 @@ fn metadata_list_and_a_roster_entry_unregistered_in_the_shell() {
     assert_eq!(lines[1], json!(["here"]));
     assert_eq!(lines[3], json!([]));
 }
+
+fn signal(child: &Child, name: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(child.id().to_string())
+        .status();
+}
+
+/// A `register --exec` server whose command takes `seconds`, and a call to it made on
+/// another thread; returns once the server's command runs for that call, with what the
+/// server writes on stderr (all of it once it has ended).
+fn slow_server(
+    router: &Router,
+    procedure: &str,
+    seconds: &str,
+    grace: &str,
+) -> (
+    Child,
+    std::thread::JoinHandle<Result<izaber_wamp::protocol::Value, izaber_wamp::Error>>,
+    std::thread::JoinHandle<String>,
+) {
+    let marker = std::env::temp_dir().join(format!("{procedure}.started"));
+    let _ = std::fs::remove_file(&marker);
+    let script = format!("touch {}; sleep {seconds}; echo done", marker.display());
+    let mut server = cli(router)
+        .env("RUST_LOG", "info")
+        .args([
+            "register", procedure, "--grace", grace, "--exec", "sh", "-c", &script,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (serving_tx, serving) = crossbeam_channel::bounded(1);
+    let stderr = BufReader::new(server.stderr.take().unwrap());
+    let log = std::thread::spawn(move || {
+        let mut text = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            if line.contains("serving") {
+                let _ = serving_tx.try_send(());
+            }
+            text.push_str(&line);
+            text.push('\n');
+        }
+        text
+    });
+    serving
+        .recv_timeout(WAIT)
+        .expect("the server never said it serves");
+    let caller = router
+        .client(&router.ws_url, router.backend(3))
+        .timeout(WAIT)
+        .connect()
+        .unwrap();
+    let call = {
+        let procedure = procedure.to_owned();
+        std::thread::spawn(move || caller.call(&procedure, ()))
+    };
+    let deadline = Instant::now() + WAIT;
+    while !marker.exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    (server, call, log)
+}
+
+#[test]
+fn register_drains_on_sigterm_and_the_running_command_answers() {
+    let (router, _) = shared();
+    let procedure = format!("com.izaber.wamp.cli.drain.{}", std::process::id());
+    let (server, call, log) = slow_server(router, &procedure, "1", "10");
+    let stopped = Instant::now();
+    signal(&server, "TERM");
+    assert_eq!(call.join().unwrap().unwrap(), "done");
+    let output = wait_bounded(server);
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    assert!(stopped.elapsed() < Duration::from_secs(5));
+    let log = log.join().unwrap();
+    assert!(log.contains("1 invocation(s) answered"), "{log}");
+}
+
+#[test]
+fn a_second_sigterm_ends_a_draining_register_at_once() {
+    let (router, _) = shared();
+    let procedure = format!("com.izaber.wamp.cli.impatient.{}", std::process::id());
+    let (server, call, log) = slow_server(router, &procedure, "20", "30");
+    signal(&server, "TERM");
+    std::thread::sleep(Duration::from_millis(500));
+    let stopped = Instant::now();
+    signal(&server, "TERM");
+    let output = wait_bounded(server);
+    assert_eq!(output.status.code(), Some(130), "{output:?}");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        stopped.elapsed()
+    );
+    let log = log.join().unwrap();
+    assert!(log.contains("exiting now"), "{log}");
+    // The router fails the call whose callee went away.
+    assert!(call.join().unwrap().is_err());
+}
