@@ -35,6 +35,8 @@ echo "== memory benchmark smoke: a service after large messages"
 bash benches/memory.sh --smoke
 echo "== bounds benchmark smoke: a callee under a burst of slow calls, a slow subscriber"
 bash benches/bounds.sh --smoke
+echo "== rolling restart: one round, SIGTERM to each instance of a shared procedure; fails on a failed call"
+bash benches/rolling.sh --smoke
 echo "== command-line start-up smoke: izaber-wamp whoami beside Python's one-liner"
 bash benches/cli_startup.sh --smoke
 echo "== codec micro-benchmarks, quick mode"

@@ -167,3 +167,113 @@ fn shutdown_after_close_returns_an_empty_report_at_once() {
     assert!(started.elapsed() < Duration::from_secs(1));
     assert_eq!(report, izaber_wamp::ShutdownReport::default());
 }
+
+#[test]
+fn a_router_that_shuts_down_cleanly_sends_its_clients_to_the_next_one_at_once() {
+    let (first, second) = (Router::private(), Router::private());
+    let _logs = (first.log_on_failure(), second.log_on_failure());
+    let user = first.backend(1);
+    let reasons = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let client = {
+        let reasons = reasons.clone();
+        izaber_wamp::Client::builder(vec![first.ws_url.clone(), second.ws_url.clone()])
+            .realm(&first.realm)
+            .uri_base("com.izaber.wamp")
+            .ticket(&user.username, user.password.as_str())
+            .on_disconnect(move |reason| reasons.lock().push(reason.to_owned()))
+            .connect()
+            .unwrap()
+    };
+    let procedure = unique("shutdown.moves");
+    client.register(&procedure, |_| Ok("here")).unwrap();
+    // The router's own clean stop (SIGTERM), not a kill: it says GOODBYE to its sessions.
+    let stopped = Instant::now();
+    first.stop();
+    let caller = second
+        .client(&second.ws_url, second.backend(2))
+        .connect()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match caller.call(&procedure, ()) {
+            Ok(answer) => {
+                assert_eq!(answer, "here");
+                break;
+            }
+            Err(e) => {
+                assert!(
+                    Instant::now() < deadline,
+                    "never served on the second router: {e}"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+    // Crossbar stopped by SIGTERM closes its connections without a GOODBYE; the client
+    // takes that as the connection lost, and goes on to the next router at once.
+    assert_eq!(reasons.lock().len(), 1, "{:?}", reasons.lock());
+    assert!(stopped.elapsed() < Duration::from_secs(10));
+    client.close();
+}
+
+#[test]
+fn a_router_goodbye_for_a_shutdown_moves_the_client_to_the_next_router_at_once() {
+    let (first, second) = (Router::private(), Router::private());
+    let _logs = (first.log_on_failure(), second.log_on_failure());
+    let user = first.backend(1);
+    let reasons = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let client = {
+        let reasons = reasons.clone();
+        izaber_wamp::Client::builder(vec![first.ws_url.clone(), second.ws_url.clone()])
+            .realm(&first.realm)
+            .uri_base("com.izaber.wamp")
+            .ticket(&user.username, user.password.as_str())
+            .on_disconnect(move |reason| reasons.lock().push(reason.to_owned()))
+            .connect()
+            .unwrap()
+    };
+    let procedure = unique("shutdown.goodbye");
+    client.register(&procedure, |_| Ok("here")).unwrap();
+    let session = client.session_id().unwrap();
+    let caller = second
+        .client(&second.ws_url, second.backend(2))
+        .connect()
+        .unwrap();
+    // What a router going down on purpose says to its sessions.
+    let admin = first
+        .client(&first.ws_url, first.trust())
+        .connect()
+        .unwrap();
+    let said = Instant::now();
+    admin
+        .call_kw(
+            "wamp.session.kill",
+            (session,),
+            serde_json::json!({
+                "reason": "wamp.close.system_shutdown",
+                "message": "the router is going down",
+            }),
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while caller.call(&procedure, ()).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "never served on the second router"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let moved = said.elapsed();
+    let reasons = reasons.lock().clone();
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("wamp.close.system_shutdown")),
+        "{reasons:?}"
+    );
+    // At once: the first attempt comes within a quarter of the reconnect interval (0.5 s),
+    // where a router that went silent would be given up only after the heartbeat timeout
+    // (10 s).
+    assert!(moved < Duration::from_secs(5), "{moved:?}");
+    client.close();
+}
