@@ -426,3 +426,66 @@ fn the_tour_runs_against_its_own_router() {
         assert!(out.contains(step), "missing {step:?} in:\n{out}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn a_second_sigterm_ends_a_stopping_service_at_once() {
+    let router = Router::shared();
+    let procedure = format!("com.izaber.wamp.examples.slow.{}", std::process::id());
+    let user = router.backend(1);
+    let mut command = Command::new(example("bench_service"));
+    command.args([
+        "--procedure",
+        &procedure,
+        "--work-ms",
+        "20000",
+        "--grace-s",
+        "60",
+        "--url",
+        &router.ws_url,
+        "--realm",
+        &router.realm,
+        "--user",
+        &user.username,
+        "--password",
+        &user.password,
+        "--serializer",
+        "cbor",
+    ]);
+    let mut service = Service::start(command);
+    service.expect_line("ready");
+    let caller = client(router, router.backend(2));
+    let call = {
+        let procedure = procedure.clone();
+        std::thread::spawn(move || caller.call(&procedure, ()))
+    };
+    let deadline = Instant::now() + WAIT;
+    // Time for the call to reach the service.
+    std::thread::sleep(Duration::from_millis(300));
+    let signal = |child: &Child| {
+        let _ = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+    };
+    signal(&service.child);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        service.child.try_wait().unwrap().is_none(),
+        "the first SIGTERM lets the 20 s call run within its 60 s grace"
+    );
+    let second = Instant::now();
+    signal(&service.child);
+    let status = loop {
+        if let Some(status) = service.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second SIGTERM did not end it"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(130), "{status}");
+    assert!(second.elapsed() < Duration::from_secs(3));
+    assert!(call.join().unwrap().is_err());
+}

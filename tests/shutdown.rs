@@ -168,25 +168,33 @@ fn shutdown_after_close_returns_an_empty_report_at_once() {
     assert_eq!(report, izaber_wamp::ShutdownReport::default());
 }
 
+/// A client of `first`, with `second` as the next URL of its list, and the reasons its
+/// disconnect hooks were given.
+fn on_two_routers(
+    first: &Router,
+    second: &Router,
+) -> (Client, Arc<parking_lot::Mutex<Vec<String>>>) {
+    let user = first.backend(1);
+    let reasons = Arc::new(parking_lot::Mutex::new(Vec::new()));
+    let heard = reasons.clone();
+    let client = Client::builder(vec![first.ws_url.clone(), second.ws_url.clone()])
+        .realm(&first.realm)
+        .uri_base("com.izaber.wamp")
+        .ticket(&user.username, user.password.as_str())
+        .on_disconnect(move |reason| heard.lock().push(reason.to_owned()))
+        .connect()
+        .unwrap();
+    (client, reasons)
+}
+
 #[test]
 fn a_router_that_shuts_down_cleanly_sends_its_clients_to_the_next_one_at_once() {
     let (first, second) = (Router::private(), Router::private());
     let _logs = (first.log_on_failure(), second.log_on_failure());
-    let user = first.backend(1);
-    let reasons = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let client = {
-        let reasons = reasons.clone();
-        izaber_wamp::Client::builder(vec![first.ws_url.clone(), second.ws_url.clone()])
-            .realm(&first.realm)
-            .uri_base("com.izaber.wamp")
-            .ticket(&user.username, user.password.as_str())
-            .on_disconnect(move |reason| reasons.lock().push(reason.to_owned()))
-            .connect()
-            .unwrap()
-    };
+    let (client, reasons) = on_two_routers(&first, &second);
     let procedure = unique("shutdown.moves");
     client.register(&procedure, |_| Ok("here")).unwrap();
-    // The router's own clean stop (SIGTERM), not a kill: it says GOODBYE to its sessions.
+    // The router's own clean stop (SIGTERM), not a kill.
     let stopped = Instant::now();
     first.stop();
     let caller = second
@@ -220,18 +228,7 @@ fn a_router_that_shuts_down_cleanly_sends_its_clients_to_the_next_one_at_once() 
 fn a_router_goodbye_for_a_shutdown_moves_the_client_to_the_next_router_at_once() {
     let (first, second) = (Router::private(), Router::private());
     let _logs = (first.log_on_failure(), second.log_on_failure());
-    let user = first.backend(1);
-    let reasons = Arc::new(parking_lot::Mutex::new(Vec::new()));
-    let client = {
-        let reasons = reasons.clone();
-        izaber_wamp::Client::builder(vec![first.ws_url.clone(), second.ws_url.clone()])
-            .realm(&first.realm)
-            .uri_base("com.izaber.wamp")
-            .ticket(&user.username, user.password.as_str())
-            .on_disconnect(move |reason| reasons.lock().push(reason.to_owned()))
-            .connect()
-            .unwrap()
-    };
+    let (client, reasons) = on_two_routers(&first, &second);
     let procedure = unique("shutdown.goodbye");
     client.register(&procedure, |_| Ok("here")).unwrap();
     let session = client.session_id().unwrap();
@@ -276,4 +273,42 @@ fn a_router_goodbye_for_a_shutdown_moves_the_client_to_the_next_router_at_once()
     // (10 s).
     assert!(moved < Duration::from_secs(5), "{moved:?}");
     client.close();
+}
+
+#[test]
+fn shutdown_waits_for_acknowledged_publications_and_reports_those_left() {
+    let router = Router::private();
+    let _log = router.log_on_failure();
+    let publisher = router
+        .client(&router.ws_url, router.backend(1))
+        .timeout(Duration::from_secs(30))
+        .connect()
+        .unwrap();
+    // A router that takes the publication and never answers: it stays unacknowledged.
+    router.freeze();
+    let publishing = {
+        let publisher = publisher.clone();
+        std::thread::spawn(move || {
+            publisher.publish_with(
+                &unique("shutdown.topic"),
+                (1,),
+                (),
+                &izaber_wamp::PublishOptions::new().acknowledge(true),
+            )
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while publisher.stats().publications < 1 {
+        assert!(Instant::now() < deadline, "never published");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let report = publisher.shutdown(Duration::from_millis(300));
+    router.thaw();
+    assert_eq!(report.unacknowledged_publications, 1, "{report}");
+    assert!(!report.lost_nothing());
+    assert!(
+        report.elapsed >= Duration::from_millis(300),
+        "it waited for the acknowledgement: {report}"
+    );
+    assert!(publishing.join().unwrap().is_err());
 }
