@@ -449,6 +449,10 @@ impl SocketLoop {
         error: &Message,
     ) {
         let held = matches!(error, Message::Error { error, .. } if error == "wamp.error.procedure_already_exists");
+        if self.is_closing() {
+            // Nothing is registered again once a close has withdrawn the rest.
+            return;
+        }
         if held && attempt < RESTORE_ATTEMPTS {
             let delay = RESTORE_RETRY_BASE
                 .saturating_mul(1 << attempt.min(5))

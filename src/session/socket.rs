@@ -523,6 +523,11 @@ impl SocketLoop {
         }
     }
 
+    /// Whether a close is under way.
+    pub(super) fn is_closing(&self) -> bool {
+        self.closing.is_some()
+    }
+
     /// Asks the router to stop invoking `registration`, for a close. The local entry stays,
     /// so that invocations already on their way still find their handler.
     fn withdraw(&mut self, registration: Id) {
@@ -1455,20 +1460,31 @@ impl SocketLoop {
                         )
                     });
                 }
-                Err(_) => {
+                Err(full) => {
                     self.shared
                         .counters
                         .events_dropped
                         .fetch_add(1, Ordering::Relaxed);
-                    let threads = self.shared.pool.limits().threads;
-                    self.shared.pool.warn_refused(|count| {
-                        format!(
-                            "{count} invocation(s) refused or event(s) dropped: all {threads} \
-                             handler threads are busy and the handler queue is full (the last \
-                             an event on {})",
-                            entry.topic
-                        )
-                    });
+                    if full.whose == Bound::Own {
+                        // A queue_limit of zero: nothing may wait for a busy handler.
+                        entry.limit.dropped.note(|count| {
+                            format!(
+                                "{count} event(s) on {} dropped: its handler is busy and its \
+                                 queue_limit is 0",
+                                entry.topic
+                            )
+                        });
+                    } else {
+                        let threads = self.shared.pool.limits().threads;
+                        self.shared.pool.warn_refused(|count| {
+                            format!(
+                                "{count} invocation(s) refused or event(s) dropped: all \
+                                 {threads} handler threads are busy and the handler queue is \
+                                 full (the last an event on {})",
+                                entry.topic
+                            )
+                        });
+                    }
                 }
             }
         }
