@@ -1426,11 +1426,11 @@ impl Client {
     /// # Ok(()) }
     /// ```
     pub fn shutdown(&self, grace: Duration) -> ShutdownReport {
-        let deadline = crate::deadline::after(
-            grace
-                .saturating_add(crate::session::GOODBYE_WAIT)
-                .saturating_add(LEAVE_HOOKS_WAIT),
-        );
+        // The grace, the router's GOODBYE, the leave hooks.
+        let bound = grace
+            .saturating_add(crate::session::GOODBYE_WAIT)
+            .saturating_add(LEAVE_HOOKS_WAIT);
+        let deadline = crate::deadline::after(bound);
         let left = || deadline.saturating_duration_since(Instant::now());
         let (responder, waiter) = oneshot();
         let close = Command::Close {
@@ -1454,11 +1454,8 @@ impl Client {
                     let _ = thread.handle.join();
                 }
                 _ => log::warn!(
-                    "close: the session thread has not ended within {:?}; it is left to end \
-                     by itself",
-                    grace
-                        .saturating_add(crate::session::GOODBYE_WAIT)
-                        .saturating_add(LEAVE_HOOKS_WAIT)
+                    "close: the session thread has not ended within {bound:?}; it is left to \
+                     end by itself"
                 ),
             }
         }

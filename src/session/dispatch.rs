@@ -97,9 +97,7 @@ struct PoolShared {
 }
 
 struct PoolState {
-    jobs: VecDeque<Queued>,
-    /// Encoded bytes of the messages in `jobs`.
-    queued_bytes: usize,
+    jobs: JobQueue,
     /// Worker threads alive (or being started).
     workers: usize,
     /// Workers waiting for work.
@@ -119,13 +117,47 @@ struct Queued {
     size: usize,
 }
 
+/// Jobs waiting in order, with the encoded bytes of their messages.
+#[derive(Default)]
+struct JobQueue {
+    jobs: VecDeque<Queued>,
+    bytes: usize,
+}
+
+impl JobQueue {
+    fn push(&mut self, job: Job, size: usize) {
+        self.bytes += size;
+        self.jobs.push_back(Queued { job, size });
+    }
+
+    fn pop(&mut self) -> Option<Queued> {
+        let queued = self.jobs.pop_front()?;
+        self.bytes -= queued.size;
+        Some(queued)
+    }
+
+    fn len(&self) -> usize {
+        self.jobs.len()
+    }
+
+    fn is_empty(&self) -> bool {
+        self.jobs.is_empty()
+    }
+}
+
+/// Whether one more job of `size` bytes may wait behind `waiting` jobs of `bytes` in all,
+/// under bounds of `max_jobs` and `max_bytes`: one job may always wait (if any may), so that
+/// a message larger than the byte bound is not refused for its size alone.
+fn fits(waiting: usize, bytes: usize, size: usize, max_jobs: usize, max_bytes: usize) -> bool {
+    waiting < max_jobs && (waiting == 0 || bytes.saturating_add(size) <= max_bytes)
+}
+
 impl WorkerPool {
     pub fn new(name: &str, limits: PoolLimits) -> Arc<WorkerPool> {
         Arc::new(WorkerPool {
             shared: Arc::new(PoolShared {
                 state: StdMutex::new(PoolState {
-                    jobs: VecDeque::new(),
-                    queued_bytes: 0,
+                    jobs: JobQueue::default(),
                     workers: 0,
                     idle: 0,
                     fresh: 0,
@@ -150,7 +182,7 @@ impl WorkerPool {
     /// registration, subscription or connection event.
     pub fn run(&self, job: Job) {
         let mut state = self.shared.lock();
-        state.jobs.push_back(Queued { job, size: 0 });
+        state.jobs.push(job, 0);
         self.start_another(state);
     }
 
@@ -162,11 +194,16 @@ impl WorkerPool {
         let limits = &self.shared.limits;
         // Jobs beyond those that idle, starting or startable workers will take at once wait.
         let free = state.idle + state.fresh + limits.threads.saturating_sub(state.workers);
-        let waiting = state.jobs.len().saturating_sub(free);
         let would_wait = state.jobs.len() >= free;
+        let waiting = state.jobs.len().saturating_sub(free);
         if would_wait
-            && (waiting >= limits.queue
-                || (waiting > 0 && state.queued_bytes.saturating_add(size) > limits.queue_bytes))
+            && !fits(
+                waiting,
+                state.jobs.bytes,
+                size,
+                limits.queue,
+                limits.queue_bytes,
+            )
         {
             return Err(QueueFull {
                 whose: Bound::Pool,
@@ -174,8 +211,7 @@ impl WorkerPool {
                 queued: waiting,
             });
         }
-        state.queued_bytes += size;
-        state.jobs.push_back(Queued { job, size });
+        state.jobs.push(job, size);
         self.start_another(state);
         Ok(())
     }
@@ -266,8 +302,7 @@ impl PoolShared {
     }
 
     fn take_job(&self, state: &mut PoolState) -> Option<Job> {
-        let queued = state.jobs.pop_front()?;
-        state.queued_bytes -= queued.size;
+        let queued = state.jobs.pop()?;
         if state.jobs.is_empty() {
             self.wanted.store(false, Ordering::SeqCst);
         }
@@ -379,8 +414,7 @@ pub(crate) struct ConcurrencyLimit {
 #[derive(Default)]
 struct LimitState {
     running: usize,
-    queued: VecDeque<Queued>,
-    queued_bytes: usize,
+    queued: JobQueue,
 }
 
 /// What became of a submitted job.
@@ -433,13 +467,17 @@ impl ConcurrencyLimit {
             self.start(pool.clone(), job);
             return Ok(Submitted::Accepted);
         }
-        let fits = |state: &LimitState| {
-            state.queued.len() < self.max_queued
-                && (state.queued.is_empty()
-                    || state.queued_bytes.saturating_add(size) <= self.max_queued_bytes)
+        let room_for = |queued: &JobQueue| {
+            fits(
+                queued.len(),
+                queued.bytes,
+                size,
+                self.max_queued,
+                self.max_queued_bytes,
+            )
         };
         let mut dropped = 0;
-        if !fits(&state) {
+        if !room_for(&state.queued) {
             if self.overflow == Overflow::RefuseNewest || self.max_queued == 0 {
                 return Err(QueueFull {
                     whose: Bound::Own,
@@ -447,18 +485,16 @@ impl ConcurrencyLimit {
                     queued: state.queued.len(),
                 });
             }
-            while !fits(&state) {
-                let Some(oldest) = state.queued.pop_front() else {
+            while !room_for(&state.queued) {
+                let Some(oldest) = state.queued.pop() else {
                     break;
                 };
-                state.queued_bytes -= oldest.size;
                 drop(oldest.job);
                 crate::memory::large_message_done(oldest.size);
                 dropped += 1;
             }
         }
-        state.queued_bytes += size;
-        state.queued.push_back(Queued { job, size });
+        state.queued.push(job, size);
         Ok(if dropped == 0 {
             Submitted::Accepted
         } else {
@@ -474,11 +510,8 @@ impl ConcurrencyLimit {
             while let Some(job) = next.take() {
                 job();
                 let mut state = limit.state.lock();
-                match state.queued.pop_front() {
-                    Some(queued) => {
-                        state.queued_bytes -= queued.size;
-                        next = Some(queued.job);
-                    }
+                match state.queued.pop() {
+                    Some(queued) => next = Some(queued.job),
                     None => state.running -= 1,
                 }
             }

@@ -43,7 +43,9 @@ use crate::transport::{Payload, Transport};
 
 use super::dispatch::{IdleReader, Job};
 use super::reply::{ReplyTo, Responder};
-use super::socket::{Arrived, CONCURRENCY_LIMIT, READ_BATCH, invocation_job, refused_invocation};
+use super::socket::{
+    Arrived, CONCURRENCY_LIMIT, READ_BATCH, invocation_error, invocation_job, refused_invocation,
+};
 use super::{LinkState, Note, Pending, Shared, Wire};
 
 /// The bell, in the leader's poll.
@@ -622,14 +624,7 @@ impl Shared {
                     epoch,
                     last: true,
                 };
-                let refusal = Message::Error {
-                    request_type: code::INVOCATION,
-                    request,
-                    details: crate::protocol::Dict::new(),
-                    error: CONCURRENCY_LIMIT.to_owned(),
-                    args: vec![Value::String(why)],
-                    kwargs: crate::protocol::Dict::new(),
-                };
+                let refusal = invocation_error(request, CONCURRENCY_LIMIT, why);
                 if self.send_full(&refusal, None, Some(answer)).is_ok() {
                     self.invocation_finished();
                 } else {

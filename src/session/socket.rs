@@ -1389,14 +1389,7 @@ impl SocketLoop {
     }
 
     fn send_invocation_error(&mut self, request: Id, uri: &str, message: String) {
-        self.send_own(&Message::Error {
-            request_type: code::INVOCATION,
-            request,
-            details: Dict::new(),
-            error: uri.to_owned(),
-            args: vec![Value::String(message)],
-            kwargs: Dict::new(),
-        });
+        self.send_own(&invocation_error(request, uri, message));
     }
 
     fn deliver(
@@ -1514,6 +1507,19 @@ impl SocketLoop {
             super::IN_SESSION_HOOK.set(false);
         }));
         Some(finished)
+    }
+}
+
+/// The ERROR that answers INVOCATION `request` with `uri` and a message, for answers the
+/// session gives itself (no handler, refused, cancelled before it ran).
+pub(super) fn invocation_error(request: Id, uri: &str, message: String) -> Message {
+    Message::Error {
+        request_type: code::INVOCATION,
+        request,
+        details: Dict::new(),
+        error: uri.to_owned(),
+        args: vec![Value::String(message)],
+        kwargs: Dict::new(),
     }
 }
 
