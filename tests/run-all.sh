@@ -45,6 +45,9 @@ cargo bench --locked --bench codec -- --quick >/dev/null
 echo "== fuzzing message decoding and the RawSocket client, ${FUZZ_SECONDS:-20} s per target"
 bash fuzz/run.sh "${FUZZ_SECONDS:-20}"
 
+echo "== session core simulation: 100,000 random schedules against its invariants (optimized build)"
+cargo test --locked --release --lib session::core::sim
+
 echo "== cargo test"
 # Unit and integration tests (examples are built and run by tests/examples.rs), then doc
 # tests; last, so that the suite's verdict closes the output.

@@ -38,15 +38,16 @@ use parking_lot::Mutex;
 
 use crate::Error;
 use crate::memory;
-use crate::protocol::{Id, LogSafe, Message, Serializer, Value, code};
+use crate::protocol::{Id, LogSafe, Message, Serializer};
 use crate::transport::{Payload, Transport};
 
+use super::core::{Arrived, CONCURRENCY_LIMIT, ends_call, invocation_error};
 use super::dispatch::{IdleReader, Job};
+use super::handler::InvocationState;
+use super::jobs::{invocation_job, refused_invocation};
+use super::locks::Level;
 use super::reply::{ReplyTo, Responder};
-use super::socket::{
-    Arrived, CONCURRENCY_LIMIT, READ_BATCH, invocation_error, invocation_job, refused_invocation,
-};
-use super::{LinkState, Note, Pending, Shared, Wire};
+use super::{LinkState, Locked, Note, Pending, READ_BATCH, Shared, Wire};
 
 /// The bell, in the leader's poll.
 const BELL: Token = Token(0);
@@ -116,6 +117,7 @@ impl LeaderPoll {
 struct Taken {
     job: Job,
     request: Id,
+    state: Arc<InvocationState>,
     /// Its encoded size.
     size: usize,
     entry: Arc<super::Registration>,
@@ -221,7 +223,7 @@ impl Lead {
         match wire.transport.as_mut() {
             Some(transport) => self
                 .socket_registry
-                .register(transport.source(), super::socket::SOCKET, interest)
+                .register(transport.source(), super::SOCKET, interest)
                 .map_err(|e| format!("watching the socket again: {e}")),
             None => Ok(()),
         }
@@ -269,7 +271,7 @@ impl Shared {
     ) -> Result<(), Error> {
         let leader = match &reply {
             ReplyTo::Once(_) if self.lead.calls_waiting.load(Ordering::SeqCst) == 1 => {
-                self.lead.poll.try_lock()
+                Locked::try_lock(&self.lead.poll, Level::LeaderPoll)
             }
             _ => None,
         };
@@ -338,7 +340,7 @@ impl Shared {
                     None => return self.step_aside(call, responder),
                 }
             }
-            let mut wire = self.wire.lock();
+            let mut wire = self.lock_wire();
             if !wire.led || wire.epoch != call.epoch || wire.transport.is_none() {
                 // The socket thread took the connection away: it is lost or being closed.
                 drop(wire);
@@ -399,14 +401,18 @@ impl Shared {
         call: &LedCall,
         responder: Responder<Message>,
     ) -> Result<(), Responder<Message>> {
-        let mut wire = self.wire.lock();
+        let mut wire = self.lock_wire();
         if !wire.led || wire.epoch != call.epoch || wire.transport.is_none() {
             return Err(responder);
         }
         // Noted before the socket goes back, so the socket thread knows the call before it
         // can read its answer.
         let pending = Pending::Call(ReplyTo::Once(responder));
-        self.note(Note::Request(call.request, pending));
+        self.note(Note::Request {
+            epoch: call.epoch,
+            id: call.request,
+            pending,
+        });
         self.give_up_the_lead(&mut wire);
         Ok(())
     }
@@ -476,22 +482,11 @@ impl Shared {
     fn own_answer(&self, call: &LedCall, payload: &[u8]) -> Option<Message> {
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = call.serializer.decode(payload).ok()?;
-        match &message {
-            Message::Result {
-                request, details, ..
-            } if *request == call.request => {
-                if details.get("progress").and_then(Value::as_bool) == Some(true) {
-                    return None;
-                }
-            }
-            Message::Error {
-                request_type: code::CALL,
-                request,
-                ..
-            } if *request == call.request => {
-                self.counters.errors.fetch_add(1, Ordering::Relaxed);
-            }
-            _ => return None,
+        if !ends_call(&message, call.request) {
+            return None;
+        }
+        if let Message::Error { .. } = message {
+            self.counters.errors.fetch_add(1, Ordering::Relaxed);
         }
         self.counters
             .messages_received
@@ -518,9 +513,9 @@ impl Shared {
         {
             return None;
         }
-        let mut leader = self.lead.poll.try_lock()?;
+        let mut leader = Locked::try_lock(&self.lead.poll, Level::LeaderPoll)?;
         let (epoch, serializer) = {
-            let mut wire = self.wire.lock();
+            let mut wire = self.lock_wire();
             let serializer = wire.transport.as_ref()?.serializer();
             if !self.lead.take_socket(&mut wire) {
                 return None;
@@ -554,7 +549,7 @@ impl Shared {
                     None => step_aside = true,
                 }
             }
-            let mut wire = self.wire.lock();
+            let mut wire = self.lock_wire();
             if !wire.led || wire.epoch != epoch || wire.transport.is_none() {
                 // The socket thread took the connection away.
                 return None;
@@ -608,6 +603,7 @@ impl Shared {
         let Taken {
             job,
             request,
+            state,
             size,
             entry,
         } = taken;
@@ -615,10 +611,7 @@ impl Shared {
             // The dropped job never runs; its state, noted as running, says whether the
             // router still wants an answer (an INTERRUPT may have come meanwhile).
             let why = refused_invocation(self, &entry, &full);
-            let state = self.running.lock().get(&request).cloned();
-            if let Some(state) = state
-                && state.start()
-            {
+            if state.start() {
                 let answer = super::Answer {
                     invocation: request,
                     epoch,
@@ -679,10 +672,13 @@ impl Shared {
             kwargs,
             size,
         };
-        // Noted as running before the socket thread can read an INTERRUPT for it.
+        // Noted as queued before the socket thread can read an INTERRUPT for it.
+        let state = InvocationState::new();
+        self.invocations.queued(request, state.clone());
         Some(Taken {
-            job: invocation_job(self, epoch, &entry, arrived),
+            job: invocation_job(self, epoch, &entry, arrived, state.clone()),
             request,
+            state,
             size,
             entry,
         })

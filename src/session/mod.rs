@@ -16,20 +16,75 @@
 //! When the connection drops, every pending request fails at once with
 //! [`Error::ConnectionLost`]; the thread then reconnects (when configured to), joins again and
 //! restores every registration and subscription, then runs the join hooks.
+//!
+//! # Where things are
+//!
+//! - [`core`]: what the session knows about WAMP, without I/O, threads or clocks: the request
+//!   table, registrations and subscriptions, restores, testaments, invocations, closing. Its
+//!   `sim` checks it against random schedules.
+//! - [`socket`]: the socket thread, the core's driver: the poll loop, reading and writing,
+//!   heartbeats, reconnecting.
+//! - [`leader`]: callers and idle workers reading the socket themselves.
+//! - [`jobs`]: handler and hook runs on workers, and the answers they send; [`dispatch`]:
+//!   the worker pool and the per-handler limits; [`handler`]: what handlers receive.
+//! - [`join`] and [`reconnect`]: opening a session (HELLO to WELCOME, with [`cra`],
+//!   [`scram`], [`cryptosign`]) and the reconnect policy; [`table`]: the live registrations
+//!   and subscriptions; [`reply`]: how answers reach waiting threads; [`locks`]: the lock
+//!   order.
+//!
+//! # Glossary
+//!
+//! - **socket thread**: the one thread per client that owns the connection between uses,
+//!   drives the core, reconnects and closes.
+//! - **wire** ([`Wire`]): the connection as callers may write to it, behind a mutex callers
+//!   only try-lock, so no caller waits for another's I/O.
+//! - **link** ([`Link`]): what callers read to encode a request: the connection's state,
+//!   epoch, serializer and size limit, the session id.
+//! - **epoch**: a connection's number, 1 for the first and one more for each reconnect.
+//!   Whatever belongs to a connection carries it (a caller's encoded frame, a note, an
+//!   invocation's answer) and is refused once that connection is gone: on the next session
+//!   the same request id may be another's.
+//! - **command** ([`Command`]): work a caller hands the socket thread, waking it: a frame to
+//!   write while the wire is busy, a cancel, an unregister, a close.
+//! - **note** ([`Note`]): what a caller that wrote its own frame tells the socket thread (a
+//!   request to route, a partly written frame, a broken connection), booked before the next
+//!   message is handled; notes do not wake it.
+//! - **pending** ([`Pending`]): an entry of the request table, what a request waits for.
+//! - **lead**, **leader**: a waiting caller, or a handler worker with nothing to do, that
+//!   reads the socket itself; it keeps its own answer (or invocations) and leaves the rest in
+//!   the wire for the socket thread.
+//! - **entry**, **local id**, **router id**: a registration or subscription the user holds
+//!   ([`Registration`], [`Subscription`]) keeps our local id for its life and gets a router id
+//!   on each connection; entries may share a router subscription.
+//! - **restore**: making everything the user holds again on a new connection.
+//! - **withdraw**: an UNREGISTER the session sends by itself, for a close or for a
+//!   registration given up while it was being restored.
+//! - **testament**: an event the router publishes when the session dies, added again after
+//!   every reconnect.
+//! - **draining**: a close waiting for handlers, withdrawals and acknowledgements before it
+//!   says GOODBYE.
+//!
+//! # Locks
+//!
+//! Taken in this order only, checked in debug builds ([`locks`]): the leader's poll, then
+//! `wire`, then the invocation table, then `link`. Every other lock is a leaf. Nothing
+//! blocking (a poll, a condition variable) is waited on while `wire` is held.
 
+mod core;
 mod cra;
 pub(crate) mod cryptosign;
 pub(crate) mod dispatch;
 pub(crate) mod handler;
+mod jobs;
 mod join;
 mod leader;
+mod locks;
 mod reconnect;
 pub(crate) mod reply;
 mod scram;
 mod socket;
 mod table;
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -47,8 +102,18 @@ use dispatch::{ConcurrencyLimit, WorkerPool};
 use handler::{CallError, Event, Invocation};
 use reply::{ReplyTo, Responder};
 
+use self::core::Invocations;
+pub(crate) use self::core::Pending;
+pub(crate) use jobs::run_join_hooks;
 pub use reconnect::{DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
-pub(crate) use socket::{run_join_hooks, spawn};
+pub(crate) use socket::spawn;
+
+/// The socket thread's poll token for the connection's socket (a leader puts the socket
+/// back under it).
+const SOCKET: mio::Token = mio::Token(1);
+/// The most messages read under one hold of the connection before handling them (by the
+/// socket thread, or by a caller reading its own answer).
+const READ_BATCH: usize = 64;
 
 /// How the client proves who it is. More methods may come, so a `match` on it needs a `_`
 /// arm.
@@ -230,47 +295,6 @@ pub(crate) fn testament_priming(request: Id, topic: &str) -> Message {
 pub(crate) const ADD_TESTAMENT: &str = "wamp.session.add_testament";
 pub(crate) const FLUSH_TESTAMENTS: &str = "wamp.session.flush_testaments";
 
-/// What a request waits for, and what to do when it comes.
-pub(crate) enum Pending {
-    /// CALL: RESULT (progressive ones too) or ERROR.
-    Call(ReplyTo),
-    /// PUBLISH with acknowledge: PUBLISHED or ERROR.
-    Publish(ReplyTo),
-    /// REGISTER: on REGISTERED the handler is installed before any INVOCATION can arrive.
-    Register(ReplyTo, Arc<Registration>),
-    /// SUBSCRIBE: on SUBSCRIBED the handler is installed before any EVENT can arrive.
-    Subscribe(ReplyTo, Arc<Subscription>),
-    /// UNREGISTER of the registration with this local id.
-    Unregister(ReplyTo, u64),
-    /// UNSUBSCRIBE of the subscription with this local id, known to the router by this id.
-    Unsubscribe(ReplyTo, u64, Id),
-    /// UNSUBSCRIBE the session sent by itself for a router subscription none of ours wants.
-    Release(Id),
-    /// A fire-and-forget message whose sender waits until it has been written to the socket
-    /// (so that a script that publishes and exits does not lose the event).
-    Written(Responder<()>),
-    /// REGISTER sent by the session itself after a reconnect (and how many times it was
-    /// refused because the router still held the URI).
-    Restore(Arc<Registration>, u32),
-    /// SUBSCRIBE sent by the session itself after a reconnect.
-    Resubscribe(Arc<Subscription>),
-    /// A heartbeat CALL on a transport without pings; any answer will do.
-    Heartbeat,
-    /// `wamp.session.add_testament`: on RESULT the testament is kept, to be added again after
-    /// reconnects (only then, so that one the caller saw fail is never made again).
-    AddTestament(ReplyTo, Arc<Testament>),
-    /// The acknowledged [`testament_priming`] publish sent by the session itself after a
-    /// reconnect: once the router has answered it, the testament is added again.
-    PrimeTestament(Arc<Testament>),
-    /// `wamp.session.add_testament` sent by the session itself after a reconnect.
-    RestoreTestament(Arc<Testament>),
-    /// `wamp.session.flush_testaments`: on RESULT the kept testaments are dropped too.
-    FlushTestaments(ReplyTo),
-    /// UNREGISTER sent by a closing session, so that the router sends new calls elsewhere;
-    /// the session says GOODBYE only once every one is answered (or at the deadline).
-    Withdraw,
-}
-
 /// Work for the socket thread.
 pub(crate) enum Command {
     /// Send an encoded message (encoded for connection `epoch`) and, for a request, route its
@@ -340,9 +364,13 @@ pub(crate) struct Answer {
 
 /// What a caller that wrote its own frame tells the socket thread, which keeps the books.
 pub(crate) enum Note {
-    /// A request is on the wire: route its replies to the pending entry. Sent before the
-    /// frame is written, so it is there before any reply can be read.
-    Request(Id, Pending),
+    /// A request is on the wire of connection `epoch`: route its replies to `pending`. Sent
+    /// before the frame is written, so it is there before any reply can be read.
+    Request {
+        epoch: u64,
+        id: Id,
+        pending: Pending,
+    },
     /// A frame is only partly written: the socket thread writes the rest (when the socket
     /// takes more) and then answers this, if the sender waits for it.
     Unflushed(Option<Responder<()>>),
@@ -391,6 +419,45 @@ impl Wire {
         self.transport
             .as_mut()
             .ok_or_else(|| Error::lost("not connected"))
+    }
+}
+
+/// A lock held with its place in the lock order noted (see [`locks`]): `wire` and the
+/// leader's poll are taken through it.
+pub(crate) struct Locked<'a, T> {
+    // Dropped first: the lock is let go before its level is.
+    guard: parking_lot::MutexGuard<'a, T>,
+    _held: locks::Held,
+}
+
+impl<'a, T> Locked<'a, T> {
+    pub(crate) fn lock(mutex: &'a Mutex<T>, level: locks::Level) -> Locked<'a, T> {
+        let held = locks::enter(level, true);
+        Locked {
+            guard: mutex.lock(),
+            _held: held,
+        }
+    }
+
+    pub(crate) fn try_lock(mutex: &'a Mutex<T>, level: locks::Level) -> Option<Locked<'a, T>> {
+        let held = locks::enter(level, false);
+        Some(Locked {
+            guard: mutex.try_lock()?,
+            _held: held,
+        })
+    }
+}
+
+impl<T> std::ops::Deref for Locked<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> std::ops::DerefMut for Locked<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
     }
 }
 
@@ -457,7 +524,8 @@ pub(crate) struct Shared {
     commands: Sender<Command>,
     /// Written by callers, read only by the socket thread (it keeps the receiving end).
     notes: Sender<Note>,
-    pub(crate) wire: Mutex<Wire>,
+    /// Taken with [`Shared::lock_wire`] (see [`locks`]).
+    wire: Mutex<Wire>,
     waker: mio::Waker,
     /// True while the socket thread sleeps in its poll (or is about to): only then does a
     /// command need a wake-up, which costs a system call and a context switch.
@@ -470,11 +538,11 @@ pub(crate) struct Shared {
     /// sleeps, rings no bell, and would otherwise wait for its next wake-up (up to a
     /// heartbeat interval).
     pub(crate) answered_while_draining: std::sync::atomic::AtomicBool,
-    next_request: AtomicU64,
+    next_request: Arc<AtomicU64>,
     next_local_id: AtomicU64,
     link: Mutex<Link>,
     link_changed: Condvar,
-    pub counters: Counters,
+    pub counters: Arc<Counters>,
     pub pool: Arc<WorkerPool>,
     pub hooks: Mutex<Hooks>,
     /// Lets a waiting caller read its own answer ([`leader`]).
@@ -482,10 +550,10 @@ pub(crate) struct Shared {
     /// The registrations in place, by the router's id, kept by the socket thread for a
     /// handler worker that reads an INVOCATION itself ([`leader`]).
     pub(crate) registered: table::Published<Registration>,
-    /// Invocations of the current connection whose handler is queued or running, by request:
-    /// for INTERRUPT, and for a close that waits for handlers. Whoever reads an INVOCATION
-    /// adds it; it leaves when its final answer is on the wire.
-    pub(crate) running: Mutex<HashMap<Id, Arc<handler::InvocationState>>>,
+    /// Invocations of the current connection whose handler is queued or running (see
+    /// [`Invocations`]): whoever reads an INVOCATION adds it; it leaves when its final answer
+    /// is on the wire.
+    pub(crate) invocations: Invocations,
     /// The socket thread, joined by `close`.
     pub thread: Mutex<Option<SocketThread>>,
     /// Set when the session ends for good: disconnects once its leave hooks have returned,
@@ -519,6 +587,16 @@ impl Shared {
         IN_JOIN_HOOK.get() == self.identity()
     }
 
+    /// Takes `wire`, waiting for whoever holds it.
+    pub(crate) fn lock_wire(&self) -> Locked<'_, Wire> {
+        Locked::lock(&self.wire, locks::Level::Wire)
+    }
+
+    /// Takes `wire` if nobody holds it.
+    fn try_lock_wire(&self) -> Option<Locked<'_, Wire>> {
+        Locked::try_lock(&self.wire, locks::Level::Wire)
+    }
+
     /// A new request id: sequential from 1, as the WAMP specification asks of session scope.
     pub fn next_request_id(&self) -> Id {
         self.next_request.fetch_add(1, Ordering::Relaxed)
@@ -529,10 +607,12 @@ impl Shared {
     }
 
     pub fn link(&self) -> Link {
+        let _order = locks::enter(locks::Level::Link, true);
         self.link.lock().clone()
     }
 
     pub(crate) fn set_link(&self, update: impl FnOnce(&mut Link)) {
+        let _order = locks::enter(locks::Level::Link, true);
         let mut link = self.link.lock();
         update(&mut link);
         self.link_changed.notify_all();
@@ -541,6 +621,7 @@ impl Shared {
     /// Waits until connected, closed for good, or `timeout`.
     pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
         let deadline = crate::deadline::after(timeout);
+        let _order = locks::enter(locks::Level::Link, true);
         let mut link = self.link.lock();
         loop {
             match &link.state {
@@ -564,6 +645,7 @@ impl Shared {
     /// Waits until the session has ended for good, or `timeout`.
     pub fn wait_closed(&self, timeout: Duration) -> bool {
         let deadline = crate::deadline::after(timeout);
+        let _order = locks::enter(locks::Level::Link, true);
         let mut link = self.link.lock();
         while !matches!(link.state, LinkState::Closed { .. }) {
             if self
@@ -580,6 +662,7 @@ impl Shared {
     /// Waits until the connection `epoch` is no longer the connected one, or `deadline`;
     /// `None` at the deadline.
     fn wait_link_change(&self, epoch: u64, deadline: std::time::Instant) -> Option<LinkState> {
+        let _order = locks::enter(locks::Level::Link, true);
         let mut link = self.link.lock();
         while link.epoch == epoch && link.state == LinkState::Connected {
             if self
@@ -625,6 +708,7 @@ impl Shared {
         answer: Option<Answer>,
     ) -> Result<(Vec<u8>, u64, Serializer), Error> {
         let (epoch, serializer, max_outgoing) = {
+            let _order = locks::enter(locks::Level::Link, true);
             let mut link = self.link.lock();
             if let Some(answer) = answer
                 && (link.epoch != answer.epoch || link.state != LinkState::Connected)
@@ -696,7 +780,7 @@ impl Shared {
             request,
             finishes_invocation,
         };
-        let Some(mut wire) = self.wire.try_lock() else {
+        let Some(mut wire) = self.try_lock_wire() else {
             return Err(give_back(frame, request));
         };
         // The socket thread takes commands off the queue only while it holds `wire`, so a
@@ -714,13 +798,13 @@ impl Shared {
                 None
             }
             Some((id, pending)) => {
-                self.note(Note::Request(id, pending));
+                self.note(Note::Request { epoch, id, pending });
                 None
             }
             None => None,
         };
         if let Some(invocation) = finishes_invocation {
-            self.running.lock().remove(&invocation);
+            self.invocations.answered(invocation);
         }
         self.counters.messages_sent.fetch_add(1, Ordering::Relaxed);
         let transport = wire.transport.as_mut().expect("checked above");
@@ -732,7 +816,11 @@ impl Shared {
         {
             // Only a request wholly on the wire is worth waiting at the socket for: the
             // socket thread writes the rest, and answers it.
-            self.note(Note::Request(id, Pending::Call(ReplyTo::Once(responder))));
+            self.note(Note::Request {
+                epoch,
+                id,
+                pending: Pending::Call(ReplyTo::Once(responder)),
+            });
             self.give_up_the_lead(&mut wire);
         }
         let must_wake = !matches!(outcome, Ok(true));
@@ -873,7 +961,7 @@ pub(crate) mod testing {
             socket_idle: std::sync::atomic::AtomicBool::new(false),
             draining: std::sync::atomic::AtomicBool::new(false),
             answered_while_draining: std::sync::atomic::AtomicBool::new(false),
-            next_request: AtomicU64::new(1),
+            next_request: Arc::new(AtomicU64::new(1)),
             next_local_id: AtomicU64::new(1),
             link: Mutex::new(Link {
                 state: LinkState::Connected,
@@ -884,10 +972,10 @@ pub(crate) mod testing {
                 welcome: Dict::new(),
             }),
             link_changed: Condvar::new(),
-            counters: Counters::default(),
+            counters: Arc::new(Counters::default()),
             pool: WorkerPool::new("test-handler", LIMITS),
             registered: table::Published::default(),
-            running: Mutex::new(HashMap::new()),
+            invocations: Invocations::default(),
             hooks: Mutex::new(Hooks::default()),
             thread: Mutex::new(None),
             leave_hooks: Mutex::new(None),
