@@ -1,0 +1,688 @@
+//! [`Config`] itself: parsing YAML as PyYAML would, deep-merging settings, the generic
+//! dotted-key accessors, and the redacted `Debug` output.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::de::{self, DeserializeOwned, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde_yaml::value::{Tag, TaggedValue};
+use serde_yaml::{Mapping, Value};
+
+use super::environment::select_environment;
+use super::error::{describe, wrong_type};
+use super::{ConfigError, DEFAULT_ENVIRONMENT, IZABER_YAML_VAR, WampConfig};
+
+/// Parts of key names whose values [`Config`]'s `Debug` output hides (compared in lowercase).
+const SENSITIVE_KEY_PARTS: &[&str] = &[
+    "password", "passwd", "secret", "ticket", "token", "apikey", "api_key",
+];
+
+// ---------------------------------------------------------------------------------------------
+// Config
+// ---------------------------------------------------------------------------------------------
+
+/// Where a [`Config`] was read from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ConfigSource {
+    /// A file.
+    File(PathBuf),
+    /// The `IZABER_YAML` environment variable.
+    EnvVar,
+    /// A string given to [`Config::from_yaml_str`].
+    String,
+}
+
+impl ConfigSource {
+    /// How error messages name this source: the file path, `IZABER_YAML`, or `YAML string`.
+    fn origin(&self) -> String {
+        match self {
+            ConfigSource::File(path) => path.display().to_string(),
+            ConfigSource::EnvVar => IZABER_YAML_VAR.to_owned(),
+            ConfigSource::String => "YAML string".to_owned(),
+        }
+    }
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(path) => write!(f, "{}", path.display()),
+            ConfigSource::EnvVar => write!(f, "the {IZABER_YAML_VAR} environment variable"),
+            ConfigSource::String => f.write_str("a YAML string"),
+        }
+    }
+}
+
+/// A loaded `izaber.yaml`: the `default` section merged with one environment's section.
+///
+/// `Debug` shows the merged settings with passwords and other secrets redacted (see the
+/// [module documentation](super#secrets)).
+#[derive(Clone)]
+pub struct Config {
+    /// The merged settings; always a mapping.
+    tree: Value,
+    environment: String,
+    environments: Vec<String>,
+    source: ConfigSource,
+}
+
+impl Config {
+    /// Loads a configuration from YAML text. `environment` `None` means `default`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Yaml`] for invalid YAML or a top level that is not a mapping;
+    /// [`ConfigError::UnknownEnvironment`]; [`ConfigError::WrongType`] when `default` or the
+    /// environment's section is not a mapping; [`ConfigError::MergeConflict`].
+    pub fn from_yaml_str(yaml: &str, environment: Option<&str>) -> Result<Config, ConfigError> {
+        Config::from_text(yaml, ConfigSource::String, environment)
+    }
+
+    pub(super) fn from_text(
+        text: &str,
+        source: ConfigSource,
+        environment: Option<&str>,
+    ) -> Result<Config, ConfigError> {
+        let origin = source.origin();
+        let root = parse_yaml(text, &origin)?;
+        let environment = environment.unwrap_or(DEFAULT_ENVIRONMENT).to_owned();
+        let (tree, environments) = select_environment(root, &environment, &origin)?;
+        Ok(Config {
+            tree,
+            environment,
+            environments,
+            source,
+        })
+    }
+
+    /// The value at a dotted key such as `"wamp.connection.username"`, or `None` when any
+    /// part of the path is missing or is not a mapping.
+    ///
+    /// As in Python's `config.get`, a top-level key that is the whole dotted string is tried
+    /// first. A key present with a `null` value gives `Some(&Value::Null)`.
+    pub fn get(&self, dotted_key: &str) -> Option<&Value> {
+        let top = self.tree.as_mapping()?;
+        if let Some(value) = top.get(dotted_key) {
+            return Some(value);
+        }
+        let mut current = &self.tree;
+        for part in dotted_key.split('.') {
+            current = current.as_mapping()?.get(part)?;
+        }
+        Some(current)
+    }
+
+    /// The string at a dotted key; `Ok(None)` when the key is missing or `null`.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::WrongType`], naming the key, when the value is not a string.
+    pub fn get_str(&self, dotted_key: &str) -> Result<Option<&str>, ConfigError> {
+        match self.get(dotted_key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(other) => Err(wrong_type(dotted_key, "a string", other)),
+        }
+    }
+
+    /// The value at a dotted key deserialized as `T`; `Ok(None)` when the key is missing or
+    /// `null`. Booleans follow YAML 1.2 (`true`/`false` only).
+    ///
+    /// ```
+    /// # use izaber_wamp::config::Config;
+    /// let config = Config::from_yaml_str("default: {app: {ports: [80, 443]}}", None)?;
+    /// assert_eq!(config.get_as::<Vec<u16>>("app.ports")?, Some(vec![80, 443]));
+    /// assert_eq!(config.get_as::<u16>("app.missing")?, None);
+    /// assert!(config.get_as::<String>("app.ports").is_err());
+    /// # Ok::<(), izaber_wamp::config::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::InvalidValue`], naming the key, when the value does not deserialize.
+    /// When the value is or holds a secret (see [`Config`]), the message does not quote it.
+    pub fn get_as<T: DeserializeOwned>(&self, dotted_key: &str) -> Result<Option<T>, ConfigError> {
+        match self.get(dotted_key) {
+            None | Some(Value::Null) => Ok(None),
+            Some(value) => serde_yaml::from_value(value.clone())
+                .map(Some)
+                .map_err(|err| {
+                    let message = if is_sensitive_path(dotted_key) || holds_secret(value) {
+                        format!("cannot be read as {}", std::any::type_name::<T>())
+                    } else {
+                        err.to_string()
+                    };
+                    ConfigError::InvalidValue {
+                        key: dotted_key.to_owned(),
+                        message,
+                    }
+                }),
+        }
+    }
+
+    /// The environment in use, e.g. `default` or `dev`.
+    pub fn environment(&self) -> &str {
+        &self.environment
+    }
+
+    /// The environments the configuration defines (its top-level keys), in file order.
+    pub fn environments(&self) -> &[String] {
+        &self.environments
+    }
+
+    /// Where the configuration was read from.
+    pub fn source(&self) -> &ConfigSource {
+        &self.source
+    }
+
+    /// Deep-merges `overlay` (a mapping of settings, like an environment section) over the
+    /// merged settings, with the environment merge rules.
+    ///
+    /// This is what Python `initialize(**options)` does with its keyword options; use it for
+    /// settings given by the program or the command line.
+    ///
+    /// ```
+    /// # use izaber_wamp::config::Config;
+    /// let mut config = Config::from_yaml_str("default: {wamp: {connection: {realm: a}}}", None)?;
+    /// config.overlay(serde_yaml::from_str("wamp: {connection: {realm: b}}").unwrap())?;
+    /// assert_eq!(config.wamp()?.realm, "b");
+    /// # Ok::<(), izaber_wamp::config::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::WrongType`] when `overlay` is neither a mapping nor `null`;
+    /// [`ConfigError::MergeConflict`]. On error the configuration may be partly changed.
+    pub fn overlay(&mut self, overlay: Value) -> Result<(), ConfigError> {
+        if !matches!(overlay, Value::Mapping(_) | Value::Null) {
+            return Err(wrong_type("overlay", "a mapping", &overlay));
+        }
+        deep_merge(&mut self.tree, overlay, &mut Vec::new(), "overlay")
+    }
+
+    /// The `wamp:` section as typed settings, with the Python `izaber-wamp` defaults for
+    /// whatever is missing or `null` (see [`WampConfig`] for each key).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::WrongType`] or [`ConfigError::InvalidValue`], naming the key, for a
+    /// value that cannot be used.
+    pub fn wamp(&self) -> Result<WampConfig, ConfigError> {
+        WampConfig::from_config(self)
+    }
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("environment", &self.environment)
+            .field("source", &self.source)
+            .field("settings", &Redacted(&self.tree))
+            .finish()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsing and merging
+// ---------------------------------------------------------------------------------------------
+
+/// Parses YAML the way PyYAML would accept it: duplicate keys keep the last value (logged),
+/// `<<` merge keys are applied, an empty document is an empty mapping.
+fn parse_yaml(text: &str, origin: &str) -> Result<Value, ConfigError> {
+    let duplicates = RefCell::new(Vec::new());
+    let deserializer = serde_yaml::Deserializer::from_str(text);
+    let mut value = LenientValue {
+        duplicates: &duplicates,
+    }
+    .deserialize(deserializer)
+    .map_err(|err| yaml_error(origin, &err))?;
+    for key in duplicates.into_inner() {
+        log::warn!("{origin}: key '{key}' appears more than once in a mapping; the last one wins");
+    }
+    value
+        .apply_merge()
+        .map_err(|err| yaml_error(origin, &err))?;
+    Ok(value)
+}
+
+fn yaml_error(origin: &str, err: &serde_yaml::Error) -> ConfigError {
+    let location = err.location();
+    let mut message = err.to_string();
+    if let Some(loc) = &location {
+        // serde_yaml puts the location in its message; it is kept in its own fields. (Any
+        // other location, such as where an unclosed list started, stays in the message.)
+        let location_text = format!(" at line {} column {}", loc.line(), loc.column());
+        message = message.replacen(&location_text, "", 1);
+    }
+    ConfigError::Yaml {
+        origin: origin.to_owned(),
+        line: location.as_ref().map(|l| l.line()),
+        column: location.as_ref().map(|l| l.column()),
+        message,
+    }
+}
+
+/// Deserializes a [`Value`] like serde_yaml's own impl, except that a repeated mapping key
+/// replaces the earlier entry (PyYAML's behaviour) instead of failing; repeated keys are
+/// collected for a warning.
+#[derive(Clone, Copy)]
+struct LenientValue<'a> {
+    duplicates: &'a RefCell<Vec<String>>,
+}
+
+impl<'de> DeserializeSeed<'de> for LenientValue<'_> {
+    type Value = Value;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for LenientValue<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any YAML value")
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Number(v.into()))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: de::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        self.deserialize(deserializer)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(self)? {
+            items.push(item);
+        }
+        Ok(Value::Sequence(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut mapping = Mapping::new();
+        while let Some(key) = map.next_key_seed(self)? {
+            let value = map.next_value_seed(self)?;
+            if let Some(_previous) = mapping.insert(key.clone(), value) {
+                let name = match &key {
+                    Value::String(s) => s.clone(),
+                    other => describe(other),
+                };
+                self.duplicates.borrow_mut().push(name);
+            }
+        }
+        Ok(Value::Mapping(mapping))
+    }
+
+    fn visit_enum<A: de::EnumAccess<'de>>(self, data: A) -> Result<Value, A::Error> {
+        use de::VariantAccess;
+        let (tag, contents): (String, _) = data.variant()?;
+        if tag.is_empty() {
+            return Err(de::Error::custom("empty YAML tag is not allowed"));
+        }
+        let value = contents.newtype_variant_seed(self)?;
+        Ok(Value::Tagged(Box::new(TaggedValue {
+            tag: Tag::new(tag),
+            value,
+        })))
+    }
+}
+
+/// Python `izaber.structs.deep_merge`: mappings merge recursively, `null` keeps the base,
+/// anything else replaces it. Python also refuses to replace a value by one of another type;
+/// this refuses only a mapping against a non-mapping (a likely mistake) and lets scalars and
+/// lists replace each other.
+pub(super) fn deep_merge(
+    base: &mut Value,
+    overlay: Value,
+    path: &mut Vec<String>,
+    environment: &str,
+) -> Result<(), ConfigError> {
+    match (base, overlay) {
+        (_, Value::Null) => Ok(()),
+        (Value::Mapping(base_map), Value::Mapping(overlay_map)) => {
+            for (key, value) in overlay_map {
+                match base_map.get_mut(&key) {
+                    Some(existing) => {
+                        path.push(key_name(&key));
+                        deep_merge(existing, value, path, environment)?;
+                        path.pop();
+                    }
+                    None => {
+                        base_map.insert(key, value);
+                    }
+                }
+            }
+            Ok(())
+        }
+        (base @ Value::Null, overlay) => {
+            *base = overlay;
+            Ok(())
+        }
+        (base, overlay)
+            if matches!(base, Value::Mapping(_)) || matches!(overlay, Value::Mapping(_)) =>
+        {
+            Err(ConfigError::MergeConflict {
+                key: path.join("."),
+                environment: environment.to_owned(),
+                base: describe(base),
+                overlay: describe(&overlay),
+            })
+        }
+        (base, overlay) => {
+            *base = overlay;
+            Ok(())
+        }
+    }
+}
+
+fn key_name(key: &Value) -> String {
+    match key {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        Value::Bool(b) => b.to_string(),
+        other => describe(other),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Redaction
+// ---------------------------------------------------------------------------------------------
+
+fn is_sensitive_key(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    SENSITIVE_KEY_PARTS.iter().any(|part| lower.contains(part))
+}
+
+fn is_sensitive_path(dotted_key: &str) -> bool {
+    dotted_key.split('.').any(is_sensitive_key)
+}
+
+/// True when a sensitive key appears anywhere inside `value`.
+fn holds_secret(value: &Value) -> bool {
+    match value {
+        Value::Mapping(m) => m
+            .iter()
+            .any(|(k, v)| k.as_str().is_some_and(is_sensitive_key) || holds_secret(v)),
+        Value::Sequence(items) => items.iter().any(holds_secret),
+        Value::Tagged(tagged) => holds_secret(&tagged.value),
+        _ => false,
+    }
+}
+
+/// Debug view of a settings tree that hides the values of sensitive keys.
+struct Redacted<'a>(&'a Value);
+
+struct RedactedMarker;
+
+impl fmt::Debug for RedactedMarker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => write!(f, "{n}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::Sequence(items) => f.debug_list().entries(items.iter().map(Redacted)).finish(),
+            Value::Mapping(map) => {
+                let mut out = f.debug_map();
+                for (key, value) in map {
+                    if key.as_str().is_some_and(is_sensitive_key) {
+                        out.entry(&Redacted(key), &RedactedMarker);
+                    } else {
+                        out.entry(&Redacted(key), &Redacted(value));
+                    }
+                }
+                out.finish()
+            }
+            Value::Tagged(tagged) => write!(f, "{} {:?}", tagged.tag, Redacted(&tagged.value)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::test_support::{fixtures, yaml};
+
+    // --- Dotted access ----------------------------------------------------------------
+
+    #[test]
+    fn dotted_access() {
+        let config = yaml(
+            r#"
+default:
+  test:
+    this:
+      thing: 'hi!'
+    list: [1, 2]
+    nothing: ~
+  "dotted.key": direct
+  dotted:
+    key: nested
+"#,
+            None,
+        );
+        assert_eq!(config.get("test.this.thing"), Some(&Value::from("hi!")));
+        assert_eq!(config.get_str("test.this.thing").unwrap(), Some("hi!"));
+        // Missing keys at any depth.
+        assert_eq!(config.get("not.this.thing"), None);
+        assert_eq!(config.get("test.this.other"), None);
+        assert_eq!(config.get_str("test.nope").unwrap(), None);
+        assert_eq!(config.get_as::<u8>("test.nope").unwrap(), None);
+        // Walking through a non-mapping finds nothing.
+        assert_eq!(config.get("test.this.thing.deeper"), None);
+        assert_eq!(config.get("test.list.0"), None);
+        // Null is present but reads as absent.
+        assert_eq!(config.get("test.nothing"), Some(&Value::Null));
+        assert_eq!(config.get_str("test.nothing").unwrap(), None);
+        // A whole top-level key with dots is tried first, as in Python.
+        assert_eq!(config.get_str("dotted.key").unwrap(), Some("direct"));
+        // Sub-trees.
+        assert!(config.get("test").unwrap().is_mapping());
+        assert_eq!(
+            config.get_as::<Vec<u8>>("test.list").unwrap(),
+            Some(vec![1, 2])
+        );
+    }
+
+    #[test]
+    fn wrong_types_are_errors_naming_the_key() {
+        let config = yaml("default: {test: {list: [1, 2], n: 3, flag: yes}}", None);
+        let err = config.get_str("test.list").unwrap_err();
+        assert!(matches!(
+            &err,
+            ConfigError::WrongType { key, expected: "a string", found } if key == "test.list" && found == "a list"
+        ));
+        assert_eq!(err.to_string(), "test.list must be a string, found a list");
+        assert_eq!(
+            config.get_str("test.n").unwrap_err().to_string(),
+            "test.n must be a string, found a number"
+        );
+        assert_eq!(
+            config.get_str("test").unwrap_err().to_string(),
+            "test must be a string, found a mapping"
+        );
+        let err = config.get_as::<u8>("test.list").unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("test.list: invalid type: sequence")
+        );
+        // YAML 1.2: `yes` is a string for get_as.
+        assert!(config.get_as::<bool>("test.flag").is_err());
+    }
+
+    // --- Parsing ------------------------------------------------------------------------
+
+    #[test]
+    fn yaml_syntax_error_reports_line_and_column() {
+        let text = "default:\n  wamp:\n    url: [unclosed\n  other: 1\n";
+        let err = Config::from_yaml_str(text, None).unwrap_err();
+        match &err {
+            ConfigError::Yaml {
+                origin,
+                line,
+                column,
+                message,
+            } => {
+                assert_eq!(origin, "YAML string");
+                assert_eq!((*line, *column), (Some(4), Some(8)));
+                assert_eq!(
+                    message,
+                    "did not find expected ',' or ']', while parsing a flow sequence \
+                     at line 3 column 10"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        let text = "default:\n  a: 1\n b: 2\n";
+        let err = Config::from_yaml_str(text, None).unwrap_err();
+        let ConfigError::Yaml { line, column, .. } = &err else {
+            panic!("unexpected {err:?}");
+        };
+        assert_eq!((*line, *column), (Some(3), Some(2)));
+        assert!(
+            err.to_string().starts_with("YAML string line 3 column 2: "),
+            "{err}"
+        );
+
+        let path = fixtures().join("broken").join("izaber.yaml");
+        let err = Config::from_path(&path, None).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "{} line 5 column 7: did not find expected key",
+                path.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn duplicate_keys_keep_the_last_value_like_pyyaml() {
+        let config = yaml(
+            "default:\n  wamp:\n    connection: {realm: first}\n  wamp:\n    connection: {realm: second}\n",
+            None,
+        );
+        assert_eq!(config.wamp().unwrap().realm, "second");
+    }
+
+    #[test]
+    fn merge_keys_and_anchors_are_applied() {
+        let config = yaml(
+            r#"
+default: &base
+  wamp:
+    connection:
+      realm: izaber
+      username: me
+dev:
+  <<: *base
+  log: {level: 10}
+"#,
+            Some("dev"),
+        );
+        assert_eq!(
+            config.get_str("wamp.connection.username").unwrap(),
+            Some("me")
+        );
+        assert_eq!(config.get_as::<u8>("log.level").unwrap(), Some(10));
+    }
+
+    // --- Secrets ------------------------------------------------------------------------
+
+    #[test]
+    fn types_can_cross_threads() {
+        fn send_sync<T: Send + Sync + 'static>() {}
+        send_sync::<Config>();
+        send_sync::<WampConfig>();
+        send_sync::<ConfigError>();
+    }
+
+    #[test]
+    fn debug_never_shows_secrets() {
+        let config = yaml(
+            r#"
+default:
+  wamp:
+    connection:
+      username: me
+      password: 'hunter2'
+  services:
+    - name: db
+      db_password: 'pa55word'
+    - api_key: 'k3y-material'
+  apikeys:
+    ticket: 'tick3t'
+    nested:
+      secret: {deep: 'hidden-value'}
+  tokens: 'sometoken'
+"#,
+            None,
+        );
+        let debug = format!("{config:?}");
+        for secret in [
+            "hunter2",
+            "pa55word",
+            "k3y-material",
+            "tick3t",
+            "hidden-value",
+            "sometoken",
+        ] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert!(debug.contains("<redacted>"));
+        assert!(debug.contains("\"username\": \"me\""), "{debug}");
+        assert!(debug.contains("environment: \"default\""), "{debug}");
+
+        let wamp = config.wamp().unwrap();
+        let debug = format!("{wamp:?}");
+        assert!(!debug.contains("hunter2"), "{debug}");
+        assert!(debug.contains("<redacted>"));
+        assert!(!format!("{:?}", WampConfig::default()).contains("changeme"));
+
+        // Errors do not quote secret values either.
+        let err = config
+            .get_as::<u32>("wamp.connection.password")
+            .unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+        let err = config.get_as::<Vec<String>>("wamp.connection").unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+    }
+}
