@@ -59,10 +59,13 @@
 //!
 //! # Architecture
 //!
-//! Layers, each knowing only the ones below it: [`protocol`] (messages and serializers, no
-//! I/O), [`transport`] (bytes over WebSocket or RawSocket), the session thread (owns the
-//! socket, matches answers to requests, dispatches to handlers, reconnects), [`Client`] (the
-//! blocking API), and the izaber layer ([`config`](mod@config), [`initialize`], [`wamp`], Nexus helpers).
+//! Layers, each knowing only the ones below it: message buffers (the bytes frames are read
+//! into, and giving large ones' memory back; no WAMP, no I/O), [`protocol`] (messages and
+//! serializers, no I/O), [`transport`] (bytes over WebSocket or RawSocket), the session thread
+//! (owns the socket, matches answers to requests, dispatches to handlers, reconnects),
+//! [`Client`] (the blocking API), and the izaber layer ([`config`](mod@config),
+//! [`initialize`], [`wamp`], Nexus helpers). A unit test reads the source and fails when a
+//! layer uses one above it.
 
 #![warn(missing_docs)]
 #![warn(clippy::missing_errors_doc, clippy::missing_panics_doc)]
@@ -70,6 +73,8 @@
 #[doc = include_str!("../README.md")]
 pub mod guide {}
 
+#[cfg(test)]
+mod architecture;
 mod client;
 pub mod config;
 mod deadline;

@@ -1,4 +1,10 @@
-//! Giving the memory of large messages back to the operating system.
+//! The bytes of messages: the [`Payload`] type that frames are read into and handed up in, and
+//! giving the memory of large messages back to the operating system.
+//!
+//! This is the crate's lowest layer: it knows neither WAMP nor I/O, and uses nothing of the
+//! crate, so that [`protocol`](crate::protocol) (which decodes large CBOR with its spare
+//! buffers) and the [`transport`](crate::transport) (which reads frames into them) both build
+//! on it without knowing each other. A test in `src/architecture.rs` keeps it so.
 //!
 //! glibc's allocator keeps freed memory for reuse, and after a few large messages it keeps a
 //! lot. A block of 128 KiB or more starts out mapped on its own and goes back to the kernel
@@ -53,7 +59,11 @@
 //! nothing; a program with its own global allocator barely uses glibc's, so none of this
 //! matters to it.
 
-use crate::transport::Payload;
+/// A message's bytes, cheap to slice and to pass between threads: a frame as read from the
+/// socket, until it is decoded. It is `bytes::Bytes`, named through tungstenite's re-export
+/// because tungstenite hands WebSocket frames over in it (so a frame becomes a payload without
+/// a copy) and the crate has no other reason to depend on `bytes` itself.
+pub(crate) type Payload = tungstenite::Bytes;
 
 /// Messages at least this large (encoded) are large.
 pub(crate) const LARGE_MESSAGE: usize = 1024 * 1024;

@@ -19,8 +19,9 @@ use rawsocket::{Handshake, RawSocket};
 use stream::{Control, Stream};
 use websocket::WebSocketTransport;
 
-/// A received payload (cheap to slice and to pass between threads).
-pub(crate) type Payload = tungstenite::Bytes;
+/// A received payload (cheap to slice and to pass between threads). Defined in `memory`, the
+/// layer below, with the buffers it is made of; the session knows it from here.
+pub(crate) use crate::memory::Payload;
 
 /// Bytes reserved in front of every encoded outgoing message, so that a RawSocket header can be
 /// written in place and the frame leaves in one write without a copy.
