@@ -1,11 +1,14 @@
-//! Tests that read the crate's own source, for a promise the compiler does not keep: each
-//! layer uses only the layers below it (the crate's *Architecture* docs, the README's layout
-//! table): [`layers_use_only_the_layers_below_them`].
+//! Tests that read the crate's own source, for two promises the compiler does not keep:
 //!
-//! They read the source as tokens, with comments, strings and character literals skipped, so a
+//! - each layer uses only the layers below it (the crate's *Architecture* docs, the README's
+//!   layout table): [`layers_use_only_the_layers_below_them`];
+//! - the global `wamp` offers every public method of `Client`:
+//!   [`wamp_offers_every_public_client_method`].
+//!
+//! Both read the source as tokens, with comments, strings and character literals skipped, so a
 //! doc comment or a log message that names a module is not a use of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// The crate's layers, lowest first, and the files of each (under `src/`; a name ending in
@@ -186,6 +189,145 @@ fn the_layer_check_sees_paths_to_the_root_and_nothing_else() {
     // Deeper in the module tree, `super` reaches the root later.
     let used = root_names_used(&lex("use super::x; use super::super::y;"), 2);
     assert_eq!(used, [("y".to_owned(), 1)]);
+}
+
+// ---- `wamp` and `Client` ----
+
+/// Public `Client` methods that `wamp` does not have, and why. Anything else a `Client` can
+/// do, `wamp` must offer under the same name.
+const NOT_ON_WAMP: &[(&str, &str)] = &[
+    (
+        "builder",
+        "makes a client; `wamp`'s is made by initialize() from izaber.yaml",
+    ),
+    (
+        "close",
+        "`Wamp::disconnect` (Python's name) closes, and also lets go of the client, so that \
+         `wamp` reads as unconnected afterwards",
+    ),
+];
+
+#[test]
+fn wamp_offers_every_public_client_method() {
+    let src = src_dir();
+    let mut client = BTreeMap::new();
+    let mut on_wamp = BTreeSet::new();
+    for file in rust_files(&src) {
+        let tokens = lex(&read(&file));
+        for (name, line) in public_methods(&tokens, "Client") {
+            client.insert(name, format!("src/{}:{line}", relative(&src, &file)));
+        }
+        on_wamp.extend(public_methods(&tokens, "Wamp").into_iter().map(|(n, _)| n));
+    }
+    assert!(
+        client.contains_key("call") && client.contains_key("registration_list"),
+        "the parser found too few Client methods: {client:?}"
+    );
+    assert!(on_wamp.contains("call") && on_wamp.contains("change_user"));
+
+    let missing: Vec<String> = client
+        .iter()
+        .filter(|(name, _)| !on_wamp.contains(*name))
+        .filter(|(name, _)| !NOT_ON_WAMP.iter().any(|(n, _)| n == name))
+        .map(|(name, at)| format!("{name} ({at})"))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "public Client methods that `wamp` lacks: {missing:?}. Add each to the \
+         forward_to_client! list in src/izaber.rs (one line), or, when it makes no sense on \
+         the global, to NOT_ON_WAMP in src/architecture.rs with the reason"
+    );
+    for (name, _) in NOT_ON_WAMP {
+        assert!(
+            client.contains_key(*name),
+            "NOT_ON_WAMP names `{name}`, which is no public Client method any more"
+        );
+        assert!(
+            !on_wamp.contains(*name),
+            "NOT_ON_WAMP names `{name}`, which `wamp` has"
+        );
+    }
+}
+
+/// The checker itself: signatures over several lines, generics, restricted visibility,
+/// nested items, and the `forward_to_client!` list.
+#[test]
+fn the_method_lists_see_public_methods_only() {
+    let source = r#"
+        impl Client {
+            pub fn one(&self) {}
+            pub fn two<F, R>(
+                &self,
+                handler: F,
+            ) -> Result<R, Error>
+            where
+                F: Fn() -> R,
+            { fn inner() {} let _ = "pub fn not_this"; }
+            pub(crate) fn crate_only(&self) {}
+            fn private(&self) {}
+            pub const fn three() {}
+        }
+        impl fmt::Debug for Client { fn fmt(&self) {} }
+        impl Wamp {
+            pub fn four(&self) {}
+            forward_to_client! {
+                /// Docs.
+                fn five<T>(uri: &str) -> Result<T, Error> where [T: Clone];
+                fn six() -> Option<Id>;
+            }
+        }
+    "#;
+    let names = |ty| -> Vec<String> {
+        public_methods(&lex(source), ty)
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect()
+    };
+    assert_eq!(names("Client"), ["one", "two", "three"]);
+    assert_eq!(names("Wamp"), ["four", "five", "six"]);
+}
+
+/// The public methods of the inherent `impl {ty}` blocks in `tokens` (`pub fn` directly in the
+/// block, and the entries of a `forward_to_client!` list there), with their lines.
+fn public_methods(tokens: &[Token], ty: &str) -> Vec<(String, usize)> {
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 2 < tokens.len() {
+        if !(tokens[i].is("impl") && tokens[i + 1].is(ty) && tokens[i + 2].is("{")) {
+            i += 1;
+            continue;
+        }
+        let block = i + 2;
+        let end = matching(tokens, block);
+        let mut j = block + 1;
+        while j < end {
+            let token = &tokens[j];
+            if token.is("pub") {
+                // `pub fn`, `pub const fn`...; not `pub(crate) fn`.
+                let mut k = j + 1;
+                while tokens[k].is("const") || tokens[k].is("unsafe") || tokens[k].is("async") {
+                    k += 1;
+                }
+                if tokens[k].is("fn") && tokens[k + 1].is_ident() {
+                    found.push((tokens[k + 1].text.clone(), tokens[k + 1].line));
+                }
+            } else if token.is("forward_to_client") && tokens[j + 1].is("!") {
+                let list = j + 2;
+                let list_end = matching(tokens, list);
+                let mut k = list + 1;
+                while k < list_end {
+                    if tokens[k].is("fn") && tokens[k + 1].is_ident() {
+                        found.push((tokens[k + 1].text.clone(), tokens[k + 1].line));
+                    }
+                    k = skip_group(tokens, k);
+                }
+                j = list_end;
+            }
+            j = skip_group(tokens, j);
+        }
+        i = end;
+    }
+    found
 }
 
 // ---- reading the source ----
@@ -378,6 +520,15 @@ fn matching(tokens: &[Token], open: usize) -> usize {
         }
     }
     panic!("unclosed bracket at line {}", tokens[open].line)
+}
+
+/// The index after the token at `i`, or after its group when it opens one.
+fn skip_group(tokens: &[Token], i: usize) -> usize {
+    if tokens[i].is("{") || tokens[i].is("(") || tokens[i].is("[") {
+        matching(tokens, i) + 1
+    } else {
+        i + 1
+    }
 }
 
 #[derive(Debug)]

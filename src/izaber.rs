@@ -23,9 +23,10 @@ use serde::Serialize;
 use crate::config::{Config, WampConfig};
 use crate::protocol::{Dict, Id, Serializer, Value};
 use crate::{
-    Auth, CallError, CallOptions, CallResult, Client, ClientBuilder, Error, Event, EventOutcome,
-    Invocation, PublishOptions, ReconnectPolicy, RegisterOptions, RegistrationId, Secret, Stats,
-    SubscribeOptions, SubscriptionId,
+    Auth, CallError, CallOptions, CallResult, Client, ClientBuilder, EncodedPayload, Error, Event,
+    EventOutcome, IdsByMatch, Invocation, Match, PublishOptions, ReconnectPolicy, RegisterOptions,
+    RegistrationId, RegistrationInfo, Secret, SessionInfo, Stats, SubscribeOptions, SubscriptionId,
+    SubscriptionInfo,
 };
 
 /// Whether `initialize()` connects `wamp` (Python's `izaber_wamp.AUTORUN`). Turn it off with
@@ -134,6 +135,13 @@ struct HookSet {
 ///
 /// Usable from any thread. Until [`initialize`] (or [`Wamp::change_user`]) connects it, calls
 /// fail with [`Error::NotInitialized`].
+///
+/// Whatever a [`Client`] can do, `wamp` can: each public `Client` method has a twin here, of
+/// the same name and arguments, that calls it on the connected client (a method that cannot
+/// fail on a `Client` returns a `Result` here, for the time before `wamp` is connected).
+/// Closing is [`disconnect`](Wamp::disconnect), Python's name, and
+/// [`run_until_stopped`](Wamp::run_until_stopped) takes its grace from izaber.yaml.
+/// [`Wamp::client`] hands out the client itself, for code written for any `Client`.
 pub struct Wamp {
     client: RwLock<Option<Client>>,
     settings: Mutex<Option<WampConfig>>,
@@ -152,6 +160,71 @@ pub static wamp: Wamp = Wamp {
         revoked: Vec::new(),
     }),
 };
+
+/// Methods of [`Wamp`] that call the [`Client`] method of the same name on the connected
+/// client, one line each: `fn`, then the client's signature without `&self` (generic bounds go
+/// in `where [...]`). A method whose `Client` twin returns `Result<T, Error>` returns it as it
+/// is; one whose twin cannot fail returns `Result<T, Error>`, since `wamp` may not be
+/// connected. Either way, before `wamp` is connected the answer is [`Error::NotInitialized`].
+/// The docs say so, below a link to the `Client` method and what the entry's docs add.
+///
+/// Used inside `impl Wamp`, so that the methods share one impl block in the docs.
+macro_rules! forward_to_client {
+    () => {};
+    (
+        $(#[$doc:meta])*
+        fn $name:ident $(<$($generic:ident),+>)? ($($arg:ident: $ty:ty),* $(,)?)
+            -> Result<$ok:ty, Error> $(where [$($bound:tt)*])?;
+        $($rest:tt)*
+    ) => {
+        #[doc = concat!("See [`Client::", stringify!($name), "`].")]
+        $(#[$doc])*
+        ///
+        /// # Errors
+        ///
+        #[doc = concat!(
+            "[`Error::NotInitialized`] until `wamp` is connected, then as [`Client::",
+            stringify!($name),
+            "`]."
+        )]
+        pub fn $name $(<$($generic),+>)? (&self $(, $arg: $ty)*) -> Result<$ok, Error>
+        $(where $($bound)*)?
+        {
+            self.client()?.$name($($arg),*)
+        }
+        forward_to_client! { $($rest)* }
+    };
+    // Not the rule above only because the error type is spelled otherwise: without this rule,
+    // the one below would wrap the `Result` in another.
+    (
+        $(#[$doc:meta])*
+        fn $name:ident $(<$($generic:ident),+>)? ($($arg:ident: $ty:ty),* $(,)?)
+            -> Result<$ok:ty, $error:ty> $(where [$($bound:tt)*])?;
+        $($rest:tt)*
+    ) => {
+        compile_error!(concat!(
+            "forward_to_client: write the error type of `",
+            stringify!($name),
+            "` as `Error`"
+        ));
+    };
+    (
+        $(#[$doc:meta])*
+        fn $name:ident ($($arg:ident: $ty:ty),* $(,)?) -> $ok:ty;
+        $($rest:tt)*
+    ) => {
+        #[doc = concat!("See [`Client::", stringify!($name), "`].")]
+        $(#[$doc])*
+        ///
+        /// # Errors
+        ///
+        /// [`Error::NotInitialized`] until `wamp` is connected.
+        pub fn $name(&self $(, $arg: $ty)*) -> Result<$ok, Error> {
+            Ok(self.client()?.$name($($arg),*))
+        }
+        forward_to_client! { $($rest)* }
+    };
+}
 
 impl Wamp {
     fn configure(&self, settings: WampConfig) {
@@ -355,333 +428,120 @@ impl Wamp {
         Ok(self.shutdown(grace))
     }
 
-    /// See [`Client::call`]. `uri` is relative to `com.izaber.wamp` unless it already starts
-    /// with it (or with `wamp.`).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call`].
-    pub fn call(&self, uri: &str, args: impl Serialize) -> Result<Value, Error> {
-        self.client()?.call(uri, args)
-    }
+    // Everything else `wamp` does is what the `Client` method of the same name does, on the
+    // connected client. `src/architecture.rs` tests that no public `Client` method is missing.
+    forward_to_client! {
+        // Calls.
 
-    /// See [`Client::call_as`]: the first result read into `T` through serde.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_as`].
-    pub fn call_as<T: serde::de::DeserializeOwned>(
-        &self,
-        uri: &str,
-        args: impl Serialize,
-    ) -> Result<T, Error> {
-        self.client()?.call_as(uri, args)
-    }
+        /// `uri` is relative to `com.izaber.wamp` unless it already starts with it (or with
+        /// `wamp.`).
+        fn call(uri: &str, args: impl Serialize) -> Result<Value, Error>;
+        /// The first result read into `T` through serde.
+        fn call_as<T>(uri: &str, args: impl Serialize) -> Result<T, Error>
+            where [T: serde::de::DeserializeOwned];
+        fn call_kw(uri: &str, args: impl Serialize, kwargs: impl Serialize) -> Result<Value, Error>;
+        fn call_with(uri: &str, args: impl Serialize, kwargs: impl Serialize, options: &CallOptions)
+            -> Result<CallResult, Error>;
+        fn call_progressive(
+            uri: &str,
+            args: impl Serialize,
+            kwargs: impl Serialize,
+            options: &CallOptions,
+            on_progress: impl FnMut(CallResult),
+        ) -> Result<CallResult, Error>;
+        fn call_payload(uri: &str, payload: EncodedPayload, options: &CallOptions)
+            -> Result<CallResult, Error>;
 
-    /// See [`Client::call_kw`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_kw`].
-    pub fn call_kw(
-        &self,
-        uri: &str,
-        args: impl Serialize,
-        kwargs: impl Serialize,
-    ) -> Result<Value, Error> {
-        self.client()?.call_kw(uri, args, kwargs)
-    }
+        // Procedures.
 
-    /// See [`Client::call_with`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_with`].
-    pub fn call_with(
-        &self,
-        uri: &str,
-        args: impl Serialize,
-        kwargs: impl Serialize,
-        options: &CallOptions,
-    ) -> Result<CallResult, Error> {
-        self.client()?.call_with(uri, args, kwargs, options)
-    }
+        fn register<F, R>(uri: &str, handler: F) -> Result<RegistrationId, Error>
+            where [F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static, R: Serialize];
+        fn register_with<F, R>(uri: &str, options: &RegisterOptions, handler: F)
+            -> Result<RegistrationId, Error>
+            where [F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static, R: Serialize];
+        fn register_payload<F>(uri: &str, options: &RegisterOptions, handler: F)
+            -> Result<RegistrationId, Error>
+            where [F: Fn(Invocation) -> Result<EncodedPayload, CallError> + Send + Sync + 'static];
+        fn unregister(id: RegistrationId) -> Result<(), Error>;
 
-    /// See [`Client::call_progressive`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::call_progressive`].
-    pub fn call_progressive(
-        &self,
-        uri: &str,
-        args: impl Serialize,
-        kwargs: impl Serialize,
-        options: &CallOptions,
-        on_progress: impl FnMut(CallResult),
-    ) -> Result<CallResult, Error> {
-        self.client()?
-            .call_progressive(uri, args, kwargs, options, on_progress)
-    }
+        // Topics.
 
-    /// See [`Client::register`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::register`].
-    pub fn register<F, R>(&self, uri: &str, handler: F) -> Result<RegistrationId, Error>
-    where
-        F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
-        R: Serialize,
-    {
-        self.client()?.register(uri, handler)
-    }
+        fn subscribe<F, R>(topic: &str, handler: F) -> Result<SubscriptionId, Error>
+            where [F: Fn(Event) -> R + Send + Sync + 'static, R: EventOutcome];
+        fn subscribe_with<F, R>(topic: &str, options: &SubscribeOptions, handler: F)
+            -> Result<SubscriptionId, Error>
+            where [F: Fn(Event) -> R + Send + Sync + 'static, R: EventOutcome];
+        fn unsubscribe(id: SubscriptionId) -> Result<(), Error>;
+        fn publish(topic: &str, args: impl Serialize) -> Result<(), Error>;
+        fn publish_with(
+            topic: &str,
+            args: impl Serialize,
+            kwargs: impl Serialize,
+            options: &PublishOptions,
+        ) -> Result<Option<Id>, Error>;
+        fn publish_payload(topic: &str, payload: EncodedPayload, options: &PublishOptions)
+            -> Result<Option<Id>, Error>;
 
-    /// See [`Client::register_with`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::register_with`].
-    pub fn register_with<F, R>(
-        &self,
-        uri: &str,
-        options: &RegisterOptions,
-        handler: F,
-    ) -> Result<RegistrationId, Error>
-    where
-        F: Fn(Invocation) -> Result<R, CallError> + Send + Sync + 'static,
-        R: Serialize,
-    {
-        self.client()?.register_with(uri, options, handler)
-    }
+        // The session.
 
-    /// See [`Client::unregister`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::unregister`].
-    pub fn unregister(&self, id: RegistrationId) -> Result<(), Error> {
-        self.client()?.unregister(id)
-    }
+        /// Waits up to `timeout` for the connection to be joined (e.g. after a reconnect).
+        fn wait_connected(timeout: Duration) -> Result<(), Error>;
+        fn session_id() -> Option<Id>;
+        fn welcome_details() -> Dict;
+        fn authid() -> Option<String>;
+        fn authrole() -> Option<String>;
+        fn serializer() -> Serializer;
+        fn full_uri(uri: &str) -> String;
+        fn stats() -> Stats;
 
-    /// See [`Client::subscribe`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::subscribe`].
-    pub fn subscribe<F, R>(&self, topic: &str, handler: F) -> Result<SubscriptionId, Error>
-    where
-        F: Fn(Event) -> R + Send + Sync + 'static,
-        R: EventOutcome,
-    {
-        self.client()?.subscribe(topic, handler)
-    }
+        // Testaments.
 
-    /// See [`Client::subscribe_with`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::subscribe_with`].
-    pub fn subscribe_with<F, R>(
-        &self,
-        topic: &str,
-        options: &SubscribeOptions,
-        handler: F,
-    ) -> Result<SubscriptionId, Error>
-    where
-        F: Fn(Event) -> R + Send + Sync + 'static,
-        R: EventOutcome,
-    {
-        self.client()?.subscribe_with(topic, options, handler)
-    }
+        /// The router publishes this event when `wamp`'s session dies. It is added again after
+        /// every reconnect; a [`Wamp::change_user`] starts a new client without it.
+        fn add_testament(topic: &str, args: impl Serialize, kwargs: impl Serialize)
+            -> Result<(), Error>;
+        fn add_testament_with(
+            topic: &str,
+            args: impl Serialize,
+            kwargs: impl Serialize,
+            options: &PublishOptions,
+        ) -> Result<(), Error>;
+        fn flush_testaments() -> Result<u64, Error>;
 
-    /// See [`Client::unsubscribe`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::unsubscribe`].
-    pub fn unsubscribe(&self, id: SubscriptionId) -> Result<(), Error> {
-        self.client()?.unsubscribe(id)
-    }
+        // The router's meta API.
 
-    /// See [`Client::publish`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::publish`].
-    pub fn publish(&self, topic: &str, args: impl Serialize) -> Result<(), Error> {
-        self.client()?.publish(topic, args)
-    }
+        fn session_count() -> Result<u64, Error>;
+        fn session_list() -> Result<Vec<Id>, Error>;
+        fn session_get(session: Id) -> Result<SessionInfo, Error>;
+        fn registration_lookup(procedure: &str, match_policy: Match) -> Result<Option<Id>, Error>;
+        fn registration_get(registration: Id) -> Result<RegistrationInfo, Error>;
+        fn registration_list() -> Result<IdsByMatch, Error>;
+        fn registration_callees(registration: Id) -> Result<Vec<Id>, Error>;
+        fn subscription_lookup(topic: &str, match_policy: Match) -> Result<Option<Id>, Error>;
+        fn subscription_get(subscription: Id) -> Result<SubscriptionInfo, Error>;
+        fn subscription_list() -> Result<IdsByMatch, Error>;
+        fn subscription_subscribers(subscription: Id) -> Result<Vec<Id>, Error>;
 
-    /// See [`Client::publish_with`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::publish_with`].
-    pub fn publish_with(
-        &self,
-        topic: &str,
-        args: impl Serialize,
-        kwargs: impl Serialize,
-        options: &PublishOptions,
-    ) -> Result<Option<Id>, Error> {
-        self.client()?.publish_with(topic, args, kwargs, options)
-    }
+        // Nexus helpers, with the Python names.
 
-    /// See [`Client::stats`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected.
-    pub fn stats(&self) -> Result<Stats, Error> {
-        Ok(self.client()?.stats())
-    }
-
-    /// Waits up to `timeout` for the connection to be joined (e.g. after a reconnect).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::wait_connected`].
-    pub fn wait_connected(&self, timeout: Duration) -> Result<(), Error> {
-        self.client()?.wait_connected(timeout)
-    }
-}
-
-/// Nexus helpers on the global connection, with the Python names (see [`Client::whoami`] and
-/// its neighbours for what each does).
-macro_rules! forward_to_client {
-    ($($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*);)*) => {
-        impl Wamp {
-            $(
-                $(#[$doc])*
-                ///
-                /// # Errors
-                ///
-                /// [`Error::NotInitialized`] until `wamp` is connected, then as the [`Client`] method of the same name.
-                pub fn $name(&self $(, $arg: $ty)*) -> Result<Value, Error> {
-                    self.client()?.$name($($arg),*)
-                }
-            )*
-        }
-    };
-}
-
-forward_to_client! {
-    /// See [`Client::whoami`].
-    fn whoami();
-    /// See [`Client::ad_users`].
-    fn ad_users();
-    /// See [`Client::ad_groups`].
-    fn ad_groups();
-    /// See [`Client::roster_query`].
-    fn roster_query(name: &str);
-    /// See [`Client::roster_unregister`].
-    fn roster_unregister(name: &str);
-    /// See [`Client::metadata_get`].
-    fn metadata_get(key: &str);
-    /// See [`Client::metadata_list`].
-    fn metadata_list();
-    /// See [`Client::metadata_delete`].
-    fn metadata_delete(key: &str);
-    /// See [`Client::otp_create`].
-    fn otp_create();
-    /// See [`Client::otp_list`].
-    fn otp_list();
-    /// See [`Client::otp_delete`].
-    fn otp_delete(uuid: &str);
-    /// See [`Client::apikeys_list`].
-    fn apikeys_list();
-    /// See [`Client::apikeys_delete`].
-    fn apikeys_delete(uuid: &str);
-}
-
-impl Wamp {
-    /// See [`Client::roster_register`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::roster_register`].
-    pub fn roster_register(&self, name: &str, data: impl Serialize) -> Result<Value, Error> {
-        self.client()?.roster_register(name, data)
-    }
-
-    /// See [`Client::roster_register_visible`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::roster_register_visible`].
-    pub fn roster_register_visible(
-        &self,
-        name: &str,
-        data: impl Serialize,
-        visibility: &[&str],
-    ) -> Result<Value, Error> {
-        self.client()?
-            .roster_register_visible(name, data, visibility)
-    }
-
-    /// See [`Client::metadata_set`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::metadata_set`].
-    pub fn metadata_set(&self, key: &str, value: impl Serialize) -> Result<Value, Error> {
-        self.client()?.metadata_set(key, value)
-    }
-
-    /// See [`Client::apikeys_create`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as [`Client::apikeys_create`].
-    pub fn apikeys_create(&self, data: impl Serialize) -> Result<Value, Error> {
-        self.client()?.apikeys_create(data)
-    }
-}
-
-impl Wamp {
-    /// See [`Client::add_testament`]: the router publishes this event when `wamp`'s session
-    /// dies. It is added again after every reconnect; a [`Wamp::change_user`] starts a new
-    /// client without it.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as
-    /// [`Client::add_testament`].
-    pub fn add_testament(
-        &self,
-        topic: &str,
-        args: impl Serialize,
-        kwargs: impl Serialize,
-    ) -> Result<(), Error> {
-        self.client()?.add_testament(topic, args, kwargs)
-    }
-
-    /// See [`Client::add_testament_with`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as
-    /// [`Client::add_testament_with`].
-    pub fn add_testament_with(
-        &self,
-        topic: &str,
-        args: impl Serialize,
-        kwargs: impl Serialize,
-        options: &PublishOptions,
-    ) -> Result<(), Error> {
-        self.client()?
-            .add_testament_with(topic, args, kwargs, options)
-    }
-
-    /// See [`Client::flush_testaments`].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::NotInitialized`] until `wamp` is connected, then as
-    /// [`Client::flush_testaments`].
-    pub fn flush_testaments(&self) -> Result<u64, Error> {
-        self.client()?.flush_testaments()
+        fn whoami() -> Result<Value, Error>;
+        fn ad_users() -> Result<Value, Error>;
+        fn ad_groups() -> Result<Value, Error>;
+        fn roster_register(name: &str, data: impl Serialize) -> Result<Value, Error>;
+        fn roster_register_visible(name: &str, data: impl Serialize, visibility: &[&str])
+            -> Result<Value, Error>;
+        fn roster_query(name: &str) -> Result<Value, Error>;
+        fn roster_unregister(name: &str) -> Result<Value, Error>;
+        fn metadata_set(key: &str, value: impl Serialize) -> Result<Value, Error>;
+        fn metadata_get(key: &str) -> Result<Value, Error>;
+        fn metadata_list() -> Result<Value, Error>;
+        fn metadata_delete(key: &str) -> Result<Value, Error>;
+        fn otp_create() -> Result<Value, Error>;
+        fn otp_list() -> Result<Value, Error>;
+        fn otp_delete(uuid: &str) -> Result<Value, Error>;
+        fn apikeys_create(data: impl Serialize) -> Result<Value, Error>;
+        fn apikeys_list() -> Result<Value, Error>;
+        fn apikeys_delete(uuid: &str) -> Result<Value, Error>;
     }
 }
 

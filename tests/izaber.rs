@@ -8,7 +8,7 @@ mod support;
 use std::time::{Duration, Instant};
 
 use izaber_wamp::protocol::{Serializer, Value};
-use izaber_wamp::{Client, Error, InitOptions, initialize_with, set_autorun, wamp};
+use izaber_wamp::{Client, Error, InitOptions, Match, initialize_with, set_autorun, wamp};
 use parking_lot::Mutex;
 use support::{Router, User};
 
@@ -394,6 +394,48 @@ fn the_global_has_visible_roster_entries_and_progressive_calls_too() {
     assert_eq!(progress, [Value::from(1), Value::from(2), Value::from(3)]);
     assert_eq!(last.value(), "done");
     wamp.disconnect();
+}
+
+/// `wamp` does whatever a `Client` does (a unit test checks that no method is missing): here
+/// the typed meta API and the session's details, which it long lacked.
+#[test]
+fn the_global_has_the_meta_api_and_the_session_details_too() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    // The meta API is for the trust role on the test router.
+    init(&router.ws_url, router.trust()).unwrap();
+    let session = wamp.session_id().unwrap().expect("joined");
+    assert_eq!(wamp.authid().unwrap().as_deref(), Some("trust-1"));
+    assert_eq!(wamp.authrole().unwrap().as_deref(), Some("trust"));
+    assert_eq!(wamp.welcome_details().unwrap()["authid"], "trust-1");
+    assert_eq!(wamp.serializer().unwrap(), Serializer::Cbor);
+    let info = wamp.session_get(session).unwrap();
+    assert_eq!(info.authid.as_deref(), Some("trust-1"));
+    assert!(wamp.session_list().unwrap().contains(&session));
+    assert!(wamp.session_count().unwrap() >= 1);
+
+    let procedure = format!("meta.from.wamp.{session}");
+    assert_eq!(
+        wamp.full_uri(&procedure).unwrap(),
+        format!("com.izaber.wamp.{procedure}")
+    );
+    wamp.register(&procedure, |_| Ok(())).unwrap();
+    let id = wamp
+        .registration_lookup(&procedure, Match::Exact)
+        .unwrap()
+        .expect("registered");
+    assert!(wamp.registration_list().unwrap().exact.contains(&id));
+    assert_eq!(wamp.registration_callees(id).unwrap(), [session]);
+    assert_eq!(wamp.registration_get(id).unwrap().match_policy, "exact");
+    wamp.disconnect();
+
+    // Unconnected, even the methods that cannot fail on a Client say why they cannot answer.
+    assert!(matches!(wamp.session_id(), Err(Error::NotInitialized)));
+    assert!(matches!(
+        wamp.registration_list(),
+        Err(Error::NotInitialized)
+    ));
 }
 
 #[test]
