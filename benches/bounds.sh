@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Bursts a service survives (see bounds.py): threads and memory under 2,000 slow calls and 200,000 events.
-#   bash benches/bounds.sh            writes BENCHMARKS.md (a few minutes)
+#   bash benches/bounds.sh            writes benches/results/bounds.md (a few minutes)
 #   bash benches/bounds.sh --smoke    CI smoke test: small bursts, writes nothing
 # Uses the router venv: $IZABER_ROUTER_VENV, or tests/router/.venv (bash tests/router/setup-venv.sh).
 set -euo pipefail

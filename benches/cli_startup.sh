@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Start-to-first-result time of `izaber-wamp whoami` against Python izaber-wamp's one-liner (see cli_startup.py).
-#   bash benches/cli_startup.sh            writes BENCHMARKS.md (under a minute)
+#   bash benches/cli_startup.sh            writes benches/results/cli_startup.md (under a minute)
 #   bash benches/cli_startup.sh --smoke    CI smoke test: two runs each, writes nothing
 # Uses the router venv: $IZABER_ROUTER_VENV, or tests/router/.venv (bash tests/router/setup-venv.sh).
 set -euo pipefail

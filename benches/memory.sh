@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Memory after large messages (see memory.py): RSS of a service after a burst of 1-8 MiB calls.
-#   bash benches/memory.sh            writes BENCHMARKS.md (a few minutes)
+#   bash benches/memory.sh            writes benches/results/memory.md (a few minutes)
 #   bash benches/memory.sh --smoke    CI smoke test: one short run per transport, writes nothing
 # Uses the router venv: $IZABER_ROUTER_VENV, or tests/router/.venv (bash tests/router/setup-venv.sh).
 set -euo pipefail

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rolling restarts (see rolling.py): failed calls while the instances of a shared procedure are
 # stopped with SIGTERM and started again, for our service, the command line and Python swampyer.
-#   bash benches/rolling.sh            writes BENCHMARKS.md (a few minutes)
+#   bash benches/rolling.sh            writes benches/results/rolling.md (a few minutes)
 #   bash benches/rolling.sh --smoke    CI: one round of ours; fails if a call failed
 # Uses the router venv: $IZABER_ROUTER_VENV, or tests/router/.venv (bash tests/router/setup-venv.sh).
 set -euo pipefail

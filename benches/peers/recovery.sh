@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Recovery benchmark: izaber-wamp vs Python's swampyer after the test router crashes and
 # restarts (see recovery.py).
-#   bash benches/peers/recovery.sh           full benchmark, writes BENCHMARKS.md (~8 minutes)
+#   bash benches/peers/recovery.sh           full benchmark, writes benches/results/recovery.md (~8 minutes)
 #   bash benches/peers/recovery.sh --smoke   CI smoke test: one short outage of each kind (< 1 minute)
 # Uses the router venv: $IZABER_ROUTER_VENV, or tests/router/.venv (bash tests/router/setup-venv.sh).
 set -euo pipefail

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Benchmarks izaber-wamp against Python's swampyer on the test router (see run.py).
-#   bash benches/peers/run.sh           full comparison, writes BENCHMARKS.md (a few minutes)
+#   bash benches/peers/run.sh           full comparison, writes benches/results/peers.md (a few minutes)
 #   bash benches/peers/run.sh --smoke   CI smoke test: a handful of calls (< 1 minute)
 # Uses the router venv: $IZABER_ROUTER_VENV, or tests/router/.venv (bash tests/router/setup-venv.sh).
 set -euo pipefail
