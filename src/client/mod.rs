@@ -15,6 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::protocol::{Dict, Id, Message, Serializer, Value, from_value, to_value};
+pub use crate::session::ShutdownReport;
 use crate::session::dispatch::{ConcurrencyLimit, Overflow, PoolLimits};
 use crate::session::handler::{CallError, Event, Invocation};
 use crate::session::reply::{ReplyTo, Waiter, oneshot};
@@ -44,48 +45,6 @@ pub const CLOSE_GRACE: Duration = Duration::from_secs(5);
 /// How long a close waits for the leave hooks, after the grace and the GOODBYE.
 const LEAVE_HOOKS_WAIT: Duration = Duration::from_secs(3);
 
-/// What became of a service's work when it shut down ([`Client::shutdown`]).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct ShutdownReport {
-    /// Registrations withdrawn from the router before GOODBYE.
-    pub withdrawn: u64,
-    /// Invocations answered by their handler during the shutdown.
-    pub answered: u64,
-    /// Invocations still waiting for a handler thread when the grace ran out: answered
-    /// `wamp.error.canceled` at once, never run.
-    pub cancelled: u64,
-    /// Handlers still running when the grace ran out: their answers were dropped (the
-    /// router fails those calls when the session leaves).
-    pub cut_off: u64,
-    /// Acknowledged publications the router had not acknowledged when the grace ran out.
-    pub unacknowledged_publications: u64,
-    /// How long the shutdown took, up to the router's GOODBYE.
-    pub elapsed: Duration,
-}
-
-impl ShutdownReport {
-    /// True when nothing in hand was cancelled, cut off or left unacknowledged.
-    pub fn lost_nothing(&self) -> bool {
-        self.cancelled == 0 && self.cut_off == 0 && self.unacknowledged_publications == 0
-    }
-}
-
-impl fmt::Display for ShutdownReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "shut down in {:.1?}: {} registration(s) withdrawn, {} invocation(s) answered, {} \
-             cancelled, {} cut off, {} publication(s) unacknowledged",
-            self.elapsed,
-            self.withdrawn,
-            self.answered,
-            self.cancelled,
-            self.cut_off,
-            self.unacknowledged_publications
-        )
-    }
-}
 /// Handler threads a client runs at most unless told otherwise
 /// ([`ClientBuilder::handler_threads`]).
 pub const DEFAULT_HANDLER_THREADS: usize = 128;

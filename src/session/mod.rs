@@ -104,6 +104,7 @@ use reply::{ReplyTo, Responder};
 
 use self::core::Invocations;
 pub(crate) use self::core::Pending;
+pub use self::core::ShutdownReport;
 pub(crate) use jobs::run_join_hooks;
 pub use reconnect::{DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
 pub(crate) use socket::spawn;
@@ -337,7 +338,7 @@ pub(crate) enum Command {
         grace: Duration,
         /// Gets what became of the invocations and publications in hand, once the session
         /// has ended.
-        report: Option<reply::Responder<crate::ShutdownReport>>,
+        report: Option<reply::Responder<ShutdownReport>>,
     },
 }
 

@@ -2,14 +2,58 @@
 //! took the withdrawal be answered, wait for acknowledged publications, then GOODBYE, all
 //! within a grace; and the report of what became of everything in hand.
 
+use std::fmt;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use crate::ShutdownReport;
 use crate::protocol::{Id, Message};
 
 use super::super::reply::Responder;
 use super::{Core, Pending};
+
+/// What became of a service's work when it shut down
+/// ([`Client::shutdown`](crate::Client::shutdown)).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ShutdownReport {
+    /// Registrations withdrawn from the router before GOODBYE.
+    pub withdrawn: u64,
+    /// Invocations answered by their handler during the shutdown.
+    pub answered: u64,
+    /// Invocations still waiting for a handler thread when the grace ran out: answered
+    /// `wamp.error.canceled` at once, never run.
+    pub cancelled: u64,
+    /// Handlers still running when the grace ran out: their answers were dropped (the
+    /// router fails those calls when the session leaves).
+    pub cut_off: u64,
+    /// Acknowledged publications the router had not acknowledged when the grace ran out.
+    pub unacknowledged_publications: u64,
+    /// How long the shutdown took, up to the router's GOODBYE.
+    pub elapsed: Duration,
+}
+
+impl ShutdownReport {
+    /// True when nothing in hand was cancelled, cut off or left unacknowledged.
+    pub fn lost_nothing(&self) -> bool {
+        self.cancelled == 0 && self.cut_off == 0 && self.unacknowledged_publications == 0
+    }
+}
+
+impl fmt::Display for ShutdownReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "shut down in {:.1?}: {} registration(s) withdrawn, {} invocation(s) answered, {} \
+             cancelled, {} cut off, {} publication(s) unacknowledged",
+            self.elapsed,
+            self.withdrawn,
+            self.answered,
+            self.cancelled,
+            self.cut_off,
+            self.unacknowledged_publications
+        )
+    }
+}
 
 /// A close under way.
 pub(super) struct Closing {

@@ -46,6 +46,7 @@ pub(crate) use answers::ends_call;
 pub(crate) use invocations::{Arrived, CONCURRENCY_LIMIT, Invocations, invocation_error};
 
 use closing::Closing;
+pub use closing::ShutdownReport;
 
 /// What a request waits for, and what to do when it comes.
 pub(crate) enum Pending {

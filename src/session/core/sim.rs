@@ -29,7 +29,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::Error;
-use crate::ShutdownReport;
 use crate::protocol::{Dict, Id, Message, Value, code};
 
 use super::super::dispatch::{ConcurrencyLimit, Overflow};
@@ -38,7 +37,7 @@ use super::super::reply::{ReplyTo, Waiter, oneshot};
 use super::super::table::Published;
 use super::super::{ADD_TESTAMENT, Counters, FLUSH_TESTAMENTS, Registration, Subscription};
 use super::super::{Testament, Yielded};
-use super::{Core, Invocations, Output, Pending};
+use super::{Core, Invocations, Output, Pending, ShutdownReport};
 
 /// Schedules run by [`schedules`] unless `SIM_SCHEDULES` says otherwise: 100,000 in an
 /// optimized build (CI runs it so, in about half a minute), a few thousand in a debug one.
