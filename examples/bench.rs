@@ -22,7 +22,8 @@
 //! `--ping-interval S` sets the heartbeat (0: none; default: the library's).
 //!
 //! `benches/peers/swampyer_bench.py` is the same program for Python's swampyer, and
-//! `benches/peers/run.sh` runs both against the test router and writes BENCHMARKS.md.
+//! `benches/peers/run.sh` runs both against the test router and writes
+//! `benches/results/peers.md`.
 //!
 //! `examples/bench_floor.rs` is the cheapest possible caller, measured the same way: how much
 //! of a call's CPU no client that uses the kernel's sockets can avoid.

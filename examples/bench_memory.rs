@@ -23,7 +23,7 @@
 //!   program can be told apart from freed memory the allocator keeps.
 //!
 //! `benches/memory.py` runs it against the test router, with and without glibc's tuning
-//! variables, and writes the table in `BENCHMARKS.md`.
+//! variables, and writes the table in `benches/results/memory.md`.
 
 // Shared with bench.rs and bench_floor.rs; this program needs only its flag parsing.
 #[allow(dead_code)]
