@@ -69,11 +69,13 @@ pub struct WampConfig {
     /// [`ClientBuilder::reconnect_wait`](crate::ClientBuilder::reconnect_wait)). Default 0:
     /// fail at once.
     pub reconnect_wait: Duration,
-    /// `wamp.connection.ping_interval`: seconds between WebSocket pings once joined; `false`
-    /// or `0` for none. Default 3 s.
+    /// `wamp.connection.ping_interval`: how long (s) a joined connection may stay quiet before
+    /// it is probed: a WebSocket ping, or on RawSocket a WAMP round trip (Crossbar's RawSocket
+    /// cannot parse PING frames); `false` or `0` for none. Default 3 s.
     pub ping_interval: Option<Duration>,
-    /// `wamp.connection.heartbeat_timeout`: seconds without a pong after which the
-    /// connection counts as lost (above zero). Default 10 s.
+    /// `wamp.connection.heartbeat_timeout`: seconds without any sign of the router (a
+    /// message, a pong, bytes moving) after which the connection counts as lost (above zero).
+    /// Default 10 s.
     pub heartbeat_timeout: Duration,
     /// `wamp.connection.max_payload_size`: largest message, in bytes, the client sends
     /// (above zero). Default 50 000 000.

@@ -41,7 +41,7 @@ use crate::memory;
 use crate::protocol::{Id, LogSafe, Message, Serializer};
 use crate::transport::{Payload, Transport};
 
-use super::core::{Arrived, CONCURRENCY_LIMIT, ends_call, invocation_error};
+use super::core::{CONCURRENCY_LIMIT, ends_call, invocation_error, take_invocation};
 use super::dispatch::{IdleReader, Job};
 use super::handler::InvocationState;
 use super::jobs::{invocation_job, refused_invocation};
@@ -638,43 +638,14 @@ impl Shared {
     ) -> Option<Taken> {
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = serializer.decode(payload).ok()?;
-        let Message::Invocation { registration, .. } = &message else {
-            return None;
-        };
-        // Unknown here (perhaps the socket thread has not yet handled its REGISTERED), or
-        // behind a limit the socket thread keeps: the socket thread's.
-        let entry = self.registered.read().get(registration).cloned()?;
-        if !entry.limit.is_unlimited() {
-            return None;
-        }
-        self.counters
-            .messages_received
-            .fetch_add(1, Ordering::Relaxed);
-        self.counters.invocations.fetch_add(1, Ordering::Relaxed);
-        if log::log_enabled!(log::Level::Debug) {
-            log::debug!("received {:?}", LogSafe(&message));
-        }
-        let Message::Invocation {
-            request,
-            details,
-            args,
-            kwargs,
-            ..
-        } = message
-        else {
-            unreachable!("matched above");
-        };
-        let size = payload.len();
-        let arrived = Arrived {
-            request,
-            details,
-            args,
-            kwargs,
-            size,
-        };
-        // Noted as queued before the socket thread can read an INTERRUPT for it.
-        let state = InvocationState::new();
-        self.invocations.queued(request, state.clone());
+        let (entry, arrived, state) = take_invocation(
+            message,
+            payload.len(),
+            &self.registered,
+            &self.invocations,
+            &self.counters,
+        )?;
+        let (request, size) = (arrived.request, arrived.size);
         Some(Taken {
             job: invocation_job(self, epoch, &entry, arrived, state.clone()),
             request,

@@ -1,5 +1,10 @@
 //! An INVOCATION arrives, lives and ends; an EVENT arrives.
 //!
+//! An INVOCATION is read by the socket thread, which hands it to [`Core::received`], or by a
+//! handler worker reading the socket itself, which takes it with [`take_invocation`]; either
+//! way it is noted in [`Invocations`] and becomes a handler job
+//! ([`super::super::jobs::invocation_job`]), which answers it.
+//!
 //! An invocation is *queued* once the core (or a handler worker that read it itself) has
 //! handed it to a handler, *running* once the worker started the handler
 //! ([`InvocationState::start`]), *skipped* when cancelled before it started (it then never
@@ -13,11 +18,12 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
-use crate::protocol::{Dict, Id, Message, Value, code};
+use crate::protocol::{Dict, Id, LogSafe, Message, Value, code};
 
-use super::super::Locked;
 use super::super::handler::{Event, InvocationState};
 use super::super::locks::Level;
+use super::super::table::Published;
+use super::super::{Counters, Locked, Registration};
 use super::{Core, Output};
 
 /// The error URI of an invocation refused because its handler's queue is full.
@@ -104,6 +110,53 @@ pub(crate) fn invocation_error(request: Id, uri: &str, message: String) -> Messa
         args: vec![Value::String(message)],
         kwargs: Dict::new(),
     }
+}
+
+/// The INVOCATION in `message` (`size` bytes encoded), when a handler worker that read it
+/// itself may run it (see [`super::super::leader`]): one for a registration in place
+/// (`registered`) without a concurrency limit. It is counted and noted as queued before
+/// anything read after it reaches the core, so that an INTERRUPT finds it. Anything else
+/// (unknown here, perhaps not yet REGISTERED as far as the core has told; or behind a limit
+/// the core keeps) is left to the core.
+pub(crate) fn take_invocation(
+    message: Message,
+    size: usize,
+    registered: &Published<Registration>,
+    invocations: &Invocations,
+    counters: &Counters,
+) -> Option<(Arc<Registration>, Arrived, Arc<InvocationState>)> {
+    let Message::Invocation { registration, .. } = &message else {
+        return None;
+    };
+    let entry = registered.read().get(registration).cloned()?;
+    if !entry.limit.is_unlimited() {
+        return None;
+    }
+    counters.messages_received.fetch_add(1, Ordering::Relaxed);
+    counters.invocations.fetch_add(1, Ordering::Relaxed);
+    if log::log_enabled!(log::Level::Debug) {
+        log::debug!("received {:?}", LogSafe(&message));
+    }
+    let Message::Invocation {
+        request,
+        details,
+        args,
+        kwargs,
+        ..
+    } = message
+    else {
+        unreachable!("matched above");
+    };
+    let state = InvocationState::new();
+    invocations.queued(request, state.clone());
+    let arrived = Arrived {
+        request,
+        details,
+        args,
+        kwargs,
+        size,
+    };
+    Some((entry, arrived, state))
 }
 
 impl Core {

@@ -43,7 +43,9 @@ use super::table::{LiveTable, Published};
 use super::{Counters, Registration, Reply, Subscription, Testament};
 
 pub(crate) use answers::ends_call;
-pub(crate) use invocations::{Arrived, CONCURRENCY_LIMIT, Invocations, invocation_error};
+pub(crate) use invocations::{
+    Arrived, CONCURRENCY_LIMIT, Invocations, invocation_error, take_invocation,
+};
 
 use closing::Closing;
 pub use closing::ShutdownReport;
