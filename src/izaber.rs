@@ -492,6 +492,8 @@ impl Wamp {
         fn authrole() -> Option<String>;
         fn serializer() -> Serializer;
         fn full_uri(uri: &str) -> String;
+        fn set_uri_base(base: &str) -> ();
+        fn uri_base() -> Option<String>;
         fn stats() -> Stats;
 
         // Testaments.

@@ -1081,3 +1081,44 @@ fn typed_calls_and_typed_handler_arguments() {
     let error = client.call_as::<u8>("auth.whoami", ()).unwrap_err();
     assert!(matches!(error, Error::Value(_)), "{error}");
 }
+
+#[test]
+fn the_uri_base_changes_at_run_time_for_every_clone() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let callee = backend(router);
+    let caller = connect(router, &router.tcp_url, router.backend(2), Serializer::Cbor);
+    let procedure = unique("base");
+    callee
+        .register(&procedure, |_| Err::<(), _>(CallError::failure("no")))
+        .unwrap();
+    let full = format!("com.izaber.wamp.{procedure}");
+    assert_eq!(caller.full_uri(&procedure), full);
+    assert_eq!(caller.uri_base().as_deref(), Some("com.izaber.wamp"));
+
+    // Python's `wamp.wamp.uri_base = ''`: no prefix from now on, on every clone.
+    let clone = caller.clone();
+    caller.set_uri_base("");
+    assert_eq!(clone.uri_base(), None);
+    assert_eq!(clone.full_uri(&procedure), procedure);
+    assert_eq!(clone.full_uri("wamp.session.count"), "wamp.session.count");
+    let unprefixed = clone.call(&procedure, ()).unwrap_err();
+    assert!(
+        matches!(&unprefixed, Error::Wamp(e) if e.uri == "wamp.error.no_such_procedure"
+            || e.uri.ends_with("not_authorized")),
+        "{unprefixed}"
+    );
+
+    // A longer base reaches the same procedure by a shorter name.
+    let (head, tail) = procedure.split_once('.').unwrap();
+    caller.set_uri_base(&format!("com.izaber.wamp.{head}."));
+    assert_eq!(clone.full_uri(tail), full);
+    // The callee's handler failed: its error is named after the callee's base, which changes
+    // too.
+    callee.set_uri_base("com.izaber.wamp.renamed");
+    let failed = clone.call(tail, ()).unwrap_err();
+    assert!(
+        matches!(&failed, Error::Wamp(e) if e.uri == "com.izaber.wamp.renamed.error.invoke.failure"),
+        "{failed}"
+    );
+}

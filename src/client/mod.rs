@@ -112,18 +112,48 @@ impl Client {
     }
 
     /// The full URI for `uri`: the URI base is put in front unless `uri` already starts with
-    /// it or with `wamp.`.
+    /// it or with `wamp.` (the router's own procedures and topics are never prefixed).
     pub fn full_uri(&self, uri: &str) -> String {
-        let Some(base) = &self.shared().config.uri_base else {
+        let base = self.shared().uri_base.read();
+        let Some(base) = base.as_deref() else {
             return uri.to_owned();
         };
         let already_full = uri.starts_with("wamp.")
-            || (uri.starts_with(base.as_str()) && uri.as_bytes().get(base.len()) == Some(&b'.'));
+            || (uri.starts_with(base) && uri.as_bytes().get(base.len()) == Some(&b'.'));
         if already_full {
             uri.to_owned()
         } else {
             format!("{base}.{uri}")
         }
+    }
+
+    /// Changes the prefix of relative URIs from now on, for this client and all its clones:
+    /// Python's `wamp.wamp.uri_base = '...'`. An empty `base` means no prefix, which reaches
+    /// procedures outside the base (Nexus's `system.db.query`, say) without a second
+    /// connection; set the old base back afterwards (see [`Client::uri_base`]). It also names
+    /// the errors of failing handlers (`<base>.error.invoke.failure`).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), izaber_wamp::Error> {
+    /// let client = izaber_wamp::Client::builder("ws://127.0.0.1:8080/ws")
+    ///     .uri_base("com.izaber.wamp")
+    ///     .connect()?;
+    /// let base = client.uri_base();
+    /// client.set_uri_base("");
+    /// let rows = client.call("system.db.query", ("SELECT 1",))?;
+    /// client.set_uri_base(base.as_deref().unwrap_or(""));
+    /// # let _ = rows;
+    /// # Ok(()) }
+    /// ```
+    pub fn set_uri_base(&self, base: &str) {
+        let base = base.trim_end_matches('.');
+        *self.shared().uri_base.write() = (!base.is_empty()).then(|| base.to_owned());
+    }
+
+    /// The prefix of relative URIs (`None`: none), as the builder or
+    /// [`set_uri_base`](Client::set_uri_base) last set it.
+    pub fn uri_base(&self) -> Option<String> {
+        self.shared().uri_base.read().clone()
     }
 
     fn wait(&self, waiter: &Waiter<Message>, message: &Message) -> Result<Message, Error> {

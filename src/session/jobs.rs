@@ -201,7 +201,7 @@ fn canceled() -> CallError {
 }
 
 fn error_message(shared: &Shared, request: Id, error: CallError) -> Message {
-    let (error, args, kwargs) = error.into_parts(shared.config.uri_base.as_deref());
+    let (error, args, kwargs) = error.into_parts(shared.uri_base.read().as_deref());
     Message::Error {
         request_type: code::INVOCATION,
         request,

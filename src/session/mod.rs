@@ -169,6 +169,7 @@ pub(crate) struct SessionConfig {
     pub realm: String,
     pub auth: Auth,
     pub agent: String,
+    /// The prefix of relative URIs at connect time (see [`Shared::uri_base`]).
     pub uri_base: Option<String>,
     pub ping_interval: Option<Duration>,
     pub heartbeat_timeout: Duration,
@@ -544,6 +545,9 @@ pub(crate) struct Shared {
     link: Mutex<Link>,
     link_changed: Condvar,
     pub counters: Arc<Counters>,
+    /// The prefix of relative URIs, changed at run time by `Client::set_uri_base` (it starts
+    /// as [`SessionConfig::uri_base`]).
+    pub uri_base: parking_lot::RwLock<Option<String>>,
     pub pool: Arc<WorkerPool>,
     pub hooks: Mutex<Hooks>,
     /// Lets a waiting caller read its own answer ([`leader`]).
@@ -974,6 +978,7 @@ pub(crate) mod testing {
             }),
             link_changed: Condvar::new(),
             counters: Arc::new(Counters::default()),
+            uri_base: parking_lot::RwLock::new(None),
             pool: WorkerPool::new("test-handler", LIMITS),
             registered: table::Published::default(),
             invocations: Invocations::default(),
