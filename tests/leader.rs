@@ -8,8 +8,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use izaber_wamp::protocol::Serializer;
-use izaber_wamp::{Client, ReconnectPolicy};
+use izaber_wamp::{Client, ReconnectPolicy, Stats};
 use support::{Router, unique};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -24,16 +25,21 @@ fn quiet_client(router: &Router, url: &str, user: usize) -> Client {
         .unwrap()
 }
 
-/// A procedure on `callee` that answers its argument after `delay`.
-fn register_slow_echo(callee: &Client, delay: Duration) -> String {
+/// A procedure on `callee` that answers its argument after `delay`, and the arguments of its
+/// invocations, each sent as its handler starts (for [`call_in_background`]).
+fn register_slow_echo(callee: &Client, delay: Duration) -> (String, Receiver<u64>) {
     let procedure = unique("slow_echo");
+    let (started_tx, started) = crossbeam_channel::unbounded();
     callee
         .register(&procedure, move |invocation| {
+            let n = invocation.arg::<u64>(0)?;
+            // Fails only when the test does not watch the starts.
+            let _ = started_tx.send(n);
             std::thread::sleep(delay);
-            invocation.arg::<u64>(0)
+            Ok(n)
         })
         .unwrap();
-    procedure
+    (procedure, started)
 }
 
 /// Subscribes `service` to a new topic whose events carry a number, and returns the topic
@@ -61,19 +67,45 @@ fn assert_numbers_in_order(numbers: &crossbeam_channel::Receiver<u64>, count: u6
     );
 }
 
-/// Calls `procedure` with `n` on another thread, which returns the outcome and when it came;
-/// returns once the call has had time to reach the router.
+/// Calls `procedure`, a [`register_slow_echo`] whose starts come on `started`, with `n` on
+/// another thread, which returns the outcome and when it came. Returns once the handler has
+/// started on `n`: the CALL has reached the router, and the caller is still waiting for its
+/// answer. Fails the test if the handler does not start within [`WAIT`].
 fn call_in_background(
     service: &Client,
     procedure: &str,
     n: u64,
+    started: &Receiver<u64>,
 ) -> std::thread::JoinHandle<(
     Result<izaber_wamp::protocol::Value, izaber_wamp::Error>,
     Instant,
 )> {
-    let (service, procedure) = (service.clone(), procedure.to_owned());
-    let call = std::thread::spawn(move || (service.call(&procedure, (n,)), Instant::now()));
-    std::thread::sleep(Duration::from_millis(300));
+    let call = {
+        let (service, procedure) = (service.clone(), procedure.to_owned());
+        std::thread::spawn(move || (service.call(&procedure, (n,)), Instant::now()))
+    };
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match started.recv_timeout(Duration::from_millis(50)) {
+            Ok(started) => {
+                assert_eq!(started, n, "{procedure}: another call's handler started");
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) if call.is_finished() => {
+                let (outcome, _) = call.join().unwrap();
+                panic!("{procedure}: the call ended before its handler started: {outcome:?}");
+            }
+            Err(RecvTimeoutError::Timeout) => assert!(
+                Instant::now() < deadline,
+                "{procedure}: the handler did not start within {WAIT:?} of the call"
+            ),
+            Err(RecvTimeoutError::Disconnected) => panic!("{procedure}: the handler is gone"),
+        }
+    }
+    assert!(
+        !call.is_finished(),
+        "{procedure}: the call ended while its handler ran"
+    );
     call
 }
 
@@ -84,7 +116,7 @@ fn events_invocations_and_answers_for_others_arriving_during_a_call_all_get_thro
     for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
         let service = quiet_client(router, url, 1);
         let other = quiet_client(router, url, 2);
-        let slow = register_slow_echo(&other, Duration::from_millis(15));
+        let (slow, _) = register_slow_echo(&other, Duration::from_millis(15));
 
         // What arrives at `service` while it waits for its own answers: events, invocations
         // of its procedure, and (on another thread, once the events are out) answers to its
@@ -165,7 +197,7 @@ fn a_write_waiting_for_room_is_not_held_up_by_a_call_waiting_for_its_answer() {
     for url in [&router.ws_url, &router.tcp_url] {
         let service = quiet_client(router, url, 1);
         let other = quiet_client(router, url, 2);
-        let slow = register_slow_echo(&other, Duration::from_secs(4));
+        let (slow, started) = register_slow_echo(&other, Duration::from_secs(4));
         let topic = unique("big_event");
         let (tx, rx) = crossbeam_channel::unbounded();
         other
@@ -174,7 +206,7 @@ fn a_write_waiting_for_room_is_not_held_up_by_a_call_waiting_for_its_answer() {
             })
             .unwrap();
 
-        let call = call_in_background(&service, &slow, 7);
+        let call = call_in_background(&service, &slow, 7, &started);
         let publishing = Instant::now();
         // Returns once the whole event is written.
         service.publish(&topic, (&big,)).unwrap();
@@ -198,7 +230,7 @@ fn a_call_longer_than_the_heartbeat_timeout_keeps_its_connection() {
     let _log = router.log_on_failure();
     for url in [&router.ws_url, &router.tcp_url] {
         let other = quiet_client(router, url, 2);
-        let slow = register_slow_echo(&other, Duration::from_millis(2500));
+        let (slow, _) = register_slow_echo(&other, Duration::from_millis(2500));
         let (lost_tx, lost) = crossbeam_channel::unbounded();
         let service = router
             .client(url, router.backend(1))
@@ -228,7 +260,7 @@ fn a_call_waiting_on_a_frozen_router_fails_once_the_heartbeat_gives_up() {
     let _log = router.log_on_failure();
     for url in [&router.ws_url, &router.tcp_url] {
         let other = quiet_client(&router, url, 2);
-        let slow = register_slow_echo(&other, Duration::from_secs(30));
+        let (slow, started) = register_slow_echo(&other, Duration::from_secs(30));
         let service = router
             .client(url, router.backend(1))
             .timeout(Duration::from_secs(20))
@@ -237,7 +269,7 @@ fn a_call_waiting_on_a_frozen_router_fails_once_the_heartbeat_gives_up() {
             .reconnect(ReconnectPolicy::every(Duration::from_millis(200)))
             .connect()
             .unwrap();
-        let call = call_in_background(&service, &slow, 1);
+        let call = call_in_background(&service, &slow, 1, &started);
         router.freeze();
         let frozen_at = Instant::now();
         let error = call.join().unwrap().0.unwrap_err();
@@ -263,9 +295,9 @@ fn closing_the_client_fails_a_call_waiting_for_its_answer_at_once() {
     let _log = router.log_on_failure();
     for url in [&router.ws_url, &router.unix_url] {
         let other = quiet_client(router, url, 2);
-        let slow = register_slow_echo(&other, Duration::from_secs(30));
+        let (slow, started) = register_slow_echo(&other, Duration::from_secs(30));
         let service = quiet_client(router, url, 1);
-        let call = call_in_background(&service, &slow, 1);
+        let call = call_in_background(&service, &slow, 1, &started);
         let closing = Instant::now();
         service.close();
         let error = call.join().unwrap().0.unwrap_err();
@@ -292,7 +324,7 @@ fn a_flood_of_events_during_calls_arrives_whole_and_in_order() {
     for url in [&router.tcp_url, &router.unix_url] {
         let service = quiet_client(router, url, 1);
         let other = quiet_client(router, url, 2);
-        let slow = register_slow_echo(&other, Duration::from_millis(1));
+        let (slow, _) = register_slow_echo(&other, Duration::from_millis(1));
         let (topic, events) = subscribe_numbers(&service, "flood");
         const EVENTS: u64 = 20_000;
         let flood = {
@@ -315,15 +347,43 @@ fn a_flood_of_events_during_calls_arrives_whole_and_in_order() {
     }
 }
 
+/// Waits until `service` has answered every invocation it received, and returns its stats
+/// then. An answer is counted just after it is written, so perhaps after the caller has it,
+/// and just before the handler worker that wrote it is free for the next invocation.
+fn wait_until_all_answered(service: &Client, url: &str) -> Stats {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let stats = service.stats();
+        if stats.invocations_answered == stats.invocations {
+            return stats;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{url}: {} of {} invocations answered after {WAIT:?}",
+            stats.invocations_answered,
+            stats.invocations
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// Registers a procedure on `service` that doubles its argument, and makes a first call, so
-/// that a handler worker exists and, idle after it, reads the connection for the next one.
-fn register_double_and_warm_up(service: &Client, caller: &Client) -> String {
+/// that a handler worker exists; returns once that worker has answered it and is free. Idle,
+/// it then reads the connection for the next invocation; that it does is not visible in
+/// [`Stats`], so what this waits for is only that the worker is free.
+fn register_double_and_warm_up(service: &Client, caller: &Client, url: &str) -> String {
     let double = unique("double");
     service
         .register(&double, |invocation| Ok(invocation.arg::<u64>(0)? * 2))
         .unwrap();
+    let before = service.stats().invocations;
     assert_eq!(caller.call(&double, (1,)).unwrap().as_u64(), Some(2));
-    std::thread::sleep(Duration::from_millis(50));
+    let stats = wait_until_all_answered(service, url);
+    assert_eq!(
+        stats.invocations,
+        before + 1,
+        "{url}: the warm-up was the only invocation"
+    );
     double
 }
 
@@ -335,7 +395,7 @@ fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() 
         let service = quiet_client(router, url, 1);
         let other = quiet_client(router, url, 2);
         let (topic, events) = subscribe_numbers(&service, "service_seq");
-        let double = register_double_and_warm_up(&service, &other);
+        let double = register_double_and_warm_up(&service, &other, url);
         // A handler that calls back through its own client: the worker must not be reading
         // the connection then, or its answer would never come.
         let nested = unique("nested");
@@ -371,16 +431,7 @@ fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() 
             }
         }
         assert_numbers_in_order(&events, EVENTS, url);
-        // Counted as answered just after the answer is written, so perhaps after the caller
-        // has it.
-        let deadline = Instant::now() + WAIT;
-        while service.stats().invocations_answered < service.stats().invocations
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let stats = service.stats();
-        assert_eq!(stats.invocations, stats.invocations_answered, "{url}");
+        let stats = wait_until_all_answered(&service, url);
         assert_eq!(stats.invocations, 1 + 2 * 200 + 6 * 2, "{url}");
     }
 }
@@ -404,7 +455,7 @@ fn an_invocation_read_by_an_idle_worker_can_be_interrupted() {
                 Ok(())
             })
             .unwrap();
-        register_double_and_warm_up(&service, &other);
+        register_double_and_warm_up(&service, &other, url);
         for _ in 0..3 {
             let error = other
                 .call_with(
@@ -424,8 +475,11 @@ fn an_invocation_read_by_an_idle_worker_can_be_interrupted() {
                 cancelled.recv_timeout(WAIT).unwrap(),
                 "{url}: the handler saw the INTERRUPT"
             );
-            std::thread::sleep(Duration::from_millis(50));
+            // Its answer, the ERROR the INTERRUPT asks for, written: the worker is free to
+            // read for the next invocation.
+            wait_until_all_answered(&service, url);
         }
+        assert_eq!(service.stats().invocations, 1 + 3, "{url}");
     }
 }
 
@@ -436,7 +490,7 @@ fn closing_a_service_whose_idle_worker_reads_is_quick() {
     for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
         let service = quiet_client(router, url, 1);
         let other = quiet_client(router, url, 2);
-        let double = register_double_and_warm_up(&service, &other);
+        let double = register_double_and_warm_up(&service, &other, url);
         let closing = Instant::now();
         service.close();
         // The worker reading the connection must let go of it at once: well under the 2 s
@@ -469,7 +523,7 @@ fn a_service_whose_idle_worker_reads_serves_again_after_the_router_restarts() {
     };
     let service = reconnecting(&router.unix_url, 1);
     let caller = reconnecting(&router.tcp_url, 2);
-    let double = register_double_and_warm_up(&service, &caller);
+    let double = register_double_and_warm_up(&service, &caller, &router.unix_url);
 
     router.restart();
     service.wait_connected(WAIT).unwrap();
