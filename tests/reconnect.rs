@@ -23,8 +23,10 @@ fn pending_calls_fail_at_once_when_the_router_dies() {
     let router = Router::private();
     let callee = builder(&router, &router.ws_url, 1).connect().unwrap();
     let caller = builder(&router, &router.tcp_url, 2).connect().unwrap();
+    let (started_tx, started) = crossbeam_channel::unbounded();
     callee
-        .register("test.sleepy", |_| {
+        .register("test.sleepy", move |_| {
+            started_tx.send(()).unwrap();
             std::thread::sleep(Duration::from_secs(30));
             Ok(())
         })
@@ -36,7 +38,16 @@ fn pending_calls_fail_at_once_when_the_router_dies() {
             (caller.call("test.sleepy", ()), started.elapsed())
         })
     };
-    std::thread::sleep(Duration::from_millis(300));
+    // The handler has started: the CALL is at the router, which waits for its answer, and so
+    // does the caller.
+    if started.recv_timeout(WAIT).is_err() {
+        let outcome = pending.is_finished().then(|| pending.join().unwrap().0);
+        panic!("the handler did not start within {WAIT:?} of the call; the call: {outcome:?}");
+    }
+    assert!(
+        !pending.is_finished(),
+        "the call ended while its handler ran"
+    );
     let killed_at = Instant::now();
     router.kill_hard();
     let (result, _) = pending.join().unwrap();
