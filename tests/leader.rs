@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use izaber_wamp::protocol::Serializer;
-use izaber_wamp::{Client, ReconnectPolicy, Stats};
+use izaber_wamp::{Client, ReconnectPolicy, Stats, SubscribeOptions};
 use support::{Router, unique};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -47,8 +47,12 @@ fn register_slow_echo(callee: &Client, delay: Duration) -> (String, Receiver<u64
 fn subscribe_numbers(service: &Client, name: &str) -> (String, crossbeam_channel::Receiver<u64>) {
     let topic = unique(name);
     let (numbers_tx, numbers) = crossbeam_channel::unbounded();
+    // These tests check that every event arrives, in order, through whichever thread reads
+    // it: not the bounds, which drop the oldest waiting events once 1,024 wait (a loaded
+    // machine can starve the handler that long during a flood).
+    let whole = SubscribeOptions::new().queue_limit(100_000);
     service
-        .subscribe(&topic, move |event| {
+        .subscribe_with(&topic, &whole, move |event| {
             numbers_tx.send(event.arg::<u64>(0).unwrap()).unwrap()
         })
         .unwrap();
@@ -160,11 +164,13 @@ fn events_invocations_and_answers_for_others_arriving_during_a_call_all_get_thro
         );
 
         assert_numbers_in_order(&events, EVENTS, url);
+        let stats = service.stats();
         assert_eq!(
-            service.stats().invocations,
-            INVOCATIONS,
+            stats.invocations, INVOCATIONS,
             "{url}: every invocation served"
         );
+        // The path under test was taken: callers read their own answers among the traffic.
+        assert!(stats.calls_read_by_caller > 0, "{url}: {stats:?}");
 
         // Several calls at once from threads of the same client: only one may read, and the
         // others' answers go through the socket thread.
@@ -433,6 +439,8 @@ fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() 
         assert_numbers_in_order(&events, EVENTS, url);
         let stats = wait_until_all_answered(&service, url);
         assert_eq!(stats.invocations, 1 + 2 * 200 + 6 * 2, "{url}");
+        // The path under test was taken: idle workers read invocations themselves.
+        assert!(stats.invocations_read_by_worker > 0, "{url}: {stats:?}");
     }
 }
 
@@ -546,5 +554,8 @@ fn a_service_whose_idle_worker_reads_serves_again_after_the_router_restarts() {
             Err(e) => panic!("not served after the restart: {e}"),
         }
     }
-    assert_eq!(service.stats().reconnections, 1);
+    let stats = service.stats();
+    assert_eq!(stats.reconnections, 1);
+    // Served after the restart by workers reading the new connection too, not only before.
+    assert!(stats.invocations_read_by_worker > 1, "{stats:?}");
 }

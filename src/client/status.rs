@@ -56,6 +56,13 @@ pub struct Stats {
     /// queue was full ([`SubscribeOptions::queue_limit`](crate::SubscribeOptions::queue_limit)),
     /// or new events that found every handler thread busy and the client's queue full.
     pub events_dropped: u64,
+    /// Calls whose caller read the answer from the connection itself, the only call waiting
+    /// at the time (a thread hand-off saved; see "Performance" in the README). The rest were
+    /// answered through the session's thread.
+    pub calls_read_by_caller: u64,
+    /// Invocations a handler thread with nothing to do read from the connection itself and
+    /// ran (a hand-off saved); the rest were read by the session's thread.
+    pub invocations_read_by_worker: u64,
 }
 
 impl Client {
@@ -126,6 +133,8 @@ impl Client {
             invocations_refused: get(&c.invocations_refused),
             events_dropped: get(&c.events_dropped),
             invocations_answered: get(&c.invocations_answered),
+            calls_read_by_caller: get(&c.calls_read_by_caller),
+            invocations_read_by_worker: get(&c.invocations_read_by_worker),
         }
     }
 }

@@ -362,6 +362,9 @@ impl Shared {
             match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
                 Ok(Turn::Kept) => {
                     self.give_up_the_lead(&mut wire);
+                    self.counters
+                        .calls_read_by_caller
+                        .fetch_add(1, Ordering::Relaxed);
                     break Ok(answer.expect("kept"));
                 }
                 Ok(Turn::Nothing { .. })

@@ -505,6 +505,10 @@ pub(crate) struct Counters {
     pub restored: AtomicU64,
     pub invocations_refused: AtomicU64,
     pub events_dropped: AtomicU64,
+    /// Calls answered to a caller that led (see [`leader`]).
+    pub calls_read_by_caller: AtomicU64,
+    /// Invocations a handler worker read while it led, and ran.
+    pub invocations_read_by_worker: AtomicU64,
 }
 
 /// A join hook, run on a worker after every join.

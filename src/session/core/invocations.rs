@@ -134,6 +134,9 @@ pub(crate) fn take_invocation(
     }
     counters.messages_received.fetch_add(1, Ordering::Relaxed);
     counters.invocations.fetch_add(1, Ordering::Relaxed);
+    counters
+        .invocations_read_by_worker
+        .fetch_add(1, Ordering::Relaxed);
     if log::log_enabled!(log::Level::Debug) {
         log::debug!("received {:?}", LogSafe(&message));
     }
