@@ -63,6 +63,14 @@ impl From<Vec<Value>> for Value {
     }
 }
 
+/// Clones the value, so that methods taking `impl Into<Value>` (such as
+/// [`Value::or`] and [`Value::get_or`]) accept a borrowed one.
+impl From<&Value> for Value {
+    fn from(value: &Value) -> Self {
+        value.clone()
+    }
+}
+
 impl From<Dict> for Value {
     fn from(dict: Dict) -> Self {
         Value::Dict(dict)

@@ -31,7 +31,9 @@
 // The module is split by concept, as `serde_json` splits its own `value`:
 //
 // * `mod.rs`: the `Value` and `Dict` types and `Value`'s accessors;
-// * `index.rs`: `value["key"]` and `value[i]` (`Index`);
+// * `index.rs`: `value["key"]` and `value[i]`, to read (`Index`) and to assign (`IndexMut`);
+// * `python.rs`: Python's truthiness, `a or b` and `d.get(k, default)`, on `Value` and (through
+//   the `DictExt` trait) on `Dict`;
 // * `from.rs`: conversions into `Value`, and between `Value` and `serde_json::Value`;
 // * `partial_eq.rs`: comparisons with plain Rust values (`value == "x"`, `value == 5`);
 // * `display.rs`: `Display`, the compact JSON-like text for logs;
@@ -52,6 +54,7 @@ mod error;
 mod from;
 mod index;
 mod partial_eq;
+mod python;
 mod serialize;
 mod serializer;
 #[cfg(test)]
@@ -59,10 +62,43 @@ mod tests;
 
 pub use deserializer::from_value;
 pub use error::ValueError;
+pub use python::DictExt;
 pub(crate) use serialize::serialize_integer;
 pub use serializer::to_value;
 
-/// A WAMP dictionary: string keys, sorted, each mapped to a [`Value`].
+/// A WAMP dictionary: string keys, sorted, each mapped to a [`Value`]
+/// (`details`, `kwargs`).
+///
+/// It is a std [`BTreeMap`], with its methods, and so its indexing is
+/// `BTreeMap`'s, not [`Value`]'s:
+///
+/// * `dict["key"]` **panics** when the key is missing (as Python's
+///   `d['key']` raises `KeyError`), where `value["key"]` gives
+///   [`Value::Null`];
+/// * `dict["key"] = x` does not compile (`BTreeMap` has no `IndexMut`):
+///   write `dict.insert("key".into(), x)`.
+///
+/// To read without panicking, use the [`DictExt`] trait:
+/// `dict.get_or_null("key")` is Python's `d.get('key')` (a `&Value`, `Null`
+/// when missing, as `value["key"]` gives) and `dict.get_or("key", default)`
+/// is `d.get('key', default)`; std's `dict.get("key")` gives an `Option`.
+///
+/// ```
+/// use izaber_wamp::protocol::{Dict, value::DictExt};
+///
+/// let details: Dict = serde_json::from_str(r#"{"caller_authid": "zaber"}"#).unwrap();
+/// // Python: details.get('caller_authrole')
+/// assert!(details.get_or_null("caller_authrole").is_null());
+/// // Python: details.get('caller_authrole', 'public')
+/// assert_eq!(details.get_or("caller_authrole", "public"), "public");
+/// ```
+///
+/// ```should_panic
+/// # use izaber_wamp::protocol::Dict;
+/// let details: Dict = serde_json::from_str(r#"{"caller_authid": "zaber"}"#).unwrap();
+/// // Python: details['caller_authrole'] raises KeyError; a Dict panics
+/// let _role = &details["caller_authrole"];
+/// ```
 pub type Dict = BTreeMap<String, Value>;
 
 /// A WAMP value: what args, kwargs and details are made of.
@@ -110,6 +146,98 @@ pub type Dict = BTreeMap<String, Value>;
 /// let mut dict = Dict::new();
 /// dict.insert("x".to_owned(), Value::from(1.5));
 /// assert_eq!(Value::Dict(dict).to_string(), r#"{"x":1.5}"#);
+/// ```
+///
+/// # Python idioms
+///
+/// A Python script's dict, list and truth idioms have a one-line twin:
+///
+/// | Python | Rust |
+/// |---|---|
+/// | `d.get('k')`, or `d['k']` when it is there | `v["k"]` (`Null` when missing or not a dict; never panics) |
+/// | `l[i]` | `v[i]` (`Null` when out of range or not a list) |
+/// | `d.get('k', default)` | [`v.get_or("k", default)`](Value::get_or) |
+/// | `'k' in d` | `v.get("k").is_some()` |
+/// | `d['k'] = x` | `v["k"] = x.into()` (inserts `k`; a `Null` `v` becomes a dict) |
+/// | `l[i] = x` | `v[i] = x.into()` (panics out of range, like `IndexError`) |
+/// | `l.append(x)` | `v.as_list_mut().unwrap().push(x.into())` |
+/// | `if x:` | [`if x.is_truthy()`](Value::is_truthy) |
+/// | `a or b` | [`a.or(b)`](Value::or), or [`a.or_else(\|\| b)`](Value::or_else) to compute `b` only when needed |
+/// | `x is None` | `x.is_null()` |
+/// | `{sid: ...}` | `HashMap<Id, _>` keyed by `sid.as_u64()` (see *As a map key*) |
+///
+/// A [`Dict`] (`details`, `kwargs`) is a std `BTreeMap`: `dict["k"]`
+/// panics when `k` is missing. [`DictExt`] gives it `get_or_null` and
+/// `get_or`.
+///
+/// ```
+/// # use izaber_wamp::protocol::Value;
+/// let transport: Value = serde_json::from_str(r#"{"peer": "tcp4:10.0.0.1", "http_headers_received": {}}"#).unwrap();
+/// // Python: headers = transport.get('http_headers_received', {})
+/// let headers = &transport["http_headers_received"];
+/// // Python: peer = headers.get('x-forwarded-for') or transport.get('peer', 'INTERNAL')
+/// let peer = headers["x-forwarded-for"].or(transport.get_or("peer", "INTERNAL"));
+/// assert_eq!(peer, "tcp4:10.0.0.1");
+///
+/// let mut reg_data: Value = serde_json::from_str(r#"{"uri": "com.example.add"}"#).unwrap();
+/// // Python: reg_data['callees'] = []
+/// reg_data["callees"] = Value::from(vec![]);
+/// // Python: reg_data['callees'].append(4021)
+/// reg_data["callees"].as_list_mut().unwrap().push(4021.into());
+/// assert_eq!(reg_data.to_string(), r#"{"callees":[4021],"uri":"com.example.add"}"#);
+/// ```
+///
+/// # As a map key
+///
+/// `Value` is neither `Eq` nor `Hash`, so it cannot key a `HashMap` or a
+/// `BTreeMap`. Its `==` is Python's: a NaN float is not equal to itself
+/// (and `0.0 == -0.0`). `Eq` promises that every value equals itself, so
+/// making `Value` a key would have meant changing `==` on NaN away from
+/// Python's, silently, for every comparison a port makes. Key a map by the
+/// plain type the key is instead:
+///
+/// * session, registration, subscription and request ids are
+///   [`Id`](crate::protocol::Id) (`u64`), the type
+///   [`Client::session_id`](crate::Client::session_id) returns: read one
+///   with [`as_u64`](Value::as_u64);
+/// * names, authids and URIs are `String`: read one with
+///   [`as_str`](Value::as_str).
+///
+/// Both give `None` for a value of another type, which the script skips or
+/// turns into an error.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use izaber_wamp::protocol::{Id, Value};
+///
+/// // What wamp.session.get answered for each id of wamp.session.list:
+/// let answers: Value = serde_json::from_str(
+///     r#"[{"session": 4021, "authid": "zaber"}, {"session": 8117, "authid": "backend-1"}]"#,
+/// ).unwrap();
+/// let mut sessions: HashMap<Id, Value> = HashMap::new();
+/// for details in answers.as_list().unwrap_or_default() {
+///     // Python: sessions[details['session']] = details
+///     if let Some(id) = details["session"].as_u64() {
+///         sessions.insert(id, details.clone());
+///     }
+/// }
+/// // Python: sessions[wamp.session_id]['authid'], where wamp.session_id() is an Id too
+/// let me: Id = 8117;
+/// assert_eq!(sessions[&me]["authid"], "backend-1");
+/// // Python: sessions.pop(left_id, None), with the id from a wamp.session.on_leave event
+/// let left_id = Value::from(4021);
+/// if let Some(id) = left_id.as_u64() {
+///     sessions.remove(&id);
+/// }
+/// assert_eq!(sessions.len(), 1);
+/// ```
+///
+/// ```compile_fail,E0277
+/// use std::collections::HashSet;
+/// use izaber_wamp::protocol::Value;
+///
+/// let mut seen = HashSet::new();
+/// seen.insert(Value::from(4021)); // error: Value is not `Eq + Hash`
 /// ```
 #[derive(Clone, Debug, PartialEq, Default)]
 pub enum Value {

@@ -1056,3 +1056,282 @@ fn error_type_is_an_std_error() {
     let custom = <ValueError as ser::Error>::custom("boom");
     assert_eq!(custom.to_string(), "boom");
 }
+
+// --- Python idioms: assignment, truthiness, `or`, `get`, map keys ------
+
+#[test]
+fn assigning_a_missing_key_inserts_it() {
+    let mut reg_data = dict([("uri", Value::from("com.example.add"))]);
+    reg_data["callees"] = Value::from(vec![]);
+    assert_eq!(
+        reg_data,
+        dict([
+            ("callees", list([])),
+            ("uri", Value::from("com.example.add"))
+        ])
+    );
+}
+
+#[test]
+fn assigning_a_present_key_replaces_its_value() {
+    let mut v = dict([("uri", Value::from("a")), ("n", Value::Integer(1))]);
+    v["uri"] = "b".into();
+    assert_eq!(
+        v,
+        dict([("n", Value::Integer(1)), ("uri", Value::from("b"))])
+    );
+}
+
+#[test]
+fn assigning_into_null_makes_it_a_dict_even_nested() {
+    let mut v = Value::Null;
+    v["unit"] = "mm".into();
+    assert_eq!(v, dict([("unit", Value::from("mm"))]));
+    v["limits"]["max"] = 5.into();
+    assert_eq!(
+        v,
+        dict([
+            ("limits", dict([("max", Value::Integer(5))])),
+            ("unit", Value::from("mm")),
+        ])
+    );
+}
+
+#[test]
+fn reading_a_missing_key_gives_null_and_leaves_the_dict_alone() {
+    let mut v = dict([("a", Value::Integer(1))]);
+    assert!(v["missing"].is_null());
+    let read: &Value = &v["missing"];
+    assert!(read.is_null());
+    assert_eq!(v["missing"]["deeper"][3], Value::Null);
+    // A mutable borrow next to the reads, so that the reads are not in a mutable context by
+    // accident of how the test is written.
+    v["a"] = 2.into();
+    assert_eq!(v, dict([("a", Value::Integer(2))]));
+}
+
+#[test]
+fn a_mutable_use_of_a_missing_key_inserts_null() {
+    let mut v = dict([]);
+    assert!(v["k"].as_list_mut().is_none());
+    assert_eq!(v, dict([("k", Value::Null)]));
+    assert!(v["other"].take().is_null());
+    assert_eq!(v.as_dict().map(Dict::len), Some(2));
+}
+
+#[test]
+#[should_panic(expected = r#"cannot set value["k"]: the value is a list, not a dict"#)]
+fn assigning_a_key_of_a_list_panics_naming_the_type() {
+    let mut v = list([]);
+    v["k"] = Value::Null;
+}
+
+#[test]
+#[should_panic(expected = r#"cannot set value["k"]: the value is a string, not a dict"#)]
+fn assigning_a_key_of_a_string_panics_naming_the_type() {
+    let mut v = Value::from("text");
+    v["k"] = Value::Null;
+}
+
+#[test]
+fn assigning_an_item_of_a_list_in_range_replaces_it() {
+    let mut args = list([Value::from("pos1"), Value::from("pos2")]);
+    args[1] = 2.into();
+    args[0] = dict([]);
+    args[0]["k"] = true.into();
+    assert_eq!(
+        args,
+        list([dict([("k", Value::Bool(true))]), Value::Integer(2)])
+    );
+}
+
+#[test]
+#[should_panic(
+    expected = "cannot set value[2]: list assignment index out of range (the list has 2 items)"
+)]
+fn assigning_past_the_end_of_a_list_panics_like_index_error() {
+    let mut args = list([Value::from("pos1"), Value::from("pos2")]);
+    args[2] = 3.into();
+}
+
+#[test]
+#[should_panic(expected = "cannot set value[0]: the value is null, not a list")]
+fn assigning_an_item_of_null_panics() {
+    let mut v = Value::Null;
+    v[0] = 3.into();
+}
+
+#[test]
+#[should_panic(expected = "cannot set value[0]: the value is a dict, not a list")]
+fn assigning_an_item_of_a_dict_panics() {
+    let mut v = dict([("0", Value::Null)]);
+    v[0] = 3.into();
+}
+
+#[test]
+fn truthiness_follows_python() {
+    let falsy = [
+        Value::Null,
+        Value::Bool(false),
+        Value::Integer(0),
+        Value::Float(0.0),
+        Value::Float(-0.0),
+        Value::from(""),
+        Value::Bytes(vec![]),
+        list([]),
+        dict([]),
+    ];
+    for v in &falsy {
+        assert!(!v.is_truthy(), "{v} should be falsy");
+    }
+    let truthy = [
+        Value::Bool(true),
+        Value::Integer(1),
+        Value::Integer(-1),
+        Value::Integer(i128::MIN),
+        Value::Float(0.1),
+        Value::Float(-1e-300),
+        Value::Float(f64::NAN),
+        Value::Float(f64::INFINITY),
+        Value::from(" "),
+        Value::from("0"),
+        Value::from("False"),
+        Value::Bytes(vec![0]),
+        list([Value::Null]),
+        list([Value::Bool(false)]),
+        dict([("", Value::Null)]),
+    ];
+    for v in &truthy {
+        assert!(v.is_truthy(), "{v} should be truthy");
+    }
+}
+
+#[test]
+fn or_gives_the_first_value_when_truthy_else_the_second() {
+    let transport = dict([("peer", Value::from("tcp4:10.0.0.1"))]);
+    let forwarded = dict([("x-forwarded-for", Value::from("192.0.2.7"))]);
+    let empty = dict([("x-forwarded-for", Value::from(""))]);
+    let peer =
+        |headers: &Value| headers["x-forwarded-for"].or(transport.get_or("peer", "INTERNAL"));
+    assert_eq!(peer(&forwarded), "192.0.2.7");
+    assert_eq!(peer(&empty), "tcp4:10.0.0.1");
+    assert_eq!(peer(&Value::Null), "tcp4:10.0.0.1");
+    assert_eq!(
+        empty["x-forwarded-for"].or(Value::Null.get_or("peer", "INTERNAL")),
+        "INTERNAL"
+    );
+}
+
+#[test]
+fn or_gives_the_second_value_even_when_it_is_falsy_too() {
+    // Python: 0 or "" is "", and [] or None is None.
+    assert_eq!(Value::Integer(0).or(""), Value::from(""));
+    assert_eq!(list([]).or(Value::Null), Value::Null);
+    assert_eq!(
+        Value::Float(f64::NAN).or(1).as_f64().map(f64::is_nan),
+        Some(true)
+    );
+    let b = Value::Integer(2);
+    assert_eq!(Value::Bool(false).or(&b), b);
+}
+
+#[test]
+fn or_else_computes_the_second_value_only_when_needed() {
+    let calls = std::cell::Cell::new(0);
+    let fallback = || {
+        calls.set(calls.get() + 1);
+        "computed"
+    };
+    assert_eq!(Value::from("cached").or_else(fallback), "cached");
+    assert_eq!(calls.get(), 0);
+    assert_eq!(Value::from("").or_else(fallback), "computed");
+    assert_eq!(calls.get(), 1);
+}
+
+#[test]
+fn get_or_gives_the_default_only_for_a_missing_key() {
+    let v = dict([("peer", Value::Null), ("type", Value::from("websocket"))]);
+    assert_eq!(v.get_or("type", "rawsocket"), "websocket");
+    // Python: {'peer': None}.get('peer', 'INTERNAL') is None.
+    assert_eq!(v.get_or("peer", "INTERNAL"), Value::Null);
+    assert_eq!(v.get_or("cbtid", "none"), "none");
+    assert_eq!(v.get_or("headers", Dict::new()), dict([]));
+    // Not a dict: the default, as v["k"] gives Null.
+    assert_eq!(list([]).get_or("k", 1), 1);
+    assert_eq!(Value::Null.get_or("k", 1), 1);
+}
+
+#[test]
+fn dict_get_or_and_get_or_null_never_panic() {
+    let details = match dict([
+        ("caller_authid", Value::from("zaber")),
+        ("caller_authrole", Value::Null),
+        ("transport", dict([("peer", Value::from("tcp4:10.0.0.1"))])),
+    ]) {
+        Value::Dict(d) => d,
+        _ => unreachable!(),
+    };
+    assert_eq!(details.get_or("caller_authid", "<unknown>"), "zaber");
+    assert_eq!(details.get_or("caller_authrole", "public"), Value::Null);
+    assert_eq!(details.get_or("procedure", "<unknown>"), "<unknown>");
+    assert_eq!(details.get_or_null("transport")["peer"], "tcp4:10.0.0.1");
+    assert!(details.get_or_null("missing").is_null());
+    assert!(details.get_or_null("missing")["deeper"].is_null());
+    assert_eq!(details.get_or_null("caller_authid"), "zaber");
+}
+
+#[test]
+#[should_panic]
+fn indexing_a_dict_by_a_missing_key_panics_unlike_a_value() {
+    let details = Dict::new();
+    assert!(Value::Dict(details.clone())["caller"].is_null());
+    let _ = &details["caller"];
+}
+
+#[test]
+fn a_borrowed_value_converts_by_cloning() {
+    let v = dict([("a", list([Value::Integer(1)]))]);
+    assert_eq!(Value::from(&v), v);
+    assert_eq!(Value::from(v.get("a")), list([Value::Integer(1)]));
+    assert_eq!(Value::from(v.get("b")), Value::Null);
+}
+
+#[test]
+fn session_ids_from_a_meta_api_result_key_a_map_of_ids() {
+    // wamp.session.list, then wamp.session.get for each id.
+    let list_result = list([Value::Integer(4021), Value::Integer(8117)]);
+    let get_results = list([
+        dict([
+            ("session", Value::Integer(4021)),
+            ("authid", Value::from("zaber")),
+        ]),
+        dict([
+            ("session", Value::Integer(8117)),
+            ("authid", Value::from("backend-1")),
+        ]),
+    ]);
+    let mut sessions: HashMap<crate::protocol::Id, Value> = HashMap::new();
+    for details in get_results.as_list().unwrap() {
+        sessions.insert(details["session"].as_u64().unwrap(), details.clone());
+    }
+    // Every id of the list finds its details, as would the client's own session_id().
+    for id in list_result.as_list().unwrap() {
+        assert_eq!(sessions[&id.as_u64().unwrap()]["session"], *id);
+    }
+    let me: crate::protocol::Id = 8117;
+    assert_eq!(sessions[&me]["authid"], "backend-1");
+    // What is not a session id is not mistaken for one.
+    assert_eq!(Value::from("4021").as_u64(), None);
+    assert_eq!(Value::Integer(-1).as_u64(), None);
+    assert_eq!(Value::Float(4021.0).as_u64(), None);
+}
+
+#[test]
+fn value_equality_stays_pythons_which_is_why_value_is_not_a_map_key() {
+    // Python: float('nan') != float('nan'), and 0.0 == -0.0. An `Eq` for Value would have to
+    // break the first; this test fails if someone changes `==` to make Value hashable.
+    let nan = Value::Float(f64::NAN);
+    assert_ne!(nan, nan.clone());
+    assert_ne!(list([nan.clone()]), list([nan]));
+    assert_eq!(Value::Float(0.0), Value::Float(-0.0));
+}
