@@ -16,4 +16,4 @@ pub(crate) use message::LogSafe;
 pub use message::{Id, Message, ProtocolError, code, code_name};
 pub use passthru::EncodedPayload;
 pub use serializer::{Serializer, UnknownSerializer};
-pub use value::{Dict, Value, ValueError, from_value, to_value};
+pub use value::{Dict, DictExt, Value, ValueError, from_value, to_value};
