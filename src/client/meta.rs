@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{Dict, Id, Message, Value};
+use crate::protocol::{Dict, Id, Message, Value, redacted};
 use crate::session::reply::{ReplyTo, oneshot};
 use crate::session::{FLUSH_TESTAMENTS, Pending, Testament, testament_priming};
 use crate::{Client, Error, Match, PublishOptions, Secret};
@@ -129,49 +129,12 @@ impl fmt::Debug for SessionInfo {
     }
 }
 
-/// Key names whose values `SessionInfo`'s `Debug` hides, wherever they are nested: those
-/// log lines redact (`protocol::message::log_safe`), and the HTTP credentials a WebSocket
-/// handshake may carry (`cookie`, `set-cookie`, `authorization`; `http_cbtid`, Crossbar's
-/// cookie-authentication id). Compared as substrings of the lowercased key.
-const SECRET_KEYS: [&str; 11] = [
-    "password",
-    "passwd",
-    "secret",
-    "ticket",
-    "token",
-    "plaintext_key",
-    "apikey",
-    "api_key",
-    "cookie",
-    "authorization",
-    "cbtid",
-];
-
-fn is_secret_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    SECRET_KEYS.iter().any(|secret| key.contains(secret))
-}
-
-/// A copy of `value` with every value under a secret-looking key replaced by `<redacted>`.
-fn redacted(value: &Value) -> Value {
-    match value {
-        Value::Dict(dict) => Value::Dict(redacted_dict(dict)),
-        Value::List(list) => Value::List(list.iter().map(redacted).collect()),
-        other => other.clone(),
-    }
-}
-
+/// A copy of `dict` with its secrets redacted (see [`redacted`]).
 fn redacted_dict(dict: &Dict) -> Dict {
-    dict.iter()
-        .map(|(key, value)| {
-            let value = if is_secret_key(key) && !value.is_null() {
-                Value::from("<redacted>")
-            } else {
-                redacted(value)
-            };
-            (key.clone(), value)
-        })
-        .collect()
+    match redacted(&Value::Dict(dict.clone())) {
+        Value::Dict(dict) => dict,
+        _ => unreachable!("a dict stays a dict"),
+    }
 }
 
 /// `Option<Secret>` as the router's string or null.

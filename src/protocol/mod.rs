@@ -12,8 +12,8 @@ mod serializer;
 pub mod value;
 
 pub(crate) use json_binary::{JsonCompat, decode_base64, encode_base64, restore_json_binary};
-pub(crate) use message::LogSafe;
 pub use message::{Id, Message, ProtocolError, code, code_name};
+pub(crate) use message::{LogSafe, redacted};
 pub use passthru::EncodedPayload;
 pub use serializer::{Serializer, UnknownSerializer};
 pub use value::{Dict, DictExt, Value, ValueError, from_value, to_value};

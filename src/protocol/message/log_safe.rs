@@ -6,9 +6,12 @@ use super::Message;
 use crate::protocol::value::{Dict, Value};
 
 /// Key names whose values are secrets wherever they appear in a message: Nexus returns
-/// one-time passwords and API keys as `plaintext_key`, and applications pass passwords and
-/// tokens under such names.
-const SECRET_KEYS: [&str; 8] = [
+/// one-time passwords and API keys as `plaintext_key`, applications pass passwords and
+/// tokens under such names, and a session's details (`wamp.session.get`) carry the HTTP
+/// credentials of its WebSocket handshake (`cookie`, `set-cookie`, `authorization`;
+/// `http_cbtid`, Crossbar's cookie-authentication id). Compared as substrings of the
+/// lowercased key.
+const SECRET_KEYS: [&str; 11] = [
     "password",
     "passwd",
     "secret",
@@ -17,11 +20,23 @@ const SECRET_KEYS: [&str; 8] = [
     "plaintext_key",
     "apikey",
     "api_key",
+    "cookie",
+    "authorization",
+    "cbtid",
 ];
 
-fn is_secret_key(key: &str) -> bool {
+/// Whether values under `key` are secrets (see `SECRET_KEYS`).
+pub(crate) fn is_secret_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
     SECRET_KEYS.iter().any(|secret| key.contains(secret))
+}
+
+/// A copy of `value` with every value under a secret-looking key, at any depth, replaced
+/// by `<redacted>`: for `Debug` output of what the router sends.
+pub(crate) fn redacted(value: &Value) -> Value {
+    let mut copy = value.clone();
+    redact(&mut copy);
+    copy
 }
 
 fn redact(value: &mut Value) {
@@ -34,7 +49,7 @@ fn redact(value: &mut Value) {
 
 fn redact_dict(dict: &mut Dict) {
     for (key, value) in dict.iter_mut() {
-        if is_secret_key(key) {
+        if is_secret_key(key) && !value.is_null() {
             *value = Value::String("<redacted>".into());
         } else {
             redact(value);
