@@ -72,6 +72,19 @@ pub enum ConfigError {
         /// What is wrong.
         message: String,
     },
+    /// [`Config::value`] found nothing at a key (Python's `AttributeError` or `KeyError`
+    /// for `config.a.b`).
+    ///
+    /// [`Config::value`]: super::Config::value
+    MissingKey {
+        /// The dotted key asked for, e.g. `nexus_monitor.requried`.
+        key: String,
+        /// Where the path stops, e.g. `nexus_monitor has no key 'requried' (keys: required)`:
+        /// key names only, never values.
+        detail: String,
+        /// The environment in use.
+        environment: String,
+    },
     /// An environment's value cannot be merged over the `default` one: one is a mapping and
     /// the other is not. (Python's merge rejects this too.)
     MergeConflict {
@@ -143,6 +156,14 @@ impl fmt::Display for ConfigError {
                 found,
             } => write!(f, "{key} must be {expected}, found {found}"),
             ConfigError::InvalidValue { key, message } => write!(f, "{key}: {message}"),
+            ConfigError::MissingKey {
+                key,
+                detail,
+                environment,
+            } => write!(
+                f,
+                "{key} is not in the configuration (environment '{environment}'): {detail}"
+            ),
             ConfigError::MergeConflict {
                 key,
                 environment,

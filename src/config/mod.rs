@@ -55,10 +55,19 @@
 //!
 //! # Reading values
 //!
-//! [`Config::get`], [`Config::get_str`] and [`Config::get_as`] take a dotted key such as
-//! `"wamp.connection.username"`. As in Python's `config.get`, a top-level key spelled with the
-//! dots in it is tried first. [`Config::wamp`] gives the `wamp:` section as a typed
-//! [`WampConfig`] with the Python library's defaults filled in.
+//! [`Config::get`], [`Config::get_str`], [`Config::get_as`] and [`Config::value`] take a
+//! dotted key such as `"wamp.connection.username"`. As in Python's `config.get`, a top-level
+//! key spelled with the dots in it is tried first. [`Config::value`] reads any key or section
+//! as the crate's [`Value`](crate::protocol::Value), and fails on a missing key as Python's
+//! `config.a.b` does; the `get` family gives `None` for a missing key, as `config.get('a.b')`
+//! does. [`Config::wamp`] gives the `wamp:` section as a typed [`WampConfig`] with the Python
+//! library's defaults filled in.
+//!
+//! | Python | Rust |
+//! |---|---|
+//! | `config.nexus_monitor.required` | `config.value("nexus_monitor.required")?` |
+//! | `config.get('nexus_monitor.required')` | `config.get_as::<protocol::Value>("nexus_monitor.required")?` (`None` when missing) |
+//! | `config.wamp.connection.username` | `config.get_str("wamp.connection.username")?` |
 //!
 //! ```
 //! use izaber_wamp::config::Config;
@@ -103,7 +112,8 @@
 // - `search.rs`: finding `izaber.yaml` (current directory, home, per-user data directory,
 //   `IZABER_YAML`), `Config::load`, `Config::from_path`;
 // - `yaml.rs`: `Config` and `ConfigSource`, parsing YAML as PyYAML would, deep merging, the
-//   generic accessors (`get`, `get_str`, `get_as`, `overlay`) and the redacted `Debug`;
+//   generic accessors (`get`, `get_str`, `get_as`, `value`, `overlay`) and the redacted
+//   `Debug`;
 // - `environment.rs`: `default` with the chosen environment merged over it,
 //   `IZABER_ENVIRONMENT`;
 // - `wamp.rs`: `WampConfig`, its defaults and the reading and checking of every `wamp.*` key;

@@ -146,19 +146,116 @@ impl Config {
     pub fn get_as<T: DeserializeOwned>(&self, dotted_key: &str) -> Result<Option<T>, ConfigError> {
         match self.get(dotted_key) {
             None | Some(Value::Null) => Ok(None),
-            Some(value) => serde_yaml::from_value(value.clone())
-                .map(Some)
-                .map_err(|err| {
-                    let message = if is_sensitive_path(dotted_key) || holds_secret(value) {
-                        format!("cannot be read as {}", std::any::type_name::<T>())
-                    } else {
-                        err.to_string()
-                    };
-                    ConfigError::InvalidValue {
-                        key: dotted_key.to_owned(),
-                        message,
-                    }
-                }),
+            Some(value) => deserialize(dotted_key, value).map(Some),
+        }
+    }
+
+    /// The value at a dotted key as the crate's dynamic [`protocol::Value`], the type WAMP
+    /// calls take and return: one call to read a section of your own, as Python's
+    /// `config.nexus_monitor.required` does.
+    ///
+    /// ```
+    /// # use izaber_wamp::config::{Config, ConfigError};
+    /// let config = Config::from_yaml_str(
+    ///     "default: {nexus_monitor: {required: [db, auth], interval: ~}}",
+    ///     None,
+    /// )?;
+    /// // Python: config.nexus_monitor.required
+    /// let required = config.value("nexus_monitor.required")?;
+    /// assert_eq!(required[1], "auth");
+    /// let section = config.value("nexus_monitor")?; // a whole section: a Value::Dict
+    /// assert_eq!(section["required"][0], "db");
+    /// assert!(config.value("nexus_monitor.interval")?.is_null()); // present, null
+    /// // A typo is an error that names the key, as Python's AttributeError/KeyError is.
+    /// let typo = config.value("nexus_monitor.requried").unwrap_err();
+    /// assert!(matches!(typo, ConfigError::MissingKey { .. }));
+    /// // Python's config.get('a.b', default): an optional key.
+    /// let interval = config.get_as::<u64>("nexus_monitor.interval")?.unwrap_or(60);
+    /// # assert_eq!(interval, 60);
+    /// # Ok::<(), ConfigError>(())
+    /// ```
+    ///
+    /// A key present with a `null` value (`~` or nothing) gives [`Value::Null`]; a missing
+    /// key is an error, so that a misspelt key does not pass for an empty setting. For a key
+    /// that may be missing, use [`Config::get_as`]`::<Value>`, which gives `Ok(None)` for a
+    /// missing or `null` key and otherwise the same value as this.
+    ///
+    /// The YAML maps to a `Value` as follows: strings, booleans, lists and `null` as they
+    /// are; integers to [`Value::Integer`], other numbers (`1.5`, `.inf`) to
+    /// [`Value::Float`]; mappings to [`Value::Dict`], with integer and boolean keys turned
+    /// into their text (`1` to `"1"`, `true` to `"true"`, as Python's `json` writes them). A
+    /// value with a local tag, `!name content` (which Python's loader refuses), becomes
+    /// `{"name": content}`, as any enum does in a `Value`. The settings are the merged ones:
+    /// `default` and the environment.
+    ///
+    /// The value is plain data: a password inside it is there in clear, and the `Debug` and
+    /// `Display` of a `Value` print it. `Config`'s own `Debug` redacts secrets (see
+    /// [`Config`]); print a section that holds one with care.
+    ///
+    /// [`protocol::Value`]: crate::protocol::Value
+    /// [`Value::Null`]: crate::protocol::Value::Null
+    /// [`Value::Integer`]: crate::protocol::Value::Integer
+    /// [`Value::Float`]: crate::protocol::Value::Float
+    /// [`Value::Dict`]: crate::protocol::Value::Dict
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::MissingKey`] when the key is not in the configuration, naming the key,
+    /// the part of it that is present and that part's keys. [`ConfigError::InvalidValue`],
+    /// naming the key, when a mapping inside the value has a key a `Value` cannot hold
+    /// (`null`, a float, a list or a mapping); the message does not quote secrets.
+    pub fn value(&self, dotted_key: &str) -> Result<crate::protocol::Value, ConfigError> {
+        match self.get(dotted_key) {
+            Some(value) => deserialize(dotted_key, value),
+            None => Err(self.missing_key(dotted_key)),
+        }
+    }
+
+    /// The error for a key [`Config::get`] did not find: says where the dotted path stops and
+    /// which keys are there instead (key names only, never values).
+    fn missing_key(&self, dotted_key: &str) -> ConfigError {
+        /// How many of a mapping's keys the message lists at most.
+        const LISTED: usize = 12;
+        let parts: Vec<&str> = dotted_key.split('.').collect();
+        let mut current = &self.tree;
+        let mut detail = format!("'{dotted_key}' is not there");
+        for (depth, part) in parts.iter().enumerate() {
+            let (place, verb) = if depth == 0 {
+                ("the settings".to_owned(), "have")
+            } else {
+                (parts[..depth].join("."), "has")
+            };
+            let Value::Mapping(mapping) = current else {
+                detail = format!("{place} is {}, not a mapping", describe(current));
+                break;
+            };
+            if let Some(next) = mapping.get(*part) {
+                current = next;
+                continue;
+            }
+            detail = format!("{place} {verb} no key '{part}'");
+            // A mapping under a secret's name may be keyed by secrets: list none of its keys.
+            if parts[..depth].iter().any(|p| is_sensitive_key(p)) {
+                break;
+            }
+            let keys: Vec<String> = mapping.keys().map(key_name).collect();
+            if keys.is_empty() {
+                detail.push_str(" (no keys at all)");
+            } else if keys.len() <= LISTED {
+                detail.push_str(&format!(" (keys: {})", keys.join(", ")));
+            } else {
+                detail.push_str(&format!(
+                    " (keys: {} and {} more)",
+                    keys[..LISTED].join(", "),
+                    keys.len() - LISTED
+                ));
+            }
+            break;
+        }
+        ConfigError::MissingKey {
+            key: dotted_key.to_owned(),
+            detail,
+            environment: self.environment.clone(),
         }
     }
 
@@ -222,6 +319,22 @@ impl fmt::Debug for Config {
             .field("settings", &Redacted(&self.tree))
             .finish()
     }
+}
+
+/// `value` deserialized as `T`, for [`Config::get_as`] and [`Config::value`]; the error names
+/// the key and does not quote a secret.
+fn deserialize<T: DeserializeOwned>(dotted_key: &str, value: &Value) -> Result<T, ConfigError> {
+    serde_yaml::from_value(value.clone()).map_err(|err| {
+        let message = if is_sensitive_path(dotted_key) || holds_secret(value) {
+            format!("cannot be read as {}", std::any::type_name::<T>())
+        } else {
+            err.to_string()
+        };
+        ConfigError::InvalidValue {
+            key: dotted_key.to_owned(),
+            message,
+        }
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -481,6 +594,7 @@ impl fmt::Debug for Redacted<'_> {
 mod tests {
     use super::*;
     use crate::config::test_support::{fixtures, yaml};
+    use crate::protocol::{Dict, Value as PValue};
 
     // --- Dotted access ----------------------------------------------------------------
 
@@ -547,6 +661,152 @@ default:
         );
         // YAML 1.2: `yes` is a string for get_as.
         assert!(config.get_as::<bool>("test.flag").is_err());
+    }
+
+    // --- Reading as a protocol Value -------------------------------------------------------
+
+    const MONITOR: &str = r#"
+default:
+  nexus_monitor:
+    required: [db, auth]
+    interval: 2.5
+    retries: 3
+    enabled: true
+    note: ~
+    ports: {80: http, 443: https}
+    flags: {true: on, false: off}
+  "dotted.key": direct
+dev:
+  nexus_monitor:
+    required: [db]
+"#;
+
+    #[test]
+    fn value_reads_any_key_or_section_as_a_protocol_value() {
+        let config = yaml(MONITOR, None);
+        let section = config.value("nexus_monitor").unwrap();
+        assert_eq!(section["required"][1], "auth");
+        assert_eq!(section["interval"], 2.5);
+        assert_eq!(section["retries"], 3);
+        assert_eq!(section["enabled"], true);
+        assert!(section["note"].is_null());
+        assert_eq!(
+            config.value("nexus_monitor.required").unwrap(),
+            PValue::List(vec!["db".into(), "auth".into()])
+        );
+        // Present with null: Null, not an error.
+        assert_eq!(config.value("nexus_monitor.note").unwrap(), PValue::Null);
+        // Integer and boolean keys become their text, as Python's json writes them.
+        let ports = config.value("nexus_monitor.ports").unwrap();
+        assert_eq!(ports["80"], "http");
+        assert_eq!(config.value("nexus_monitor.flags").unwrap()["false"], "off");
+        // A top-level key with dots in it is tried first, as for get.
+        assert_eq!(config.value("dotted.key").unwrap(), "direct");
+        // The environment is merged in.
+        let dev = yaml(MONITOR, Some("dev"));
+        assert_eq!(
+            dev.value("nexus_monitor.required").unwrap(),
+            PValue::List(vec!["db".into()])
+        );
+        // The same value get_as::<Value> gives, whenever that gives one.
+        for key in [
+            "nexus_monitor",
+            "nexus_monitor.ports",
+            "nexus_monitor.retries",
+        ] {
+            assert_eq!(
+                Some(config.value(key).unwrap()),
+                config.get_as::<PValue>(key).unwrap(),
+                "{key}"
+            );
+        }
+        assert_eq!(config.get_as::<PValue>("nexus_monitor.note").unwrap(), None);
+        assert_eq!(config.get_as::<PValue>("nexus_monitor.nope").unwrap(), None);
+    }
+
+    #[test]
+    fn value_of_a_missing_key_is_an_error_that_says_where_the_path_stops() {
+        let config = yaml(MONITOR, None);
+        let err = config.value("nexus_monitor.requried").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::MissingKey { key, environment, .. }
+                if key == "nexus_monitor.requried" && environment == "default"),
+            "{err:?}"
+        );
+        assert_eq!(
+            err.to_string(),
+            "nexus_monitor.requried is not in the configuration (environment 'default'): \
+             nexus_monitor has no key 'requried' (keys: required, interval, retries, enabled, \
+             note, ports, flags)"
+        );
+        assert_eq!(
+            config.value("nexus_montor").unwrap_err().to_string(),
+            "nexus_montor is not in the configuration (environment 'default'): the settings \
+             have no key 'nexus_montor' (keys: nexus_monitor, dotted.key)"
+        );
+        assert_eq!(
+            config
+                .value("nexus_monitor.required.0")
+                .unwrap_err()
+                .to_string(),
+            "nexus_monitor.required.0 is not in the configuration (environment 'default'): \
+             nexus_monitor.required is a list, not a mapping"
+        );
+        let empty = yaml("default: {a: {}}", Some("default"));
+        assert_eq!(
+            empty.value("a.b").unwrap_err().to_string(),
+            "a.b is not in the configuration (environment 'default'): a has no key 'b' \
+             (no keys at all)"
+        );
+        let many: String = (0..20).map(|i| format!("k{i}: {i}, ")).collect();
+        let many = yaml(&format!("default: {{a: {{{many}}}}}"), None);
+        assert!(many.value("a.x").unwrap_err().to_string().ends_with(
+            "a has no key 'x' (keys: k0, k1, k2, k3, k4, k5, k6, k7, k8, k9, k10, k11 and 8 more)"
+        ));
+    }
+
+    #[test]
+    fn value_maps_tags_and_refuses_keys_a_dict_cannot_hold() {
+        let config = yaml(
+            "default:\n  tagged: !point {x: 1}\n  plain: !!str 12\n  nulls: {~: x}\n  floats: {1.5: y}\n  big: .inf\n",
+            None,
+        );
+        let point = Dict::from([("x".to_owned(), PValue::from(1))]);
+        assert_eq!(
+            config.value("tagged").unwrap(),
+            PValue::Dict(Dict::from([("point".to_owned(), PValue::Dict(point))]))
+        );
+        assert_eq!(config.value("plain").unwrap(), "12");
+        assert_eq!(config.value("big").unwrap(), f64::INFINITY);
+        for key in ["nulls", "floats"] {
+            let err = config.value(key).unwrap_err();
+            assert!(
+                matches!(&err, ConfigError::InvalidValue { key: k, message }
+                    if k == key && message.contains("expected a dict key")),
+                "{err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn value_errors_never_quote_secrets() {
+        let config = yaml(
+            "default:\n  db:\n    password: 'hunter2'\n    odd: {1.5: x}\n  tokens:\n    s3cr3t-token-as-key: me\n",
+            None,
+        );
+        // The value itself is plain data: a script that reads a password gets it.
+        assert_eq!(config.value("db.password").unwrap(), "hunter2");
+        let err = config.value("db").unwrap_err();
+        assert!(!format!("{err} {err:?}").contains("hunter2"), "{err}");
+        // Keys listed in a MissingKey message: never those of a mapping under a secret's name.
+        let err = config.value("tokens.other").unwrap_err();
+        assert!(!err.to_string().contains("s3cr3t"), "{err}");
+        assert!(
+            err.to_string().ends_with("tokens has no key 'other'"),
+            "{err}"
+        );
+        let err = config.value("db.user").unwrap_err();
+        assert!(err.to_string().ends_with("(keys: password, odd)"), "{err}");
     }
 
     // --- Parsing ------------------------------------------------------------------------
