@@ -41,8 +41,11 @@ pub fn set_autorun(autorun: bool) {
 
 static CONFIG: RwLock<Option<Arc<Config>>> = RwLock::new(None);
 
-/// The configuration `initialize` loaded, for scripts that read their own keys:
-/// `config()?.get_str("wamp.connection.username")`.
+/// The configuration `initialize` loaded, for scripts that read their own keys: Python's
+/// `config.nexus_monitor.required` is `config()?.value("nexus_monitor.required")?`, a
+/// [`Value`] (see [`Config::value`]); `config()?.get_str("wamp.connection.username")?` reads
+/// a string. `config()?.app_name()` is the name given to [`InitOptions::app`], Python's
+/// `config.name`.
 ///
 /// # Errors
 ///
@@ -51,9 +54,31 @@ pub fn config() -> Result<Arc<Config>, Error> {
     CONFIG.read().clone().ok_or(Error::NotInitialized)
 }
 
-/// Where `initialize_with` takes its configuration from.
+/// Where `initialize_with` takes its configuration from, and the application's name.
+///
+/// Python's `initialize('nexus_monitor', environment='dev')` is
+///
+/// ```no_run
+/// use izaber_wamp::{InitOptions, initialize_with};
+/// # fn main() -> Result<(), izaber_wamp::Error> {
+/// initialize_with(InitOptions {
+///     environment: Some("dev".into()),
+///     ..InitOptions::app("nexus_monitor")
+/// })?;
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Debug, Default)]
 pub struct InitOptions {
+    /// The application's name: Python's first argument to `initialize`. As in Python, the
+    /// top-level section of izaber.yaml with this name, if any, is merged over the settings
+    /// (after the environment, before `wamp` reads its own), and the name is kept:
+    /// `config()?.app_name()` reads it back, as Python's `config.name` does. See
+    /// [`Config::set_app_name`], which does this, for the details.
+    ///
+    /// The name does nothing else, in Python or here: it is not sent to the router. `None`
+    /// (the default) names no application; Python then uses `sys.argv[0]`, whose section it
+    /// looks up too but in practice never finds (`monitor.py` or a path).
+    pub app_name: Option<String>,
     /// The environment section to merge over `default` (else `IZABER_ENVIRONMENT`, else
     /// `default`).
     pub environment: Option<String>,
@@ -65,6 +90,18 @@ pub struct InitOptions {
     /// `initialize(force=True)`): reload the configuration and reconnect. Unlike Python,
     /// which leaves the old session running, the old session is closed.
     pub force: bool,
+}
+
+impl InitOptions {
+    /// Options naming the application, everything else by default: Python's
+    /// `initialize('nexus_monitor')` is `initialize_with(InitOptions::app("nexus_monitor"))?`.
+    /// See [`InitOptions::app_name`].
+    pub fn app(name: impl Into<String>) -> InitOptions {
+        InitOptions {
+            app_name: Some(name.into()),
+            ..InitOptions::default()
+        }
+    }
 }
 
 /// Set once an `initialize` has succeeded: later calls do nothing unless forced, as Python's
@@ -88,11 +125,13 @@ pub fn initialize() -> Result<(), Error> {
     initialize_with(InitOptions::default())
 }
 
-/// [`initialize`] with an explicit environment, file or YAML text.
+/// [`initialize`] with an application name, an explicit environment, file or YAML text
+/// (see [`InitOptions`]).
 ///
 /// # Errors
 ///
-/// As [`initialize`].
+/// As [`initialize`]; [`Error::Config`] also when the section named by
+/// [`InitOptions::app_name`] cannot be merged (see [`Config::set_app_name`]).
 pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
     if INITIALIZED.load(Ordering::SeqCst) && !options.force {
         log::debug!("initialize: already done; InitOptions::force starts again");
@@ -103,11 +142,14 @@ pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
         .clone()
         .or_else(Config::environment_from_env);
     let environment = environment.as_deref();
-    let config = match (&options.yaml, &options.config_path) {
+    let mut config = match (&options.yaml, &options.config_path) {
         (Some(yaml), _) => Config::from_yaml_str(yaml, environment)?,
         (None, Some(path)) => Config::from_path(path, environment)?,
         (None, None) => Config::load(environment)?,
     };
+    if let Some(name) = &options.app_name {
+        config.set_app_name(name)?;
+    }
     let settings = config.wamp()?;
     // Forced (or after a failed first try): start from scratch.
     wamp.disconnect();

@@ -519,3 +519,70 @@ fn a_second_initialize_does_nothing_unless_forced() {
     assert_eq!(wamp.whoami().unwrap()["authid"], "backend-2");
     wamp.disconnect();
 }
+
+#[test]
+fn the_application_name_picks_its_section_and_reads_back() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let frontend = router.frontend();
+    // backend-1 for every script, frontend-1 for the one named nexus_monitor.
+    let text = format!(
+        "{}  nexus_monitor:\n    required: [db, auth]\n    wamp:\n      connection:\n        username: '{}'\n        password: '{}'\n",
+        yaml(&router.ws_url, router.backend(1)),
+        frontend.username,
+        frontend.password
+    );
+
+    // Python: initialize('nexus_monitor')
+    initialize_with(InitOptions {
+        yaml: Some(text.clone()),
+        force: true,
+        ..InitOptions::app("nexus_monitor")
+    })
+    .unwrap();
+    assert_eq!(wamp.whoami().unwrap()["authid"], "frontend-1");
+    let config = izaber_wamp::config().unwrap();
+    // Python: config.name
+    assert_eq!(config.app_name(), Some("nexus_monitor"));
+    // Python: config.nexus_monitor.required
+    let required = config.value("nexus_monitor.required").unwrap();
+    assert_eq!(required, Value::List(vec!["db".into(), "auth".into()]));
+    assert!(matches!(
+        config.value("nexus_monitor.requried"),
+        Err(izaber_wamp::config::ConfigError::MissingKey { .. })
+    ));
+
+    // Without a name, the section is only data: the default user logs in.
+    initialize_with(InitOptions {
+        yaml: Some(text),
+        force: true,
+        ..InitOptions::default()
+    })
+    .unwrap();
+    assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
+    let config = izaber_wamp::config().unwrap();
+    assert_eq!(config.app_name(), None);
+    assert_eq!(config.value("nexus_monitor.required").unwrap()[1], "auth");
+    wamp.disconnect();
+}
+
+#[test]
+fn an_application_section_that_cannot_be_merged_fails_initialize() {
+    let _turn = GLOBAL.lock();
+    let router = Router::shared();
+    let text = format!("{}  monitor: 5\n", yaml(&router.ws_url, router.backend(1)));
+    let error = initialize_with(InitOptions {
+        yaml: Some(text),
+        force: true,
+        ..InitOptions::app("monitor")
+    })
+    .unwrap_err();
+    assert!(
+        matches!(
+            &error,
+            Error::Config(izaber_wamp::config::ConfigError::WrongType { key, .. }) if key == "monitor"
+        ),
+        "{error}"
+    );
+}

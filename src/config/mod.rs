@@ -69,6 +69,13 @@
 //! | `config.get('nexus_monitor.required')` | `config.get_as::<protocol::Value>("nexus_monitor.required")?` (`None` when missing) |
 //! | `config.wamp.connection.username` | `config.get_str("wamp.connection.username")?` |
 //!
+//! # The application name
+//!
+//! Python's `initialize('name')` merges the top-level section named after the application
+//! over the settings, and `config.name` reads the name back; [`Config::set_app_name`] and
+//! [`Config::app_name`] do the same (see [`InitOptions::app_name`](crate::InitOptions::app_name)
+//! for `initialize`).
+//!
 //! ```
 //! use izaber_wamp::config::Config;
 //!
@@ -116,9 +123,11 @@
 //   `Debug`;
 // - `environment.rs`: `default` with the chosen environment merged over it,
 //   `IZABER_ENVIRONMENT`;
+// - `app.rs`: the application name, Python's `initialize(name)` (`Config::set_app_name`);
 // - `wamp.rs`: `WampConfig`, its defaults and the reading and checking of every `wamp.*` key;
 // - `error.rs`: `ConfigError`.
 
+mod app;
 mod environment;
 mod error;
 mod search;

@@ -66,6 +66,8 @@ pub struct Config {
     environment: String,
     environments: Vec<String>,
     source: ConfigSource,
+    /// The name given to [`Config::set_app_name`] (Python's `initialize(name)`).
+    pub(super) app_name: Option<String>,
 }
 
 impl Config {
@@ -94,6 +96,7 @@ impl Config {
             environment,
             environments,
             source,
+            app_name: None,
         })
     }
 
@@ -186,7 +189,8 @@ impl Config {
     /// into their text (`1` to `"1"`, `true` to `"true"`, as Python's `json` writes them). A
     /// value with a local tag, `!name content` (which Python's loader refuses), becomes
     /// `{"name": content}`, as any enum does in a `Value`. The settings are the merged ones:
-    /// `default` and the environment.
+    /// `default`, the environment, and the application's section (see
+    /// [`Config::set_app_name`]).
     ///
     /// The value is plain data: a password inside it is there in clear, and the `Debug` and
     /// `Display` of a `Value` print it. `Config`'s own `Debug` redacts secrets (see
@@ -315,6 +319,7 @@ impl fmt::Debug for Config {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Config")
             .field("environment", &self.environment)
+            .field("app_name", &self.app_name)
             .field("source", &self.source)
             .field("settings", &Redacted(&self.tree))
             .finish()
