@@ -154,6 +154,41 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error in words, as Python's `str(ex)` gives it: for a WAMP error its message (the
+    /// first argument; the arguments joined when there are several, its URI when there are
+    /// none), for any other the same text as `Display`. `Display` puts a WAMP error's URI in
+    /// front, which log lines want.
+    ///
+    /// ```
+    /// use izaber_wamp::{Error, WampError};
+    /// # use izaber_wamp::protocol::{Dict, Value};
+    /// let error = Error::Wamp(WampError {
+    ///     uri: "wamp.error.no_such_session".into(),
+    ///     args: vec![Value::from("no session with ID 7")],
+    ///     kwargs: Dict::new(),
+    ///     details: Dict::new(),
+    /// });
+    /// assert_eq!(error.message(), "no session with ID 7");
+    /// assert_eq!(error.to_string(), "wamp.error.no_such_session: no session with ID 7");
+    /// ```
+    pub fn message(&self) -> String {
+        match self {
+            Error::Wamp(e) => match e.args.as_slice() {
+                [] => e.uri.clone(),
+                [Value::String(text)] => text.clone(),
+                args => args
+                    .iter()
+                    .map(|arg| match arg {
+                        Value::String(text) => text.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            },
+            other => other.to_string(),
+        }
+    }
+
     /// The WAMP error URI when this is a [`Error::Wamp`] error.
     pub fn wamp_uri(&self) -> Option<&str> {
         match self {

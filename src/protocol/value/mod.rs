@@ -164,6 +164,9 @@ pub type Dict = BTreeMap<String, Value>;
 /// | `if x:` | [`if x.is_truthy()`](Value::is_truthy) |
 /// | `a or b` | [`a.or(b)`](Value::or), or [`a.or_else(\|\| b)`](Value::or_else) to compute `b` only when needed |
 /// | `x is None` | `x.is_null()` |
+/// | `len(x)` | [`x.len()`](Value::len) (0 for a missing value) |
+/// | `for k, v in d.items():` | [`for (k, v) in d.items()`](Value::items) (none when not a dict) |
+/// | `for x in l:` | [`for x in l.iter()`](Value::iter) (none when not a list) |
 /// | `{sid: ...}` | `HashMap<Id, _>` keyed by `sid.as_u64()` (see *As a map key*) |
 ///
 /// A [`Dict`] (`details`, `kwargs`) is a std `BTreeMap`: `dict["k"]`

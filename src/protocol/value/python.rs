@@ -7,6 +7,67 @@ use super::index::NULL;
 use super::{Dict, Value};
 
 impl Value {
+    /// Python's `for x in l:`: the items of a list, none for anything else (so a missing
+    /// list is an empty loop).
+    ///
+    /// ```
+    /// # use izaber_wamp::protocol::Value;
+    /// let answer: Value = serde_json::from_str(r#"{"callees": [7, 3]}"#).unwrap();
+    /// let total: u64 = answer["callees"].iter().filter_map(Value::as_u64).sum();
+    /// assert_eq!(total, 10);
+    /// assert_eq!(answer["missing"].iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> std::slice::Iter<'_, Value> {
+        match self {
+            Value::List(list) => list.iter(),
+            _ => [].iter(),
+        }
+    }
+
+    /// Python's `for k, v in d.items():`: the entries of a dict, in key order; none for
+    /// anything else.
+    ///
+    /// ```
+    /// # use izaber_wamp::protocol::Value;
+    /// let answer: Value = serde_json::from_str(r#"{"exact": [1, 2], "prefix": [3]}"#).unwrap();
+    /// let counts: Vec<String> = answer.items().map(|(k, ids)| format!("{k} {}", ids.len())).collect();
+    /// assert_eq!(counts, ["exact 2", "prefix 1"]);
+    /// ```
+    pub fn items(&self) -> std::collections::btree_map::Iter<'_, String, Value> {
+        static EMPTY: Dict = Dict::new();
+        match self {
+            Value::Dict(dict) => dict.iter(),
+            _ => EMPTY.iter(),
+        }
+    }
+
+    /// Python's `len(x)`: the items of a list, the keys of a dict, the bytes of a string or
+    /// bytes; 0 for anything else (where Python raises `TypeError`), so that a missing list
+    /// (`v["ids"]` when there is none) counts as empty.
+    ///
+    /// ```
+    /// # use izaber_wamp::protocol::Value;
+    /// let answer: Value = serde_json::from_str(r#"{"exact": [1, 2], "prefix": []}"#).unwrap();
+    /// // Python: len(answer['exact'])
+    /// assert_eq!(answer["exact"].len(), 2);
+    /// assert_eq!(answer.len(), 2);
+    /// assert!(answer["wildcard"].is_empty());
+    /// ```
+    pub fn len(&self) -> usize {
+        match self {
+            Value::List(list) => list.len(),
+            Value::Dict(dict) => dict.len(),
+            Value::String(text) => text.len(),
+            Value::Bytes(bytes) => bytes.len(),
+            _ => 0,
+        }
+    }
+
+    /// Whether [`len`](Value::len) is 0.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Python's `bool(x)`: whether `if x:` would take the branch.
     ///
     /// False for `None`, `False`, `0`, `0.0` (and `-0.0`), `""`, `b""`, `[]`
