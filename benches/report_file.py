@@ -61,16 +61,20 @@ def source_label(paths=CLIENT):
     return ", ".join(names)
 
 
-def provenance(paths=CLIENT):
-    """One line for a report: the client source measured, the work tree, the machine."""
-    cpu = "?"
+def cpu_model():
+    """The CPU's model name, from /proc/cpuinfo ("?" elsewhere)."""
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
                 if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return "?"
+
+
+def provenance(paths=CLIENT):
+    """One line for a report: the client source measured, the work tree, the machine."""
+    cpu = cpu_model()
     return "Client source (last commit of {}): {}; work tree {}; {} CPUs ({}), kernel {}.".format(
         source_label(paths), client_source(paths), work_tree(), os.cpu_count(), cpu, platform.release())

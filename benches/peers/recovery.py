@@ -50,7 +50,7 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router, live_group_members  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(HERE))
-from report_file import client_source, default_path, work_tree, write_report  # noqa: E402
+from report_file import client_source, cpu_model, default_path, work_tree, write_report  # noqa: E402
 
 RUST = "rust-izaber-wamp"
 SWAMPYER = "python-swampyer"
@@ -617,15 +617,7 @@ def machine_info():
         except metadata.PackageNotFoundError:
             return "?"
 
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
     return {
         "nproc": os.cpu_count(),
         "cpu": cpu,

@@ -35,7 +35,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 SWAMPYER_BENCH = os.path.join(HERE, "swampyer_bench.py")
 
 sys.path.insert(0, os.path.dirname(HERE))
-from report_file import client_source, default_path, work_tree, write_report  # noqa: E402
+from report_file import client_source, cpu_model, default_path, work_tree, write_report  # noqa: E402
 
 READY_TIMEOUT = 60.0
 
@@ -498,15 +498,7 @@ def machine(python):
         except OSError:
             return "?"
 
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model()
 
     def version(pkg):
         try:
