@@ -164,6 +164,16 @@ fn a_burst_of_calls_past_the_handler_limits_is_answered_in_full_on_that_many_thr
     const QUEUE: usize = 8;
     const CALLS: usize = 40;
     let _alone = ONE_AT_A_TIME.lock();
+    // The handler threads of earlier tests' clients end once their sessions have (closing
+    // retires them); wait for that, so that only this test's are counted.
+    #[cfg(target_os = "linux")]
+    let earlier = {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handler_threads() > 0 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        handler_threads()
+    };
     let router = Router::shared();
     let _log = router.log_on_failure();
     let callee = router
@@ -231,7 +241,10 @@ fn a_burst_of_calls_past_the_handler_limits_is_answered_in_full_on_that_many_thr
     assert!(refused > 0, "{answered} answered, {refused} refused");
     assert!(most.load(Ordering::SeqCst) <= THREADS);
     #[cfg(target_os = "linux")]
-    assert!(most_threads <= THREADS, "{most_threads} handler threads");
+    assert!(
+        most_threads <= THREADS + earlier,
+        "{most_threads} handler threads ({earlier} of earlier clients)"
+    );
     let stats = callee.stats();
     assert_eq!(stats.invocations_refused, refused as u64);
     assert_eq!(stats.rejected_by_queue_limit, refused as u64);
@@ -350,4 +363,42 @@ fn close_returns_within_its_bound_whatever_the_router_handlers_and_hooks_do() {
         "close took {took:?}"
     );
     assert!(call.join().unwrap().is_err());
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_client_leaves_no_handler_thread_behind() {
+    let _alone = ONE_AT_A_TIME.lock();
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    let settled = |most: usize| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while handler_threads() > most && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        handler_threads()
+    };
+    let before = settled(0);
+    let (callee, procedure) = echo_callee(router);
+    let caller = router
+        .client(&router.ws_url, router.backend(2))
+        .connect()
+        .unwrap();
+    for i in 0..20 {
+        caller.call(&procedure, (i,)).unwrap();
+    }
+    assert!(
+        handler_threads() > before,
+        "the callee's handlers ran on threads"
+    );
+    callee.close();
+    caller.close();
+    // An idle worker would otherwise wait 30 s for work that cannot come.
+    let started = Instant::now();
+    assert_eq!(settled(before), before, "handler threads left after close");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }

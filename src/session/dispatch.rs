@@ -109,6 +109,9 @@ struct PoolState {
     /// A worker has been woken or started and has not yet looked at `jobs`: it takes the
     /// next job, so nobody else needs waking for it.
     on_the_way: bool,
+    /// The client is done with the pool (its session ended): a worker with nothing to do ends
+    /// at once instead of after [`IDLE_LIFETIME`].
+    retiring: bool,
 }
 
 struct Queued {
@@ -163,6 +166,7 @@ impl WorkerPool {
                     fresh: 0,
                     reading: 0,
                     on_the_way: false,
+                    retiring: false,
                 }),
                 work: Condvar::new(),
                 idle_reader: OnceLock::new(),
@@ -241,6 +245,17 @@ impl WorkerPool {
     /// The pool's bounds.
     pub fn limits(&self) -> PoolLimits {
         self.shared.limits
+    }
+
+    /// The client is done with the pool: workers end as soon as nothing is queued, so that a
+    /// closed client leaves no thread behind. Jobs queued before or after (the leave hooks)
+    /// still run.
+    pub fn retire_idle(&self) {
+        self.shared.lock().retiring = true;
+        self.shared.work.notify_all();
+        if let Some(reader) = self.shared.idle_reader.get() {
+            reader.interrupt();
+        }
     }
 
     /// Worker threads alive right now.
@@ -331,7 +346,7 @@ fn worker_loop(shared: &Arc<PoolShared>, name: &str) {
             state = shared.lock();
             continue;
         }
-        if let Some(reader) = shared.idle_reader.get() {
+        if let Some(reader) = shared.idle_reader.get().filter(|_| !state.retiring) {
             state.reading += 1;
             drop(state);
             let found = reader.read(crate::deadline::after(IDLE_LIFETIME), &shared.wanted);
@@ -349,15 +364,20 @@ fn worker_loop(shared: &Arc<PoolShared>, name: &str) {
             }
         }
         state.idle += 1;
+        let lifetime = if state.retiring {
+            Duration::ZERO
+        } else {
+            IDLE_LIFETIME
+        };
         let (guard, waited) = shared
             .work
-            .wait_timeout(state, IDLE_LIFETIME)
+            .wait_timeout(state, lifetime)
             .unwrap_or_else(|e| e.into_inner());
         state = guard;
         state.idle -= 1;
         // Woken (or timed out, which serves as well): this worker looks at the jobs now.
         state.on_the_way = false;
-        if waited.timed_out() && state.jobs.is_empty() {
+        if (waited.timed_out() || state.retiring) && state.jobs.is_empty() {
             state.workers -= 1;
             return;
         }
@@ -603,6 +623,37 @@ mod tests {
             .expect("every job of the burst was running at the same time");
         for _ in 0..JOBS {
             done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_retired_pool_ends_its_idle_workers_at_once_and_still_runs_late_jobs() {
+        let pool = pool();
+        let (done_tx, done_rx) = crossbeam_channel::unbounded();
+        for _ in 0..4 {
+            let done = done_tx.clone();
+            pool.run(Box::new(move || done.send(()).unwrap()));
+        }
+        for _ in 0..4 {
+            done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        }
+        assert!(pool.workers() > 0);
+        pool.retire_idle();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while pool.workers() > 0 {
+            assert!(
+                Instant::now() < deadline,
+                "{} idle workers still there",
+                pool.workers()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A leave hook queued once the session has ended still runs, and its worker ends.
+        pool.run(Box::new(move || done_tx.send(()).unwrap()));
+        done_rx.recv_timeout(Duration::from_secs(5)).unwrap();
+        while pool.workers() > 0 {
+            assert!(Instant::now() < deadline + Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(5));
         }
     }
 

@@ -163,6 +163,13 @@ struct SocketLoop {
 
 impl SocketLoop {
     fn run(mut self) {
+        self.serve_until_ended();
+        // Nothing comes for the handler workers any more but the leave hooks, already
+        // queued: they end once idle, so a closed client leaves no thread behind.
+        self.shared.pool.retire_idle();
+    }
+
+    fn serve_until_ended(&mut self) {
         loop {
             let reason = match self.serve() {
                 Exit::Closed => {
