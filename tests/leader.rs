@@ -236,13 +236,15 @@ fn a_call_longer_than_the_heartbeat_timeout_keeps_its_connection() {
     let _log = router.log_on_failure();
     for url in [&router.ws_url, &router.tcp_url] {
         let other = quiet_client(router, url, 2);
-        let (slow, _) = register_slow_echo(&other, Duration::from_millis(2500));
+        // Twice the heartbeat timeout; which is 2 s, not less, so that a router slowed down
+        // by a loaded machine is not taken for a dead one.
+        let (slow, _) = register_slow_echo(&other, Duration::from_millis(4000));
         let (lost_tx, lost) = crossbeam_channel::unbounded();
         let service = router
             .client(url, router.backend(1))
             .timeout(WAIT)
             .ping_interval(Some(Duration::from_millis(200)))
-            .heartbeat_timeout(Duration::from_secs(1))
+            .heartbeat_timeout(Duration::from_secs(2))
             .on_disconnect(move |reason| lost_tx.send(reason.to_owned()).unwrap())
             .connect()
             .unwrap();
