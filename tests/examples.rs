@@ -4,32 +4,14 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use izaber_wamp::protocol::Serializer;
 use izaber_wamp::{Client, PublishOptions};
-use support::{Router, User};
+use support::{Router, User, example};
 
 const WAIT: Duration = Duration::from_secs(30);
-
-/// Builds the examples once per test run (cargo test does not build them for this binary).
-fn example(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "--examples"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("cargo runs");
-        assert!(status.success(), "building the examples failed");
-    });
-    let mut path = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    path.extend(["target", "debug", "examples", name]);
-    path
-}
 
 fn izaber_yaml(router: &Router, user: &User) -> String {
     format!(

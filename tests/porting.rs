@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use izaber_wamp::protocol::Serializer;
 use izaber_wamp::{Client, RegisterOptions};
-use support::{Router, User};
+use support::{Router, User, example};
 
 fn service(router: &Router, user: &User) -> Client {
     router
@@ -74,18 +74,6 @@ fn run_in(dir: &Path, mut command: Command) -> (Option<i32>, String) {
     (status.code(), stdout)
 }
 
-fn rust_twin() -> Command {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "--quiet", "--example", "nexus_audit"])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building examples/nexus_audit.rs failed");
-    let mut path = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    path.extend(["target", "debug", "examples", "nexus_audit"]);
-    Command::new(path)
-}
-
 #[test]
 fn the_audit_script_prints_the_same_in_python_and_in_rust() {
     // A router of its own: the audit counts every registration on it.
@@ -110,7 +98,7 @@ fn the_audit_script_prints_the_same_in_python_and_in_rust() {
         command.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/porting/nexus_audit.py"));
         run_in(&dir, command)
     };
-    let rust = run_in(&dir, rust_twin());
+    let rust = run_in(&dir, Command::new(example("nexus_audit")));
     std::fs::remove_dir_all(&dir).ok();
 
     assert_eq!(rust, python, "the Rust twin differs from the Python script");

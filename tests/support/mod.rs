@@ -703,3 +703,20 @@ pub fn unique(name: &str) -> String {
         COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
     )
 }
+
+/// The path of example `name`, built (all examples, once per test binary) on first use:
+/// `cargo test` does not build examples for integration tests.
+pub fn example(name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--quiet", "--examples"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("cargo runs");
+        assert!(status.success(), "building the examples failed");
+    });
+    let mut path = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    path.extend(["target", "debug", "examples", name]);
+    path
+}
