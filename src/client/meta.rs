@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::{Dict, Id, Message, Value, redacted};
+use crate::protocol::{Dict, Id, Message, Value, redacted, redacted_dict};
 use crate::session::reply::{ReplyTo, oneshot};
 use crate::session::{FLUSH_TESTAMENTS, Pending, Testament, testament_priming};
 use crate::{Client, Error, Match, PublishOptions, Secret};
@@ -126,14 +126,6 @@ impl fmt::Debug for SessionInfo {
             .field("resume_token", &self.resume_token)
             .field("extra", &redacted_dict(&self.extra))
             .finish()
-    }
-}
-
-/// A copy of `dict` with its secrets redacted (see [`redacted`]).
-fn redacted_dict(dict: &Dict) -> Dict {
-    match redacted(&Value::Dict(dict.clone())) {
-        Value::Dict(dict) => dict,
-        _ => unreachable!("a dict stays a dict"),
     }
 }
 

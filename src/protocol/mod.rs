@@ -13,7 +13,7 @@ pub mod value;
 
 pub(crate) use json_binary::{JsonCompat, decode_base64, encode_base64, restore_json_binary};
 pub use message::{Id, Message, ProtocolError, code, code_name};
-pub(crate) use message::{LogSafe, redacted};
+pub(crate) use message::{LogSafe, redacted, redacted_dict};
 pub use passthru::EncodedPayload;
 pub use serializer::{Serializer, UnknownSerializer};
 pub use value::{Dict, DictExt, Value, ValueError, from_value, to_value};

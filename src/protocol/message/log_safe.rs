@@ -39,6 +39,13 @@ pub(crate) fn redacted(value: &Value) -> Value {
     copy
 }
 
+/// [`redacted`] for a dict.
+pub(crate) fn redacted_dict(dict: &Dict) -> Dict {
+    let mut copy = dict.clone();
+    redact_dict(&mut copy);
+    copy
+}
+
 fn redact(value: &mut Value) {
     match value {
         Value::Dict(dict) => redact_dict(dict),

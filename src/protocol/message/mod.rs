@@ -26,7 +26,7 @@ mod log_safe;
 
 pub(crate) use encode::WireMessage;
 pub use error::ProtocolError;
-pub(crate) use log_safe::{LogSafe, redacted};
+pub(crate) use log_safe::{LogSafe, redacted, redacted_dict};
 
 /// A WAMP id: session, request, registration, subscription or publication id.
 pub type Id = u64;
