@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router  # noqa: E402
-from report_file import default_path, provenance, write_report  # noqa: E402
+from report_file import build_release, default_path, provenance, write_report  # noqa: E402
 
 SERVER_USER = ("backend-1", "backend-1-secret")
 CLIENT_USER = ("backend-2", "backend-2-secret")
@@ -40,10 +40,7 @@ def log(*args):
 
 
 def build():
-    cmd = ["cargo", "build", "--release", "--quiet", "--locked", "--example", "bench_bounds"]
-    log("building:", " ".join(cmd))
-    subprocess.run(cmd, cwd=ROOT, check=True)
-    return os.path.join(ROOT, "target", "release", "examples", "bench_bounds")
+    return os.path.join(build_release(log, ["--example", "bench_bounds"]), "examples", "bench_bounds")
 
 
 def connection(url, user):

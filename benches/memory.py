@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router  # noqa: E402
-from report_file import default_path, provenance, write_report  # noqa: E402
+from report_file import build_release, default_path, provenance, write_report  # noqa: E402
 
 USER = ("backend-1", "backend-1-secret")
 FIGURES = [
@@ -46,10 +46,7 @@ def log(*args):
 
 
 def build():
-    cmd = ["cargo", "build", "--release", "--quiet", "--locked", "--example", "bench_memory"]
-    log("building:", " ".join(cmd))
-    subprocess.run(cmd, cwd=ROOT, check=True)
-    return os.path.join(ROOT, "target", "release", "examples", "bench_memory")
+    return os.path.join(build_release(log, ["--example", "bench_memory"]), "examples", "bench_memory")
 
 
 def run_once(binary, url, env_extra, extra_args):

@@ -78,3 +78,13 @@ def provenance(paths=CLIENT):
     cpu = cpu_model()
     return "Client source (last commit of {}): {}; work tree {}; {} CPUs ({}), kernel {}.".format(
         source_label(paths), client_source(paths), work_tree(), os.cpu_count(), cpu, platform.release())
+
+
+def build_release(log, *targets):
+    """Builds each target (cargo's `--example NAME` or `-p PACKAGE` arguments) in release
+    mode, saying so through `log`; returns target/release."""
+    for target in targets:
+        cmd = ["cargo", "build", "--release", "--quiet", "--locked", *target]
+        log("building:", " ".join(cmd))
+        subprocess.run(cmd, cwd=ROOT, check=True)
+    return os.path.join(ROOT, "target", "release")

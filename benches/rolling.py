@@ -32,7 +32,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "router"))
 from router_process import launch_router  # noqa: E402
-from report_file import CLIENT, default_path, provenance, write_report  # noqa: E402
+from report_file import CLIENT, build_release, default_path, provenance, write_report  # noqa: E402
 
 PROCEDURE = "com.izaber.wamp.bench.rolling.work"
 SERVICE_USER = ("backend-1", "backend-1-secret")
@@ -47,13 +47,7 @@ def log(*args):
 
 
 def build():
-    for cmd in (
-        ["cargo", "build", "--release", "--quiet", "--locked", "--example", "bench_service"],
-        ["cargo", "build", "--release", "--quiet", "--locked", "-p", "izaber-wamp-cli"],
-    ):
-        log("building:", " ".join(cmd))
-        subprocess.run(cmd, cwd=ROOT, check=True)
-    release = os.path.join(ROOT, "target", "release")
+    release = build_release(log, ["--example", "bench_service"], ["-p", "izaber-wamp-cli"])
     return os.path.join(release, "examples", "bench_service"), os.path.join(release, "izaber-wamp")
 
 
