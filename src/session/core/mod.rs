@@ -333,32 +333,30 @@ impl Core {
     /// Ends a registration that has no counterpart at the router (the connection is down, or
     /// it is still being restored), so that it is not made again after a reconnect.
     fn unregister_locally(&mut self, local_id: u64, reply: ReplyTo) {
-        if self.registrations.is_wanted(local_id) {
-            self.registrations.forget(local_id);
-            reply.send(Ok(Message::Unregistered {
-                request: 0,
-                details: None,
-            }));
-        } else {
-            reply.send(Err(Error::InvalidArgument(format!(
-                "no live registration with id {local_id}"
-            ))));
-        }
+        let done = Message::Unregistered {
+            request: 0,
+            details: None,
+        };
+        let forgotten = self.registrations.forget(local_id);
+        reply.send(
+            forgotten
+                .map(|_| done)
+                .ok_or_else(|| not_live("registration", local_id)),
+        );
     }
 
     /// The same as [`Self::unregister_locally`] for a subscription.
     fn unsubscribe_locally(&mut self, local_id: u64, reply: ReplyTo) {
-        if self.subscriptions.is_wanted(local_id) {
-            self.subscriptions.forget(local_id);
-            reply.send(Ok(Message::Unsubscribed {
-                request: 0,
-                details: None,
-            }));
-        } else {
-            reply.send(Err(Error::InvalidArgument(format!(
-                "no live subscription with id {local_id}"
-            ))));
-        }
+        let done = Message::Unsubscribed {
+            request: 0,
+            details: None,
+        };
+        let forgotten = self.subscriptions.forget(local_id);
+        reply.send(
+            forgotten
+                .map(|_| done)
+                .ok_or_else(|| not_live("subscription", local_id)),
+        );
     }
 
     fn next_request_id(&self) -> Id {
@@ -391,6 +389,11 @@ impl Core {
     fn is_idle(&self) -> bool {
         self.pending.is_empty() && self.retries.is_empty() && self.invocations.count(None) == 0
     }
+}
+
+/// The answer to releasing an id the user does not hold.
+fn not_live(what: &str, local_id: u64) -> Error {
+    Error::InvalidArgument(format!("no live {what} with id {local_id}"))
 }
 
 /// Called as a heartbeat on transports without ping frames. Only routers provide `wamp.`

@@ -265,8 +265,8 @@ impl SocketLoop {
         for written in self.awaiting_flush.drain(..) {
             written.send(Err(error()));
         }
+        // Nothing to carry out: without a connection the core sends nothing.
         self.core.connection_lost(error);
-        self.carry_out();
     }
 
     /// Answers a command that cannot be carried out.
