@@ -54,9 +54,35 @@ impl fmt::Display for WampError {
 
 /// Everything that can go wrong, one variant per cause.
 ///
-/// `Debug` prints the same one-line message as `Display`, so that a program whose `main`
-/// returns `Result<(), Error>` says what failed in words (the URL, the status, the cause)
-/// rather than dumping the variant's fields. Match on the variant for the fields.
+/// # Causes
+///
+/// An error that has an underlying cause (an I/O error, what the TLS library said, why a
+/// configuration file could not be read) returns it from
+/// [`source()`](std::error::Error::source), and its `Display` says only what the client was
+/// doing, as Rust's error reporters expect: `anyhow`'s `{:#}` and `Caused by:` list show
+/// each cause once. To print the whole chain on one line without a reporter, use the
+/// alternate form `{:#}` of the error itself, or [`Error::message`] (Python's `str(ex)`):
+///
+/// ```
+/// use std::io;
+/// use izaber_wamp::Error;
+/// let refused = Error::Io {
+///     context: "connecting to 127.0.0.1:8282".into(),
+///     source: io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused"),
+/// };
+/// assert_eq!(refused.to_string(), "connecting to 127.0.0.1:8282");
+/// assert_eq!(format!("{refused:#}"), "connecting to 127.0.0.1:8282: Connection refused");
+/// assert_eq!(refused.message(), "connecting to 127.0.0.1:8282: Connection refused");
+/// ```
+///
+/// # Debug
+///
+/// `Debug` names the variant and its fields, as a derived one would, with one difference:
+/// a cause is shown by its message (the whole chain, quoted), not by its own `Debug`. So a
+/// program whose `main` returns `Result<(), Error>` ends with one readable line such as
+/// `Error: Io { context: "connecting to 127.0.0.1:8282", source: "Connection refused" }`,
+/// not a TLS library's nested structures; and no variant holds what the router sent in bulk
+/// (an HTTP error page is reduced to its status), so none prints a byte list.
 #[non_exhaustive]
 pub enum Error {
     /// The URL cannot be used: unknown scheme, missing host or port, bad path.
@@ -75,10 +101,10 @@ pub enum Error {
     },
     /// TLS could not be set up, or the router's certificate was rejected.
     Tls {
-        /// What the client was doing.
+        /// What the client was doing, e.g. `"connecting to router.example:443"`.
         context: String,
-        /// What the TLS library said.
-        message: String,
+        /// What the TLS library said (or why a CA file holds no usable certificate).
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The WebSocket handshake or framing failed: for example the URL's path is not the
     /// router's WebSocket (HTTP 404), or the router chose none of the WAMP subprotocols offered.
@@ -88,7 +114,7 @@ pub enum Error {
         /// The HTTP status the router answered the handshake with, when it refused it.
         status: Option<u16>,
         /// What went wrong.
-        message: String,
+        source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The RawSocket handshake was refused or the stream broke the RawSocket framing.
     RawSocket(String),
@@ -156,8 +182,8 @@ pub enum Error {
 impl Error {
     /// The error in words, as Python's `str(ex)` gives it: for a WAMP error its message (the
     /// first argument; the arguments joined when there are several, its URI when there are
-    /// none), for any other the same text as `Display`. `Display` puts a WAMP error's URI in
-    /// front, which log lines want.
+    /// none), for any other the whole chain of causes, as `{:#}` prints it. `Display` puts a
+    /// WAMP error's URI in front, which log lines want.
     ///
     /// ```
     /// use izaber_wamp::{Error, WampError};
@@ -185,7 +211,7 @@ impl Error {
                     .collect::<Vec<_>>()
                     .join(", "),
             },
-            other => other.to_string(),
+            other => format!("{other:#}"),
         }
     }
 
@@ -227,31 +253,29 @@ impl Error {
 }
 
 impl fmt::Display for Error {
+    /// What failed; with `{:#}`, followed by each cause (`: cause: its cause`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::InvalidUrl { url, reason } => write!(f, "invalid URL '{url}': {reason}"),
-            Error::Io { context, source } => write!(f, "{context}: {source}"),
-            Error::Tls { context, message } => write!(f, "TLS error {context}: {message}"),
-            Error::WebSocket {
-                context, message, ..
-            } => write!(f, "{context}: {message}"),
-            Error::RawSocket(e) => write!(f, "RawSocket error: {e}"),
-            Error::Protocol(e) => write!(f, "WAMP protocol error: {e}"),
+            Error::InvalidUrl { url, reason } => write!(f, "invalid URL '{url}': {reason}")?,
+            Error::Io { context, .. } | Error::WebSocket { context, .. } => f.write_str(context)?,
+            Error::Tls { context, .. } => write!(f, "TLS error {context}")?,
+            Error::RawSocket(e) => write!(f, "RawSocket error: {e}")?,
+            Error::Protocol(e) => write!(f, "WAMP protocol error: {e}")?,
             Error::Aborted { reason, message } => match message {
-                Some(message) => write!(f, "session refused by the router: {reason}: {message}"),
-                None => write!(f, "session refused by the router: {reason}"),
+                Some(message) => write!(f, "session refused by the router: {reason}: {message}")?,
+                None => write!(f, "session refused by the router: {reason}")?,
             },
-            Error::Authentication(e) => write!(f, "authentication failed: {e}"),
-            Error::Wamp(e) => e.fmt(f),
+            Error::Authentication(e) => write!(f, "authentication failed: {e}")?,
+            Error::Wamp(e) => e.fmt(f)?,
             Error::Timeout { operation, after } => {
-                write!(f, "{operation}: no answer within {after:?}")
+                write!(f, "{operation}: no answer within {after:?}")?;
             }
-            Error::ConnectionLost { reason } => write!(f, "connection lost: {reason}"),
-            Error::Closed => f.write_str("the client has been closed"),
+            Error::ConnectionLost { reason } => write!(f, "connection lost: {reason}")?,
+            Error::Closed => f.write_str("the client has been closed")?,
             Error::GaveUp { reason } => {
-                write!(f, "connection lost for good (no more reconnects): {reason}")
+                write!(f, "connection lost for good (no more reconnects): {reason}")?;
             }
-            Error::Value(e) => write!(f, "value conversion failed: {e}"),
+            Error::Value(e) => write!(f, "value conversion failed: {e}")?,
             Error::PayloadTooLarge {
                 message,
                 size,
@@ -259,26 +283,129 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "{message} not sent: its payload is {size} bytes, over the {limit}-byte limit"
-            ),
-            Error::InvalidArgument(e) => write!(f, "invalid argument: {e}"),
-            Error::Config(e) => write!(f, "configuration error: {e}"),
+            )?,
+            Error::InvalidArgument(e) => write!(f, "invalid argument: {e}")?,
+            Error::Config(e) => write!(f, "configuration error: {e}")?,
             Error::NotInitialized => f.write_str(
                 "wamp is not connected: call initialize() first, or wamp.change_user() when autorun is off",
-            ),
+            )?,
         }
+        if f.alternate() {
+            write_causes(f, std::error::Error::source(self))?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `: cause` for each error of a `source()` chain.
+fn write_causes(
+    f: &mut fmt::Formatter<'_>,
+    mut cause: Option<&(dyn std::error::Error + 'static)>,
+) -> fmt::Result {
+    while let Some(error) = cause {
+        write!(f, ": {error}")?;
+        cause = error.source();
+    }
+    Ok(())
+}
+
+/// A cause's messages, the chain joined, for `Debug`.
+struct Causes<'a>(&'a (dyn std::error::Error + 'static));
+
+impl fmt::Debug for Causes<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut text = self.0.to_string();
+        let mut cause = self.0.source();
+        while let Some(error) = cause {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            cause = error.source();
+        }
+        fmt::Debug::fmt(&text, f)
     }
 }
 
 impl fmt::Debug for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
+        match self {
+            Error::InvalidUrl { url, reason } => f
+                .debug_struct("InvalidUrl")
+                .field("url", url)
+                .field("reason", reason)
+                .finish(),
+            Error::Io { context, source } => f
+                .debug_struct("Io")
+                .field("context", context)
+                .field("source", &Causes(source))
+                .finish(),
+            Error::Tls { context, source } => f
+                .debug_struct("Tls")
+                .field("context", context)
+                .field("source", &Causes(source.as_ref()))
+                .finish(),
+            Error::WebSocket {
+                context,
+                status,
+                source,
+            } => f
+                .debug_struct("WebSocket")
+                .field("context", context)
+                .field("status", status)
+                .field("source", &Causes(source.as_ref()))
+                .finish(),
+            Error::RawSocket(e) => f.debug_tuple("RawSocket").field(e).finish(),
+            Error::Protocol(e) => f.debug_tuple("Protocol").field(e).finish(),
+            Error::Aborted { reason, message } => f
+                .debug_struct("Aborted")
+                .field("reason", reason)
+                .field("message", message)
+                .finish(),
+            Error::Authentication(e) => f.debug_tuple("Authentication").field(e).finish(),
+            Error::Wamp(e) => f.debug_tuple("Wamp").field(e).finish(),
+            Error::Timeout { operation, after } => f
+                .debug_struct("Timeout")
+                .field("operation", operation)
+                .field("after", after)
+                .finish(),
+            Error::ConnectionLost { reason } => f
+                .debug_struct("ConnectionLost")
+                .field("reason", reason)
+                .finish(),
+            Error::Closed => f.write_str("Closed"),
+            Error::GaveUp { reason } => f.debug_struct("GaveUp").field("reason", reason).finish(),
+            Error::Value(e) => f.debug_tuple("Value").field(e).finish(),
+            Error::PayloadTooLarge {
+                message,
+                size,
+                limit,
+            } => f
+                .debug_struct("PayloadTooLarge")
+                .field("message", message)
+                .field("size", size)
+                .field("limit", limit)
+                .finish(),
+            Error::InvalidArgument(e) => f.debug_tuple("InvalidArgument").field(e).finish(),
+            Error::Config(e) => f.debug_tuple("Config").field(&Causes(e)).finish(),
+            Error::NotInitialized => f.write_str("NotInitialized"),
+        }
     }
 }
 
-/// `source()` is always `None`: the message already ends with the underlying error's text
-/// (so that `println!("{error}")` tells the whole story), and a report that walks the chain,
-/// such as anyhow's, would print it twice. The underlying error is in the variant's fields.
-impl std::error::Error for Error {}
+/// The cause of an I/O, TLS or WebSocket error is that error; a wrapped error of the crate's
+/// own (configuration, value, protocol) is shown in full by `Display`, so the chain goes on
+/// from that error's own cause.
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Tls { source, .. } | Error::WebSocket { source, .. } => Some(source.as_ref()),
+            Error::Protocol(e) => e.source(),
+            Error::Value(e) => e.source(),
+            Error::Config(e) => e.source(),
+            _ => None,
+        }
+    }
+}
 
 impl From<ProtocolError> for Error {
     fn from(e: ProtocolError) -> Self {
@@ -305,41 +432,44 @@ impl From<crate::config::ConfigError> for Error {
 }
 
 impl Error {
+    /// A TLS error, with what the client was doing.
+    pub(crate) fn tls(
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::Tls {
+            context: context.into(),
+            source: source.into(),
+        }
+    }
+
     /// A tungstenite error, with what the client was doing. An HTTP answer to the handshake
     /// keeps its status and drops its body (a router's 404 page is of no use here).
     pub(crate) fn websocket(context: impl Into<String>, error: tungstenite::Error) -> Error {
         let context = context.into();
         match error {
             tungstenite::Error::Io(source) => Error::io(context, source),
-            tungstenite::Error::Tls(e) => Error::Tls {
-                context,
-                message: e.to_string(),
-            },
+            tungstenite::Error::Tls(e) => Error::tls(context, e),
             tungstenite::Error::Http(response) => {
                 let status = response.status();
                 Error::WebSocket {
                     context,
                     status: Some(status.as_u16()),
-                    message: format!(
+                    source: format!(
                         "the server answered HTTP {} {} instead of accepting the WebSocket \
                          (is the path the router's WebSocket endpoint?)",
                         status.as_u16(),
                         status.canonical_reason().unwrap_or_default()
-                    ),
+                    )
+                    .into(),
                 }
             }
             other => Error::WebSocket {
                 context,
                 status: None,
-                message: other.to_string(),
+                source: Box::new(other),
             },
         }
-    }
-}
-
-impl From<tungstenite::Error> for Error {
-    fn from(e: tungstenite::Error) -> Self {
-        Error::websocket("WebSocket", e)
     }
 }
 
@@ -349,22 +479,66 @@ mod tests {
     use std::error::Error as _;
 
     #[test]
-    fn the_cause_is_told_once() {
+    fn each_cause_is_told_once() {
         let refused = Error::io(
             "connecting to 127.0.0.1:1",
             std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused"),
         );
+        assert_eq!(refused.to_string(), "connecting to 127.0.0.1:1");
+        let cause = refused.source().expect("the io error is the cause");
+        assert_eq!(cause.to_string(), "Connection refused");
+        assert!(cause.source().is_none());
         assert_eq!(
-            refused.to_string(),
+            format!("{refused:#}"),
             "connecting to 127.0.0.1:1: Connection refused"
         );
-        // What a chain-walking report (anyhow's `{:#}`, `Caused by:`) would add: nothing.
-        assert!(refused.source().is_none());
+        assert_eq!(refused.message(), format!("{refused:#}"));
+        assert_eq!(
+            format!("{refused:?}"),
+            r#"Io { context: "connecting to 127.0.0.1:1", source: "Connection refused" }"#
+        );
+
+        let tls = Error::tls("reading CA file /ca.pem", "no certificate in it");
+        assert_eq!(tls.to_string(), "TLS error reading CA file /ca.pem");
+        assert_eq!(tls.source().unwrap().to_string(), "no certificate in it");
+    }
+
+    #[test]
+    fn a_wrapped_error_of_the_crate_is_shown_whole_and_its_cause_follows() {
         let config = Error::Config(crate::config::ConfigError::Io {
             path: "/nowhere/izaber.yaml".into(),
             source: std::io::Error::new(std::io::ErrorKind::NotFound, "not found"),
         });
-        assert!(config.to_string().ends_with("not found"), "{config}");
-        assert!(config.source().is_none());
+        let shown = config.to_string();
+        assert!(shown.starts_with("configuration error: "), "{shown}");
+        assert!(shown.contains("/nowhere/izaber.yaml"), "{shown}");
+        // Whatever ConfigError's Display tells, the chain tells "not found" exactly once.
+        let whole = format!("{config:#}");
+        assert_eq!(whole.matches("not found").count(), 1, "{whole}");
+        assert!(whole.ends_with("not found"), "{whole}");
+    }
+
+    #[test]
+    fn a_refused_handshake_keeps_its_status_and_not_the_page() {
+        let page = "<html>".to_owned() + &"x".repeat(10_000) + "</html>";
+        let response = tungstenite::http::Response::builder()
+            .status(404)
+            .body(Some(page.into_bytes()))
+            .unwrap();
+        let error = Error::websocket(
+            "WebSocket handshake with ws://127.0.0.1:1/x",
+            tungstenite::Error::Http(Box::new(response)),
+        );
+        assert!(matches!(
+            error,
+            Error::WebSocket {
+                status: Some(404),
+                ..
+            }
+        ));
+        let debug = format!("{error:?}");
+        assert!(debug.len() < 300, "{debug}");
+        assert!(debug.contains("HTTP 404 Not Found"), "{debug}");
+        assert!(!debug.contains("xxx"), "{debug}");
     }
 }

@@ -485,8 +485,9 @@ fn tls_needs_a_trusted_certificate() {
 
 #[test]
 fn a_wrong_websocket_path_is_told_in_a_line_with_its_url_and_status() {
-    // What `fn main() -> Result<(), Error>` prints is the Debug form: it must be as short and
-    // useful as Display, not the router's 404 page as a list of bytes.
+    // What `fn main() -> Result<(), Error>` prints is the Debug form: it must be short and name
+    // the status, not the router's 404 page as a list of bytes. `{:#}` is what a log line or
+    // anyhow's report shows: the context, then the cause.
     let router = Router::shared();
     let url = router.ws_url.replace("/ws", "/nope");
     let error = Client::builder(url.as_str())
@@ -503,7 +504,7 @@ fn a_wrong_websocket_path_is_told_in_a_line_with_its_url_and_status() {
         ),
         "{error}"
     );
-    for shown in [error.to_string(), format!("{error:?}")] {
+    for shown in [format!("{error:#}"), format!("{error:?}")] {
         assert!(shown.contains(&url), "{shown}");
         assert!(shown.contains("404"), "{shown}");
         assert!(shown.len() < 300 && !shown.contains('\n'), "{shown}");

@@ -282,7 +282,7 @@ pub fn subscribe(context: &Context, args: SubscribeArgs) -> Result<(), Failure> 
         }
     };
     if let Err(e) = client.unsubscribe(subscription) {
-        log::warn!("could not unsubscribe: {e}");
+        log::warn!("could not unsubscribe: {e:#}");
     }
     outcome
 }
@@ -410,7 +410,7 @@ pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
             log::warn!("{report}");
         }
     } else if let Err(e) = client.unregister(registration) {
-        log::warn!("could not unregister: {e}");
+        log::warn!("could not unregister: {e:#}");
     }
     outcome
 }
@@ -429,14 +429,14 @@ fn run_command(command: &[String], invocation: &Invocation) -> Result<Value, Cal
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| failed(format!("cannot run {}: {e}", command[0])))?;
+        .map_err(|e| failed(format!("cannot run {}: {e:#}", command[0])))?;
     let mut stdin = child.stdin.take().expect("stdin is piped");
     // A command that exits without reading its input closes the pipe: not our error.
     let _ = stdin.write_all(output::compact(&input).as_bytes());
     drop(stdin);
     let finished = child
         .wait_with_output()
-        .map_err(|e| failed(format!("{} failed: {e}", command[0])))?;
+        .map_err(|e| failed(format!("{} failed: {e:#}", command[0])))?;
     if !finished.status.success() {
         let stderr = String::from_utf8_lossy(&finished.stderr);
         return Err(failed(format!(

@@ -67,7 +67,7 @@ impl Failure {
                 eprintln!("args: {}", crate::output::compact(&error.args));
                 eprintln!("kwargs: {}", crate::output::compact(&error.kwargs));
             }
-            Failure::Wamp(error) => eprintln!("izaber-wamp: {error}"),
+            Failure::Wamp(error) => eprintln!("izaber-wamp: {error:#}"),
         }
     }
 }

@@ -401,7 +401,7 @@ impl Tally {
         let mut errors = self.errors.lock().unwrap_or_else(|e| e.into_inner());
         let entry = errors.entry(kind).or_insert_with_key(|kind| {
             // The message without the kind it starts with ("wamp.error.x: ...").
-            let text = error.to_string();
+            let text = format!("{error:#}");
             let text = text
                 .strip_prefix(kind.as_str())
                 .and_then(|rest| rest.strip_prefix(": "))

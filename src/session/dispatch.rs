@@ -277,7 +277,7 @@ fn spawn_worker(shared: &Arc<PoolShared>, name: &str) {
         state.workers -= 1;
         state.fresh -= 1;
         drop(state);
-        log::error!("could not start a handler thread: {e}");
+        log::error!("could not start a handler thread: {e:#}");
     }
 }
 

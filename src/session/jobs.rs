@@ -173,11 +173,11 @@ fn answer_invocation(
                 .is_ok()
         }
         Err(e @ Error::ConnectionLost { .. }) => {
-            log::info!("dropped the answer to {}: {e}", describe(&message));
+            log::info!("dropped the answer to {}: {e:#}", describe(&message));
             false
         }
         Err(e) => {
-            log::warn!("could not answer {}: {e}", describe(&message));
+            log::warn!("could not answer {}: {e:#}", describe(&message));
             false
         }
     };

@@ -224,7 +224,7 @@ impl Lead {
             Some(transport) => self
                 .socket_registry
                 .register(transport.source(), super::SOCKET, interest)
-                .map_err(|e| format!("watching the socket again: {e}")),
+                .map_err(|e| format!("watching the socket again: {e:#}")),
             None => Ok(()),
         }
     }
@@ -461,7 +461,7 @@ impl Shared {
                     self.wake_socket_thread();
                 }
                 Err(e) => {
-                    failure.get_or_insert(e.to_string());
+                    failure.get_or_insert(format!("{e:#}"));
                 }
             }
         }

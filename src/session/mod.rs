@@ -842,7 +842,7 @@ impl Shared {
                 None
             }
             Err(e) => {
-                let reason = e.to_string();
+                let reason = format!("{e:#}");
                 // The request noted above fails with everything else pending when the socket
                 // thread ends the connection.
                 self.note(Note::Failed(reason.clone()));

@@ -169,7 +169,7 @@ pub(crate) fn connect_and_join(config: &SessionConfig, first: usize) -> Result<J
                 });
             }
             Err(e) if count > 1 => {
-                log::warn!("router {} of {count}: {e}", index + 1);
+                log::warn!("router {} of {count}: {e:#}", index + 1);
                 first_error.get_or_insert(e);
             }
             Err(e) => return Err(e),

@@ -250,10 +250,7 @@ impl Stream {
         let connector = TLS_CONNECTORS.get(options)?;
         match connector.connect(host, tcp) {
             Ok(tls) => Ok(Stream::Tls(Box::new(tls))),
-            Err(native_tls::HandshakeError::Failure(e)) => Err(Error::Tls {
-                context: context(),
-                message: e.to_string(),
-            }),
+            Err(native_tls::HandshakeError::Failure(e)) => Err(Error::tls(context(), e)),
             Err(native_tls::HandshakeError::WouldBlock(_)) => Err(Error::io(
                 context(),
                 io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"),
@@ -584,10 +581,8 @@ fn build_tls_connector(options: &TransportOptions) -> Result<native_tls::TlsConn
     if let Some(ca_file) = &options.ca_file {
         let context = || format!("reading CA file {}", ca_file.display());
         let pem = std::fs::read(ca_file).map_err(|e| Error::io(context(), e))?;
-        let certificates = pem_certificates(&pem).map_err(|message| Error::Tls {
-            context: context(),
-            message,
-        })?;
+        let certificates =
+            pem_certificates(&pem).map_err(|message| Error::tls(context(), message))?;
         for certificate in certificates {
             builder.add_root_certificate(certificate);
         }
@@ -598,10 +593,7 @@ fn build_tls_connector(options: &TransportOptions) -> Result<native_tls::TlsConn
     } else if options.danger_accept_invalid_hostnames {
         builder.danger_accept_invalid_hostnames(true);
     }
-    builder.build().map_err(|e| Error::Tls {
-        context: "setting up TLS".into(),
-        message: e.to_string(),
-    })
+    builder.build().map_err(|e| Error::tls("setting up TLS", e))
 }
 
 /// Every certificate of a PEM file, as Python's `ca_certs` reads it: a bundle holds several,
@@ -827,7 +819,7 @@ mod resolver_tests {
         assert!(waited >= Duration::from_millis(100), "{waited:?}");
         assert!(waited < Duration::from_secs(5), "{waited:?}");
         assert_eq!(err.kind(), io::ErrorKind::TimedOut);
-        let shown = Error::io("connecting to router.example:8080", err).to_string();
+        let shown = format!("{:#}", Error::io("connecting to router.example:8080", err));
         assert!(shown.contains("resolving router.example"), "{shown}");
         assert!(shown.contains("100ms"), "{shown}");
     }

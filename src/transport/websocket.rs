@@ -72,9 +72,10 @@ impl WebSocketTransport {
             Serializer::from_websocket_subprotocol(chosen).ok_or_else(|| Error::WebSocket {
                 context: format!("WebSocket handshake with {url}"),
                 status: None,
-                message: format!(
+                source: format!(
                     "the router chose subprotocol {chosen:?}, none of those offered ({offered})"
-                ),
+                )
+                .into(),
             })?;
         Ok(WebSocketTransport { socket, serializer })
     }
@@ -112,7 +113,7 @@ impl WebSocketTransport {
             Ok(()) => Ok(()),
             // The frame stays in tungstenite's buffer and goes out with the next flush.
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(Error::websocket("writing to the router", e)),
         }
     }
 
@@ -120,7 +121,7 @@ impl WebSocketTransport {
         match self.socket.flush() {
             Ok(()) => Ok(true),
             Err(tungstenite::Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => Ok(false),
-            Err(e) => Err(e.into()),
+            Err(e) => Err(Error::websocket("writing to the router", e)),
         }
     }
 
@@ -144,7 +145,7 @@ impl WebSocketTransport {
             Err(tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed) => {
                 Err(Error::lost("the WebSocket is closed"))
             }
-            Err(e) => Err(e.into()),
+            Err(e) => Err(Error::websocket("reading from the router", e)),
         }
     }
 

@@ -92,10 +92,10 @@ impl SocketLoop {
                     self.core.probe();
                     self.carry_out();
                 }
-                Err(e) => return Some(format!("sending a heartbeat ping failed: {e}")),
+                Err(e) => return Some(format!("sending a heartbeat ping failed: {e:#}")),
             }
             if let Err(e) = self.flush() {
-                return Some(format!("sending a heartbeat ping failed: {e}"));
+                return Some(format!("sending a heartbeat ping failed: {e:#}"));
             }
         }
         None

@@ -36,7 +36,7 @@ impl SocketLoop {
             self.shared.lead.ring(&wire);
             // Back in this thread's poll, where closing waits for the router's GOODBYE.
             if let Err(e) = self.shared.lead.give_back_socket(&mut wire) {
-                log::debug!("{e}");
+                log::debug!("{e:#}");
             }
         }
         wire.unhandled.clear();
@@ -123,7 +123,7 @@ impl SocketLoop {
             .map_err(Error::from)
             .and_then(|()| self.shared.lock_wire().connected()?.queue_message(frame));
         if let Err(e) = result {
-            log::warn!("could not send {}: {e}", message.name());
+            log::warn!("could not send {}: {e:#}", message.name());
         } else {
             self.unflushed = true;
             self.shared
@@ -201,7 +201,7 @@ impl SocketLoop {
                 }
                 let transport = match wire.connected() {
                     Ok(transport) => transport,
-                    Err(e) => break Err(e.to_string()),
+                    Err(e) => break Err(format!("{e:#}")),
                 };
                 if !drained {
                     let read = transport.read_batch(&mut batch, READ_BATCH);
@@ -252,7 +252,7 @@ impl SocketLoop {
             let message = self.serializer.decode(&payload).map_err(|e| {
                 // A peer that breaks the protocol cannot be trusted with the rest of the
                 // stream either.
-                format!("undecodable message from the router: {e}")
+                format!("undecodable message from the router: {e:#}")
             })?;
             if log::log_enabled!(log::Level::Debug) {
                 log::debug!("received {:?}", LogSafe(&message));

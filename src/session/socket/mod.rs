@@ -207,7 +207,7 @@ impl SocketLoop {
 
     /// Fails every pending request and ends the session for good.
     fn shutdown(&mut self, reason: &str, error: Error) {
-        let message = error.to_string();
+        let message = format!("{error:#}");
         self.fail_pending(|| match &error {
             Error::Closed => Error::Closed,
             Error::GaveUp { reason } => Error::GaveUp {
@@ -325,14 +325,14 @@ impl SocketLoop {
         loop {
             let backlog = self.unflushed || !self.awaiting_flush.is_empty();
             if let Err(e) = self.watch_writable(backlog) {
-                return Exit::Lost(e.to_string());
+                return Exit::Lost(format!("{e:#}"));
             }
             let timeout = self.next_wake_up();
             if let Err(e) = self.sleep(&mut events, timeout) {
                 if e.kind() == std::io::ErrorKind::Interrupted {
                     continue;
                 }
-                return Exit::Lost(format!("event loop failed: {e}"));
+                return Exit::Lost(format!("event loop failed: {e:#}"));
             }
             let mut readable = false;
             for event in events.iter() {
@@ -360,7 +360,7 @@ impl SocketLoop {
                         }
                     }
                     Ok(false) => {}
-                    Err(e) => return Exit::Lost(e.to_string()),
+                    Err(e) => return Exit::Lost(format!("{e:#}")),
                 }
             }
             if let Some(reason) = self.heartbeat() {
@@ -418,7 +418,7 @@ impl SocketLoop {
                 }
                 let transport = match wire.connected() {
                     Ok(transport) => transport,
-                    Err(e) => return Some(Exit::Lost(e.to_string())),
+                    Err(e) => return Some(Exit::Lost(format!("{e:#}"))),
                 };
                 match request {
                     Some((_, super::Pending::Written(tx))) => self.awaiting_flush.push(tx),
@@ -431,7 +431,7 @@ impl SocketLoop {
                     .fetch_add(1, Ordering::Relaxed);
                 self.unflushed = true;
                 if let Err(e) = transport.queue_message(frame) {
-                    return Some(Exit::Lost(e.to_string()));
+                    return Some(Exit::Lost(format!("{e:#}")));
                 }
             }
         }

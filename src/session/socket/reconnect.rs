@@ -55,7 +55,7 @@ impl SocketLoop {
             let joined = match self.attempt() {
                 Woken::Done(Some(Ok(joined))) => joined,
                 Woken::Done(Some(Err(e))) => {
-                    log::warn!("reconnect attempt {attempt} failed: {e}");
+                    log::warn!("reconnect attempt {attempt} failed: {e:#}");
                     continue;
                 }
                 Woken::Done(None) => {
@@ -127,7 +127,7 @@ impl SocketLoop {
             wire.epoch = epoch;
         }
         if let Err(e) = self.register_socket() {
-            log::warn!("reconnected but could not watch the socket: {e}");
+            log::warn!("reconnected but could not watch the socket: {e:#}");
             self.disconnect();
             return false;
         }
