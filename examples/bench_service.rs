@@ -55,7 +55,7 @@ fn main() -> Result<()> {
     let work = Duration::from_millis(work_ms as u64);
     client.register_with(
         &procedure,
-        &RegisterOptions::new().invoke("roundrobin"),
+        &RegisterOptions::new().invoke(izaber_wamp::Invoke::RoundRobin),
         move |_| {
             std::thread::sleep(work);
             Ok(std::process::id())

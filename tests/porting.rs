@@ -81,7 +81,7 @@ fn the_audit_script_prints_the_same_in_python_and_in_rust() {
     let _log = router.log_on_failure();
     let ping = service(&router, router.backend(1));
     ping.register("my.service.ping", |_| Ok("pong")).unwrap();
-    let shared = RegisterOptions::new().invoke("roundrobin");
+    let shared = RegisterOptions::new().invoke(izaber_wamp::Invoke::RoundRobin);
     let instances = [
         service(&router, router.backend(2)),
         service(&router, router.backend(3)),

@@ -18,7 +18,7 @@ fn service(router: &Router, backend: usize, procedure: &str, served: Arc<AtomicU
     client
         .register_with(
             procedure,
-            &RegisterOptions::new().invoke("roundrobin"),
+            &RegisterOptions::new().invoke(izaber_wamp::Invoke::RoundRobin),
             move |_| {
                 std::thread::sleep(Duration::from_millis(200));
                 served.fetch_add(1, Ordering::SeqCst);

@@ -352,7 +352,6 @@ pub fn register(context: &Context, args: RegisterArgs) -> Result<(), Failure> {
         let (key, value) = values::key_value(option, "-o")?;
         options = match (key.as_str(), &value) {
             ("match", Value::String(policy)) => options.match_policy(match_policy(policy)?),
-            ("invoke", Value::String(policy)) => options.invoke(policy),
             _ => options.option(&key, value),
         };
     }

@@ -176,7 +176,7 @@ impl Client {
         let timeout = options.timeout.unwrap_or(self.inner.timeout);
         let message = Message::Call {
             request,
-            options: options.options.clone(),
+            options: options.options.checked()?.clone(),
             procedure,
             args,
             kwargs,

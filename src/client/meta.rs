@@ -357,7 +357,7 @@ impl Client {
             self.full_uri(topic),
             to_args(&args)?,
             to_kwargs(&kwargs)?,
-            options.options.clone(),
+            options.options.checked()?.clone(),
         ));
         let shared = self.shared();
         // Have the router authorize the event now, while it can (see `testament_priming`).

@@ -44,8 +44,8 @@ pub use call::CallResult;
 pub use close::{CLOSE_GRACE, CLOSE_TIMEOUT};
 pub use meta::{IdsByMatch, RegistrationInfo, SessionInfo, SubscriptionInfo};
 pub use options::{
-    CallOptions, CancelMode, CancelToken, DEFAULT_EVENT_QUEUE, DEFAULT_EVENT_QUEUE_BYTES, Match,
-    PublishOptions, RegisterOptions, SubscribeOptions,
+    CallOptions, CancelMode, CancelToken, DEFAULT_EVENT_QUEUE, DEFAULT_EVENT_QUEUE_BYTES, Invoke,
+    Match, PublishOptions, RegisterOptions, SubscribeOptions,
 };
 pub use register::RegistrationId;
 pub use status::Stats;

@@ -5,21 +5,65 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::Error;
 use crate::protocol::{Dict, Value, to_value};
 
-fn insert(dict: &mut Dict, key: &str, value: impl Serialize) {
-    // Options are small plain values; one that cannot be represented is a programming error
-    // that the router would reject anyway, so it is dropped with a log line.
-    match to_value(&value) {
-        Ok(value) => {
-            dict.insert(key.to_owned(), value);
+/// The options sent to the router, and the first one that could not be represented.
+///
+/// `option(key, value)` takes any `Serialize` and keeps the chain of builder calls readable,
+/// so it cannot return a `Result`; a value that does not serialize (a map with non-string
+/// keys, say) is kept here instead, and the call, registration, subscription or publication
+/// made with the options fails with [`Error::InvalidArgument`] naming the option, before
+/// anything is sent. Nothing is dropped silently.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RouterOptions {
+    dict: Dict,
+    invalid: Option<String>,
+}
+
+impl RouterOptions {
+    fn set(&mut self, key: &str, value: impl Serialize) {
+        match to_value(&value) {
+            Ok(value) => {
+                self.dict.insert(key.to_owned(), value);
+            }
+            Err(e) => {
+                self.invalid
+                    .get_or_insert_with(|| format!("option '{key}' cannot be sent: {e}"));
+            }
         }
-        Err(e) => log::error!("option '{key}' dropped: {e}"),
+    }
+
+    fn get(&self, key: &str) -> Option<&Value> {
+        self.dict.get(key)
+    }
+
+    /// The options to send.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`] naming the first option whose value did not serialize.
+    pub(crate) fn checked(&self) -> Result<&Dict, Error> {
+        match &self.invalid {
+            Some(why) => Err(Error::InvalidArgument(why.clone())),
+            None => Ok(&self.dict),
+        }
+    }
+
+    /// As [`checked`](Self::checked), to add what the library itself sends.
+    pub(crate) fn checked_mut(&mut self) -> Result<&mut Dict, Error> {
+        match &self.invalid {
+            Some(why) => Err(Error::InvalidArgument(why.clone())),
+            None => Ok(&mut self.dict),
+        }
     }
 }
 
 /// How a call is cancelled when its caller gives up (WAMP `CANCEL` mode).
+///
+/// `#[non_exhaustive]`: the specification's advanced profile may name more modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CancelMode {
     /// The router stops waiting; the callee is not told.
     Skip,
@@ -93,14 +137,14 @@ pub struct CallOptions {
     pub(crate) timeout: Option<Duration>,
     pub(crate) cancel_mode: CancelMode,
     pub(crate) cancel_token: Option<CancelToken>,
-    pub(crate) options: Dict,
+    pub(crate) options: RouterOptions,
 }
 
 impl Default for CallOptions {
     fn default() -> Self {
-        let mut options = Dict::new();
+        let mut options = RouterOptions::default();
         // As swampyer does, so that callees see who calls.
-        options.insert("disclose_me".into(), Value::Bool(true));
+        options.set("disclose_me", true);
         CallOptions {
             timeout: None,
             cancel_mode: CancelMode::Kill,
@@ -157,8 +201,12 @@ impl CallOptions {
     }
 
     /// Any other option, passed to the router as it is.
+    ///
+    /// A value that does not serialize to a WAMP value is not dropped: what is done with
+    /// these options fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming the option, before anything is sent.
     pub fn option(mut self, key: &str, value: impl Serialize) -> Self {
-        insert(&mut self.options, key, value);
+        self.options.set(key, value);
         self
     }
 
@@ -168,7 +216,11 @@ impl CallOptions {
 }
 
 /// How a registration or subscription URI is matched.
+///
+/// `#[non_exhaustive]`: routers offer other policies (pass one with `option("match", ..)`),
+/// and a typed one may be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Match {
     /// The URI exactly (the default).
     Exact,
@@ -188,6 +240,36 @@ impl Match {
     }
 }
 
+/// Which callee of a shared registration the router invokes (WAMP's `invoke` option).
+///
+/// `#[non_exhaustive]`: routers offer more (a router's own goes as `.option("invoke", ..)`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Invoke {
+    /// Only one callee may register (the default).
+    Single,
+    /// Each callee in turn.
+    RoundRobin,
+    /// A callee chosen at random.
+    Random,
+    /// The callee that registered first.
+    First,
+    /// The callee that registered last.
+    Last,
+}
+
+impl Invoke {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Invoke::Single => "single",
+            Invoke::RoundRobin => "roundrobin",
+            Invoke::Random => "random",
+            Invoke::First => "first",
+            Invoke::Last => "last",
+        }
+    }
+}
+
 /// Options of a registration.
 ///
 /// ```
@@ -196,7 +278,7 @@ impl Match {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct RegisterOptions {
-    pub(crate) options: Dict,
+    pub(crate) options: RouterOptions,
     pub(crate) concurrency: Option<usize>,
     pub(crate) queue_limit: Option<usize>,
     pub(crate) queue_bytes: Option<usize>,
@@ -220,15 +302,23 @@ impl RegisterOptions {
         self.option("force_reregister", force)
     }
 
-    /// The `invoke` policy for shared registrations: `single`, `roundrobin`, `random`,
-    /// `first` or `last`.
-    pub fn invoke(self, policy: &str) -> Self {
-        self.option("invoke", policy)
+    /// Which callee the router picks when several sessions register the procedure (the
+    /// `invoke` option; all of them must register with the same policy). A policy this
+    /// enum does not name (a router's own) goes as `.option("invoke", "name")`.
+    pub fn invoke(self, policy: Invoke) -> Self {
+        self.option("invoke", policy.as_str())
     }
 
     /// Run at most `max` invocations of this procedure at once; the rest wait in a queue.
     pub fn concurrency(mut self, max: usize) -> Self {
         self.concurrency = Some(max);
+        self
+    }
+
+    /// No limit of this procedure's own (the default): as many invocations run at once as
+    /// the client's handler threads allow.
+    pub fn unlimited_concurrency(mut self) -> Self {
+        self.concurrency = None;
         self
     }
 
@@ -251,8 +341,12 @@ impl RegisterOptions {
     }
 
     /// Any other option, passed to the router as it is.
+    ///
+    /// A value that does not serialize to a WAMP value is not dropped: what is done with
+    /// these options fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming the option, before anything is sent.
     pub fn option(mut self, key: &str, value: impl Serialize) -> Self {
-        insert(&mut self.options, key, value);
+        self.options.set(key, value);
         self
     }
 }
@@ -280,7 +374,7 @@ pub const DEFAULT_EVENT_QUEUE_BYTES: usize = 16 * 1024 * 1024;
 /// by the latest state.
 #[derive(Clone, Debug)]
 pub struct SubscribeOptions {
-    pub(crate) options: Dict,
+    pub(crate) options: RouterOptions,
     pub(crate) concurrency: Option<usize>,
     pub(crate) queue_limit: usize,
     pub(crate) queue_bytes: usize,
@@ -289,7 +383,7 @@ pub struct SubscribeOptions {
 impl Default for SubscribeOptions {
     fn default() -> Self {
         SubscribeOptions {
-            options: Dict::new(),
+            options: RouterOptions::default(),
             concurrency: Some(1),
             queue_limit: DEFAULT_EVENT_QUEUE,
             queue_bytes: DEFAULT_EVENT_QUEUE_BYTES,
@@ -308,10 +402,17 @@ impl SubscribeOptions {
         self.option("match", policy.as_str())
     }
 
-    /// Run up to `max` event handlers of this subscription at once (order is then not kept);
-    /// `None` for no limit.
-    pub fn concurrency(mut self, max: Option<usize>) -> Self {
-        self.concurrency = max;
+    /// Run up to `max` event handlers of this subscription at once (order is then not kept
+    /// when `max` is over 1). The default is 1: in order, one at a time.
+    pub fn concurrency(mut self, max: usize) -> Self {
+        self.concurrency = Some(max);
+        self
+    }
+
+    /// No limit of this subscription's own: as many event handlers run at once as the
+    /// client's handler threads allow, in no particular order.
+    pub fn unlimited_concurrency(mut self) -> Self {
+        self.concurrency = None;
         self
     }
 
@@ -319,7 +420,8 @@ impl SubscribeOptions {
     /// that the oldest are dropped and counted in
     /// [`Stats::events_dropped`](crate::Stats::events_dropped).
     ///
-    /// With [`concurrency`](Self::concurrency) `None` events have no queue of their own and
+    /// With [`unlimited_concurrency`](Self::unlimited_concurrency) events have no queue of
+    /// their own and
     /// wait in the client's ([`ClientBuilder::handler_queue`](crate::ClientBuilder::handler_queue)),
     /// which drops the newest when full.
     pub fn queue_limit(mut self, max: usize) -> Self {
@@ -336,8 +438,12 @@ impl SubscribeOptions {
     }
 
     /// Any other option, passed to the router as it is.
+    ///
+    /// A value that does not serialize to a WAMP value is not dropped: what is done with
+    /// these options fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming the option, before anything is sent.
     pub fn option(mut self, key: &str, value: impl Serialize) -> Self {
-        insert(&mut self.options, key, value);
+        self.options.set(key, value);
         self
     }
 }
@@ -350,7 +456,7 @@ impl SubscribeOptions {
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct PublishOptions {
-    pub(crate) options: Dict,
+    pub(crate) options: RouterOptions,
 }
 
 impl PublishOptions {
@@ -395,8 +501,12 @@ impl PublishOptions {
     }
 
     /// Any other option, passed to the router as it is.
+    ///
+    /// A value that does not serialize to a WAMP value is not dropped: what is done with
+    /// these options fails with [`Error::InvalidArgument`](crate::Error::InvalidArgument)
+    /// naming the option, before anything is sent.
     pub fn option(mut self, key: &str, value: impl Serialize) -> Self {
-        insert(&mut self.options, key, value);
+        self.options.set(key, value);
         self
     }
 
@@ -405,5 +515,50 @@ impl PublishOptions {
             .get("acknowledge")
             .and_then(Value::as_bool)
             .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    #[test]
+    fn an_option_that_does_not_serialize_fails_the_request_naming_it() {
+        let unrepresentable: BTreeMap<Vec<u8>, u8> = BTreeMap::from([(vec![1], 1)]);
+        let options = CallOptions::new()
+            .option("x_bad", &unrepresentable)
+            .option("x_good", 1)
+            .option("x_also_bad", &unrepresentable);
+        match options.options.checked() {
+            Err(Error::InvalidArgument(why)) => {
+                assert!(why.starts_with("option 'x_bad' cannot be sent: "), "{why}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut publish = PublishOptions::new().option("x_bad", &unrepresentable);
+        assert!(publish.options.checked_mut().is_err());
+        let fine = SubscribeOptions::new().option("x_good", [1, 2]);
+        assert_eq!(
+            fine.options.checked().unwrap()["x_good"],
+            to_value(&[1, 2]).unwrap()
+        );
+    }
+
+    #[test]
+    fn typed_policies_send_the_names_routers_know() {
+        let options = RegisterOptions::new()
+            .invoke(Invoke::RoundRobin)
+            .match_policy(Match::Prefix);
+        let sent = options.options.checked().unwrap();
+        assert_eq!(sent["invoke"], "roundrobin");
+        assert_eq!(sent["match"], "prefix");
+        let options = RegisterOptions::new()
+            .concurrency(2)
+            .unlimited_concurrency();
+        assert_eq!(options.concurrency, None);
+        assert_eq!(SubscribeOptions::new().concurrency, Some(1));
+        assert_eq!(SubscribeOptions::new().concurrency(3).concurrency, Some(3));
     }
 }

@@ -42,7 +42,7 @@ impl Client {
     ) -> Result<Option<Id>, Error> {
         checked(&payload)?;
         let mut options = options.clone();
-        let args = payload.into_message_parts(&mut options.options);
+        let args = payload.into_message_parts(options.options.checked_mut()?);
         self.publish_values(topic, args, Dict::new(), &options)
     }
 
@@ -62,7 +62,7 @@ impl Client {
     ) -> Result<CallResult, Error> {
         checked(&payload)?;
         let mut options = options.clone();
-        let args = payload.into_message_parts(&mut options.options);
+        let args = payload.into_message_parts(options.options.checked_mut()?);
         self.call_values(procedure, args, Dict::new(), &options, None)
     }
 

@@ -58,7 +58,7 @@ impl Client {
         let request = shared.next_request_id();
         let message = Message::Publish {
             request,
-            options: options.options.clone(),
+            options: options.options.checked()?.clone(),
             topic: self.full_uri(topic),
             args,
             kwargs,

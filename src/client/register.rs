@@ -86,7 +86,7 @@ impl Client {
         let entry = Arc::new(Registration {
             local_id: shared.next_local_id(),
             procedure: self.full_uri(procedure),
-            options: options.options.clone(),
+            options: options.options.checked()?.clone(),
             handler,
             limit: {
                 // A procedure's own queue is bounded as the client's is, unless it says more.

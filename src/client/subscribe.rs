@@ -58,7 +58,7 @@ impl Client {
         let entry = Arc::new(Subscription {
             local_id: shared.next_local_id(),
             topic,
-            options: options.options.clone(),
+            options: options.options.checked()?.clone(),
             handler: Arc::new(move |event: Event| handler(event).report(&subscribed)),
             limit: ConcurrencyLimit::new(
                 options.concurrency,

@@ -19,7 +19,11 @@ use super::value::Value;
 /// let s: Serializer = "msgpack".parse().unwrap();
 /// assert_eq!(s.websocket_subprotocol(), "wamp.2.msgpack");
 /// ```
+///
+/// `#[non_exhaustive]`: the specification's drafts name more serializers (UBJSON, FlatBuffers)
+/// that may be added.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Serializer {
     /// `wamp.2.json`; text frames; binary values as `"\0" + base64`.
     Json,

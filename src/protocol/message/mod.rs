@@ -68,8 +68,12 @@ pub mod code {
 /// In payload passthru mode (`enc_algo` in the options or details; see
 /// [`EncodedPayload`](super::EncodedPayload)) the opaque payload is the only element of
 /// `args`, and `kwargs` is empty: it is written in the arguments' place, as it is.
+///
+/// `#[non_exhaustive]`: the WAMP specification may add message types, so a `match` needs a
+/// `_` arm.
 #[derive(Clone, Debug, PartialEq)]
 #[allow(missing_docs)]
+#[non_exhaustive]
 pub enum Message {
     Hello {
         realm: String,
