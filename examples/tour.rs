@@ -28,10 +28,7 @@ fn main() -> anyhow::Result<()> {
         "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n",
         router.ws_url, backend.username, backend.password
     );
-    initialize_with(InitOptions {
-        yaml: Some(yaml),
-        ..InitOptions::default()
-    })?;
+    initialize_with(InitOptions::new().yaml(yaml))?;
     println!(
         "== initialize(): connected as {}",
         config()?

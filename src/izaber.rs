@@ -54,53 +54,81 @@ pub fn config() -> Result<Arc<Config>, Error> {
     CONFIG.read().clone().ok_or(Error::NotInitialized)
 }
 
-/// Where `initialize_with` takes its configuration from, and the application's name.
+/// Where `initialize_with` takes its configuration from, and the application's name: built
+/// like Python's keyword arguments, one method each.
 ///
 /// Python's `initialize('nexus_monitor', environment='dev')` is
 ///
 /// ```no_run
 /// use izaber_wamp::{InitOptions, initialize_with};
 /// # fn main() -> Result<(), izaber_wamp::Error> {
-/// initialize_with(InitOptions {
-///     environment: Some("dev".into()),
-///     ..InitOptions::app("nexus_monitor")
-/// })?;
+/// initialize_with(InitOptions::app("nexus_monitor").environment("dev"))?;
 /// # Ok(()) }
 /// ```
+///
+/// and `initialize(force=True)` is `initialize_with(InitOptions::new().force(true))?`.
 #[derive(Clone, Debug, Default)]
 pub struct InitOptions {
-    /// The application's name: Python's first argument to `initialize`. As in Python, the
-    /// top-level section of izaber.yaml with this name, if any, is merged over the settings
-    /// (after the environment, before `wamp` reads its own), and the name is kept:
-    /// `config()?.app_name()` reads it back, as Python's `config.name` does. See
-    /// [`Config::set_app_name`], which does this, for the details.
-    ///
-    /// The name does nothing else, in Python or here: it is not sent to the router. `None`
-    /// (the default) names no application; Python then uses `sys.argv[0]`, whose section it
-    /// looks up too but in practice never finds (`monitor.py` or a path).
-    pub app_name: Option<String>,
-    /// The environment section to merge over `default` (else `IZABER_ENVIRONMENT`, else
-    /// `default`).
-    pub environment: Option<String>,
-    /// An izaber.yaml file, or a directory holding one (else the usual search).
-    pub config_path: Option<PathBuf>,
-    /// The whole YAML text (else the file).
-    pub yaml: Option<String>,
-    /// Start again even when `initialize` already succeeded (Python's
-    /// `initialize(force=True)`): reload the configuration and reconnect. Unlike Python,
-    /// which leaves the old session running, the old session is closed.
-    pub force: bool,
+    app_name: Option<String>,
+    environment: Option<String>,
+    config_path: Option<PathBuf>,
+    yaml: Option<String>,
+    force: bool,
 }
 
 impl InitOptions {
-    /// Options naming the application, everything else by default: Python's
+    /// Everything by default: what [`initialize`] uses.
+    pub fn new() -> InitOptions {
+        InitOptions::default()
+    }
+
+    /// Options naming the application: Python's first argument to `initialize`, so
     /// `initialize('nexus_monitor')` is `initialize_with(InitOptions::app("nexus_monitor"))?`.
-    /// See [`InitOptions::app_name`].
+    ///
+    /// As in Python, the top-level section of izaber.yaml with this name, if any, is merged
+    /// over the settings (after the environment, before `wamp` reads its own), and the name
+    /// is kept: `config()?.app_name()` reads it back, as Python's `config.name` does. See
+    /// [`Config::set_app_name`], which does this, for the details.
+    ///
+    /// The name does nothing else, in Python or here: it is not sent to the router. Without
+    /// it no application is named; Python then uses `sys.argv[0]`, whose section it looks up
+    /// too but in practice never finds (`monitor.py` or a path).
     pub fn app(name: impl Into<String>) -> InitOptions {
-        InitOptions {
-            app_name: Some(name.into()),
-            ..InitOptions::default()
-        }
+        InitOptions::new().app_name(name)
+    }
+
+    /// Names the application, as [`InitOptions::app`] does, on options built otherwise.
+    pub fn app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
+        self
+    }
+
+    /// The environment section to merge over `default` (else `IZABER_ENVIRONMENT`, else
+    /// `default`): Python's `environment='dev'`.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// Reads this izaber.yaml file, or the one in this directory, instead of searching.
+    pub fn config_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config_path = Some(path.into());
+        self
+    }
+
+    /// Reads the configuration from this YAML text instead of a file (it wins over
+    /// [`config_path`](Self::config_path)).
+    pub fn yaml(mut self, text: impl Into<String>) -> Self {
+        self.yaml = Some(text.into());
+        self
+    }
+
+    /// Starts again even when `initialize` already succeeded (Python's
+    /// `initialize(force=True)`): reloads the configuration and reconnects. Unlike Python,
+    /// which leaves the old session running, the old session is closed.
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
     }
 }
 
@@ -131,10 +159,10 @@ pub fn initialize() -> Result<(), Error> {
 /// # Errors
 ///
 /// As [`initialize`]; [`Error::Config`] also when the section named by
-/// [`InitOptions::app_name`] cannot be merged (see [`Config::set_app_name`]).
+/// [`InitOptions::app`] cannot be merged (see [`Config::set_app_name`]).
 pub fn initialize_with(options: InitOptions) -> Result<(), Error> {
     if INITIALIZED.load(Ordering::SeqCst) && !options.force {
-        log::debug!("initialize: already done; InitOptions::force starts again");
+        log::debug!("initialize: already done; InitOptions::force(true) starts again");
         return Ok(());
     }
     let environment = options

@@ -23,12 +23,7 @@ fn yaml(url: &str, user: &User) -> String {
 }
 
 fn init(url: &str, user: &User) -> Result<(), Error> {
-    initialize_with(InitOptions {
-        yaml: Some(yaml(url, user)),
-        // Each test starts its own session (Python's initialize(force=True)).
-        force: true,
-        ..InitOptions::default()
-    })
+    initialize_with(InitOptions::new().yaml(yaml(url, user)).force(true))
 }
 
 fn client(router: &Router, user: &User) -> Client {
@@ -84,13 +79,7 @@ fn run_false_in_the_configuration_also_defers_the_login() {
     let router = Router::shared();
     let text =
         yaml(&router.ws_url, router.backend(1)).replace("  wamp:\n", "  wamp:\n    run: false\n");
-    initialize_with(InitOptions {
-        yaml: Some(text),
-        // Each test starts its own session (Python's initialize(force=True)).
-        force: true,
-        ..InitOptions::default()
-    })
-    .unwrap();
+    initialize_with(InitOptions::new().yaml(text).force(true)).unwrap();
     assert!(!wamp.is_connected());
 }
 
@@ -443,13 +432,7 @@ fn with_reconnect_wait_configured_a_call_rides_out_a_router_restart() {
     let _turn = GLOBAL.lock();
     let router = Router::private();
     let yaml = yaml(&router.ws_url, router.backend(1)) + "      reconnect_wait: 15\n";
-    initialize_with(InitOptions {
-        yaml: Some(yaml),
-        // Each test starts its own session (Python's initialize(force=True)).
-        force: true,
-        ..InitOptions::default()
-    })
-    .unwrap();
+    initialize_with(InitOptions::new().yaml(yaml).force(true)).unwrap();
     router.kill_hard();
     let deadline = Instant::now() + WAIT;
     while wamp.is_connected() {
@@ -503,11 +486,8 @@ fn a_second_initialize_does_nothing_unless_forced() {
     let session = wamp.client().unwrap().session_id();
 
     // As in Python, where each initializer runs once per process.
-    izaber_wamp::initialize_with(InitOptions {
-        yaml: Some(yaml(&router.ws_url, router.backend(2))),
-        ..InitOptions::default()
-    })
-    .unwrap();
+    izaber_wamp::initialize_with(InitOptions::new().yaml(yaml(&router.ws_url, router.backend(2))))
+        .unwrap();
     assert_eq!(wamp.client().unwrap().session_id(), session);
     assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
     let caller = client(router, router.backend(3));
@@ -535,11 +515,11 @@ fn the_application_name_picks_its_section_and_reads_back() {
     );
 
     // Python: initialize('nexus_monitor')
-    initialize_with(InitOptions {
-        yaml: Some(text.clone()),
-        force: true,
-        ..InitOptions::app("nexus_monitor")
-    })
+    initialize_with(
+        InitOptions::app("nexus_monitor")
+            .yaml(text.clone())
+            .force(true),
+    )
     .unwrap();
     assert_eq!(wamp.whoami().unwrap()["authid"], "frontend-1");
     let config = izaber_wamp::config().unwrap();
@@ -554,12 +534,7 @@ fn the_application_name_picks_its_section_and_reads_back() {
     ));
 
     // Without a name, the section is only data: the default user logs in.
-    initialize_with(InitOptions {
-        yaml: Some(text),
-        force: true,
-        ..InitOptions::default()
-    })
-    .unwrap();
+    initialize_with(InitOptions::new().yaml(text).force(true)).unwrap();
     assert_eq!(wamp.whoami().unwrap()["authid"], "backend-1");
     let config = izaber_wamp::config().unwrap();
     assert_eq!(config.app_name(), None);
@@ -572,12 +547,7 @@ fn an_application_section_that_cannot_be_merged_fails_initialize() {
     let _turn = GLOBAL.lock();
     let router = Router::shared();
     let text = format!("{}  monitor: 5\n", yaml(&router.ws_url, router.backend(1)));
-    let error = initialize_with(InitOptions {
-        yaml: Some(text),
-        force: true,
-        ..InitOptions::app("monitor")
-    })
-    .unwrap_err();
+    let error = initialize_with(InitOptions::app("monitor").yaml(text).force(true)).unwrap_err();
     assert!(
         matches!(
             &error,

@@ -53,11 +53,7 @@ fn a_full_debug_level_run_logs_no_secret() {
         "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n",
         router.tcp_url, backend.username, backend.password
     );
-    initialize_with(InitOptions {
-        yaml: Some(yaml),
-        ..InitOptions::default()
-    })
-    .unwrap();
+    initialize_with(InitOptions::new().yaml(yaml)).unwrap();
     let config_debug = format!("{:?}", izaber_wamp::config().unwrap());
     wamp.whoami().unwrap();
     wamp.metadata_set(

@@ -14,9 +14,11 @@ use crate::{Client, Error, RegisterOptions};
 
 use super::into_error;
 
-/// Our id of a registration. It stays valid across reconnects (the router's id changes).
+/// Our id of a registration, to undo it with. It stays valid across reconnects, where the
+/// router's id changes; so it is not the router's id, and its number is not shown except by
+/// `Display` and `Debug`, for log lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct RegistrationId(pub u64);
+pub struct RegistrationId(u64);
 
 impl fmt::Display for RegistrationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -12,9 +12,11 @@ use crate::{Client, Error, EventOutcome, SubscribeOptions};
 
 use super::into_error;
 
-/// Our id of a subscription. It stays valid across reconnects (the router's id changes).
+/// Our id of a subscription, to undo it with. It stays valid across reconnects, where the
+/// router's id changes; so it is not the router's id, and its number is not shown except by
+/// `Display` and `Debug`, for log lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct SubscriptionId(pub u64);
+pub struct SubscriptionId(u64);
 
 impl fmt::Display for SubscriptionId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

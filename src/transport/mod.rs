@@ -160,11 +160,9 @@ fn split_host_port(authority: &str) -> Result<(String, Option<u16>), String> {
     }
 }
 
-/// How to open a transport. Start from `TransportOptions::default()` and set fields: more
-/// may be added.
+/// How to open a transport: what the builder's connection settings become.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
-pub struct TransportOptions {
+pub(crate) struct TransportOptions {
     /// Serializers to offer, most wanted first.
     pub serializers: Vec<Serializer>,
     /// Limit for connecting and for each handshake step.
