@@ -248,7 +248,7 @@ fn meta(client: &Client, procedure: &str, args: Json) -> Result<Json, Error> {
     let options = CallOptions::new().timeout(Duration::from_secs(5));
     client
         .call_with(procedure, args, (), &options)?
-        .into::<Json>()
+        .value_as::<Json>()
 }
 
 fn count_exact(ids: &Json) -> usize {

@@ -209,7 +209,8 @@ struct HookSet {
 /// Whatever a [`Client`] can do, `wamp` can: each public `Client` method has a twin here, of
 /// the same name and arguments, that calls it on the connected client (a method that cannot
 /// fail on a `Client` returns a `Result` here, for the time before `wamp` is connected).
-/// Closing is [`disconnect`](Wamp::disconnect), Python's name, and
+/// [`close`](Wamp::close) also lets go of the client (and has Python's name,
+/// [`disconnect`](Wamp::disconnect), too), and
 /// [`run_until_stopped`](Wamp::run_until_stopped) takes its grace from izaber.yaml.
 /// [`Wamp::client`] hands out the client itself, for code written for any `Client`.
 pub struct Wamp {
@@ -356,11 +357,17 @@ impl Wamp {
         Ok(builder)
     }
 
-    /// Adds a hook, before [`initialize`]: `"join"` runs after every join and re-join with the
-    /// WELCOME details (the place to register and subscribe in a service); `"leave"`,
-    /// `"disconnect"` and `"revoked"` get a details dict with a `reason`. `"revoked"` runs when
-    /// a registration or subscription is lost for good: revoked by the router (another
-    /// session's `force_reregister`, say) or not restorable after a reconnect.
+    /// Adds a hook by event name, as Python's `wamp.hook('join', fn)`, before [`initialize`]:
+    /// `"join"` runs after every join and re-join with the WELCOME details (the place to
+    /// register and subscribe in a service); `"leave"`, `"disconnect"` and `"revoked"` get a
+    /// details dict with a `reason`. `"revoked"` runs when a registration or subscription is
+    /// lost for good: revoked by the router (another session's `force_reregister`, say) or
+    /// not restorable after a reconnect.
+    ///
+    /// The typed twins, [`on_join`](Self::on_join), [`on_leave`](Self::on_leave),
+    /// [`on_disconnect`](Self::on_disconnect) and [`on_revoked`](Self::on_revoked), cannot
+    /// misspell the event and hand the reason as a `&str`, as
+    /// [`ClientBuilder`]'s hooks of the same names do.
     ///
     /// Hooks apply to connections made after they were added: one added while `wamp` is
     /// connected only takes effect at the next [`initialize`] or [`Wamp::change_user`] (a
@@ -376,7 +383,6 @@ impl Wamp {
         hook: impl Fn(&Dict) + Send + Sync + 'static,
     ) -> Result<(), Error> {
         let hook = Arc::new(hook);
-        let mut hooks = self.hooks.lock();
         let with_reason = |hook: Arc<dyn Fn(&Dict) + Send + Sync>| -> ReasonFn {
             Arc::new(move |reason: &str| {
                 let mut details = Dict::new();
@@ -385,23 +391,49 @@ impl Wamp {
             })
         };
         match event {
-            "join" => hooks.join.push(hook),
-            "leave" => hooks.leave.push(with_reason(hook)),
-            "disconnect" => hooks.disconnect.push(with_reason(hook)),
-            "revoked" => hooks.revoked.push(with_reason(hook)),
+            "join" => self.add_hook(event, |hooks| hooks.join.push(hook)),
+            "leave" => self.add_hook(event, |hooks| hooks.leave.push(with_reason(hook))),
+            "disconnect" => self.add_hook(event, |hooks| hooks.disconnect.push(with_reason(hook))),
+            "revoked" => self.add_hook(event, |hooks| hooks.revoked.push(with_reason(hook))),
             other => {
                 return Err(Error::InvalidArgument(format!(
                     "unknown hook '{other}': use join, leave, disconnect or revoked"
                 )));
             }
         }
+        Ok(())
+    }
+
+    /// Runs `hook` after every join and re-join, with the WELCOME details: Python's
+    /// `wamp.hook('join', fn)`, typed. See [`hook`](Self::hook) for when hooks take effect.
+    pub fn on_join(&self, hook: impl Fn(&Dict) + Send + Sync + 'static) {
+        self.add_hook("join", |hooks| hooks.join.push(Arc::new(hook)));
+    }
+
+    /// Runs `hook` with the reason when the session ends (a GOODBYE, ours or the router's).
+    pub fn on_leave(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        self.add_hook("leave", |hooks| hooks.leave.push(Arc::new(hook)));
+    }
+
+    /// Runs `hook` with the reason when the connection drops.
+    pub fn on_disconnect(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        self.add_hook("disconnect", |hooks| hooks.disconnect.push(Arc::new(hook)));
+    }
+
+    /// Runs `hook` with the reason when a registration or subscription is lost for good (see
+    /// [`hook`](Self::hook)).
+    pub fn on_revoked(&self, hook: impl Fn(&str) + Send + Sync + 'static) {
+        self.add_hook("revoked", |hooks| hooks.revoked.push(Arc::new(hook)));
+    }
+
+    fn add_hook(&self, event: &str, add: impl FnOnce(&mut HookSet)) {
+        add(&mut self.hooks.lock());
         if self.client.read().is_some() {
             log::warn!(
                 "'{event}' hook added while wamp is connected: it applies from the next \
                  initialize() or change_user(); add hooks before initialize()"
             );
         }
-        Ok(())
     }
 
     /// Reconnects as another user. On success the old session is closed; on failure (a wrong
@@ -448,8 +480,13 @@ impl Wamp {
     /// Closes the connection; `wamp` is then unconnected until [`Wamp::change_user`] or
     /// another [`initialize`]. Like [`Client::close`], first lets running handlers answer, and
     /// returns once the `"leave"` hooks have run (a few seconds at most).
-    pub fn disconnect(&self) {
+    pub fn close(&self) {
         let _ = self.shutdown(crate::client::CLOSE_GRACE);
+    }
+
+    /// Python's name for [`close`](Self::close), which it is.
+    pub fn disconnect(&self) {
+        self.close();
     }
 
     /// Stops the service without losing what it was doing: see [`Client::shutdown`], which

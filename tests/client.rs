@@ -1057,7 +1057,7 @@ fn typed_calls_and_typed_handler_arguments() {
             &CallOptions::new(),
         )
         .unwrap()
-        .into()
+        .value_as()
         .unwrap();
     assert_eq!(
         scaled,

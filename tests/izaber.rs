@@ -314,6 +314,10 @@ fn the_revoked_hook_hears_of_a_registration_taken_over() {
         let _ = revoked_tx.send(details["reason"].as_str().unwrap_or_default().to_owned());
     })
     .unwrap();
+    let (typed_tx, typed_rx) = crossbeam_channel::unbounded();
+    wamp.on_revoked(move |reason| {
+        let _ = typed_tx.send(reason.to_owned());
+    });
     init(&router.ws_url, router.backend(1)).unwrap();
     wamp.register("contested.service", |_| Ok("displaced"))
         .unwrap();
@@ -327,6 +331,10 @@ fn the_revoked_hook_hears_of_a_registration_taken_over() {
         .unwrap();
     let reason = revoked_rx.recv_timeout(WAIT).expect("revocation reported");
     assert!(reason.contains("contested.service"), "{reason}");
+    let typed = typed_rx
+        .recv_timeout(WAIT)
+        .expect("the typed hook heard it too");
+    assert_eq!(typed, reason);
     wamp.disconnect();
 }
 
@@ -461,19 +469,26 @@ fn a_leave_hook_may_use_wamp_while_it_disconnects() {
         let _ = left_tx.send(wamp.is_connected());
     })
     .unwrap();
+    let (typed_tx, typed_rx) = crossbeam_channel::unbounded();
+    wamp.on_leave(move |reason| {
+        let _ = typed_tx.send((reason.to_owned(), wamp.is_connected()));
+    });
     init(&router.ws_url, router.backend(1)).unwrap();
     let started = Instant::now();
-    wamp.disconnect();
+    wamp.close();
     assert!(
         started.elapsed() < Duration::from_secs(2),
-        "disconnect took {:?}",
+        "close took {:?}",
         started.elapsed()
     );
     assert_eq!(
         left_rx.try_recv(),
         Ok(false),
-        "the hook ran before disconnect returned"
+        "the hook ran before close returned"
     );
+    let (reason, connected) = typed_rx.try_recv().expect("the typed hook ran too");
+    assert!(!connected);
+    assert!(!reason.is_empty());
 }
 
 #[test]

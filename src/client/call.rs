@@ -38,12 +38,12 @@ impl CallResult {
         self.args.into_iter().next().unwrap_or(Value::Null)
     }
 
-    /// The first positional result converted to `T`.
+    /// The first positional result converted to `T`, as [`Client::call_as`] gives it.
     ///
     /// # Errors
     ///
     /// [`Error::Value`] when the result does not fit `T`.
-    pub fn into<T: DeserializeOwned>(self) -> Result<T, Error> {
+    pub fn value_as<T: DeserializeOwned>(self) -> Result<T, Error> {
         Ok(from_value(self.value())?)
     }
 }
@@ -92,7 +92,7 @@ impl Client {
         args: impl Serialize,
     ) -> Result<T, Error> {
         self.call_with(procedure, args, (), &CallOptions::default())?
-            .into()
+            .value_as()
     }
 
     /// Calls with positional and keyword arguments (`kwargs`: a struct or map; `()` for none)
