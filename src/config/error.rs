@@ -11,8 +11,11 @@ use super::{CONFIG_FILE_NAME, DEFAULT_ENVIRONMENT, IZABER_YAML_VAR};
 
 /// Why a configuration could not be loaded or a value could not be read.
 ///
-/// Every message stands on its own: it names the file, key or environment at fault. No
-/// message quotes a password or other secret (see [`Config`]).
+/// Every message names the file, key or environment at fault. A variant that wraps an
+/// underlying error ([`ConfigError::Io`]) returns it from
+/// [`source()`](std::error::Error::source) and leaves its text out of the message: print the
+/// whole chain (as `anyhow`'s `{:#}` does) to see the cause. No message quotes a password or
+/// other secret (see [`Config`]).
 ///
 /// [`Config`]: super::Config
 #[derive(Debug)]
@@ -27,6 +30,9 @@ pub enum ConfigError {
         searched: Vec<PathBuf>,
     },
     /// A configuration file exists (or was named) but could not be read.
+    ///
+    /// The message names the file; what the operating system said is the error's
+    /// [`source()`](std::error::Error::source), not part of the message.
     Io {
         /// The file.
         path: PathBuf,
@@ -115,9 +121,8 @@ impl fmt::Display for ConfigError {
                     write_list(f, searched.iter().map(|p| p.display()))
                 }
             }
-            ConfigError::Io { path, source } => {
-                write!(f, "cannot read {}: {source}", path.display())
-            }
+            // The io error is the `source()`: a report that walks the chain adds its text.
+            ConfigError::Io { path, .. } => write!(f, "cannot read {}", path.display()),
             ConfigError::Yaml {
                 origin,
                 line,
@@ -178,8 +183,16 @@ impl fmt::Display for ConfigError {
     }
 }
 
-/// No `source()`: like [`crate::Error`], the message already includes the cause's text.
-impl StdError for ConfigError {}
+/// The message never repeats the text of the error `source()` returns, so that a report
+/// walking the chain (`anyhow`'s `{:#}`, "Caused by:") tells the cause once.
+impl StdError for ConfigError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            ConfigError::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
 
 fn write_list<T: fmt::Display>(
     f: &mut fmt::Formatter<'_>,

@@ -219,12 +219,18 @@ mod tests {
         let missing = dir.join("no-such-dir").join("izaber.yaml");
         let err = Config::from_path(&missing, None).unwrap_err();
         assert!(matches!(&err, ConfigError::Io { path, .. } if path == &missing));
-        // The cause is in the message once, not again as a source that reports would repeat.
-        assert!(err.source().is_none());
-        assert!(
-            err.to_string()
-                .starts_with(&format!("cannot read {}: ", missing.display()))
+        // The io error is the source, and only there, so a report that walks the chain
+        // tells it once.
+        let source = err.source().expect("the io error is the source");
+        let io = source
+            .downcast_ref::<std::io::Error>()
+            .expect("the source is the io error");
+        assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            err.to_string(),
+            format!("cannot read {}", missing.display())
         );
+        assert!(!err.to_string().contains(&io.to_string()), "{err}");
     }
 
     #[test]
