@@ -47,7 +47,7 @@ impl Config {
     /// # Ok::<(), izaber_wamp::config::ConfigError>(())
     /// ```
     ///
-    /// The section is looked up as [`Config::get`] looks up a key, so a dotted name such as
+    /// The section is looked up as [`Config::value`] looks up a key, so a dotted name such as
     /// `tools.monitor` finds the section `monitor` inside `tools`. Python deprecates such
     /// per-application sections ("Use of subconfigs is deprecated"); a non-empty one is
     /// merged all the same, with a warning in the log. An empty name names nothing and merges
@@ -62,7 +62,7 @@ impl Config {
     /// name is not kept and the settings are unchanged.
     pub fn set_app_name(&mut self, name: &str) -> Result<(), ConfigError> {
         if !name.is_empty() {
-            let section = match self.get(name) {
+            let section = match self.node(name) {
                 None | Some(Value::Null) => None,
                 Some(Value::Mapping(m)) if m.is_empty() => None,
                 Some(section @ Value::Mapping(_)) => Some(section.clone()),
@@ -75,8 +75,7 @@ impl Config {
                 }
             };
             if let Some(section) = section {
-                let mut merged = self.clone();
-                merged.overlay(section).map_err(|err| match err {
+                self.merge_over(section, name).map_err(|err| match err {
                     ConfigError::MergeConflict {
                         key, base, overlay, ..
                     } => ConfigError::InvalidValue {
@@ -94,7 +93,6 @@ impl Config {
                      such sections: \"Use of subconfigs is deprecated\")",
                     self.source()
                 );
-                *self = merged;
             }
         }
         self.app_name = Some(name.to_owned());
@@ -158,7 +156,7 @@ dev:
         assert_eq!(config.value("required").unwrap()[1], "auth");
         assert_eq!(config.value("nexus_monitor.required").unwrap()[0], "db");
         // The name is not written into the settings (Python's config.name is app_name()).
-        assert!(config.get("name").is_none());
+        assert!(config.node("name").is_none());
     }
 
     #[test]
@@ -194,7 +192,7 @@ dev:
                 plain.value("wamp").unwrap(),
                 "{name}"
             );
-            assert!(config.get("batch").is_none());
+            assert!(config.node("batch").is_none());
         }
     }
 

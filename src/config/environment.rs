@@ -161,7 +161,7 @@ empty:
         let default = yaml(ENVIRONMENTS, None);
         assert_eq!(default.environment(), "default");
         assert_eq!(default.get_as::<u32>("log.level").unwrap(), Some(50));
-        assert_eq!(default.get("extra"), None);
+        assert_eq!(default.node("extra"), None);
 
         // An environment with nothing under it is the default settings.
         let empty = yaml(ENVIRONMENTS, Some("empty"));
@@ -289,7 +289,7 @@ empty:
     fn overlay_merges_like_an_environment() {
         let mut config = yaml(ENVIRONMENTS, None);
         config
-            .overlay(serde_yaml::from_str("wamp: {connection: {realm: other}}\nlog: ~").unwrap())
+            .overlay_yaml("wamp: {connection: {realm: other}}\nlog: ~")
             .unwrap();
         assert_eq!(config.wamp().unwrap().realm, "other");
         assert_eq!(
@@ -297,7 +297,11 @@ empty:
             Some("me")
         );
         assert_eq!(config.get_as::<u32>("log.level").unwrap(), Some(50));
-        let err = config.overlay(Value::from("x")).unwrap_err();
+        let err = config.overlay_yaml("[x]").unwrap_err();
+        assert_eq!(err.to_string(), "overlay must be a mapping, found a list");
+        let err = config
+            .overlay(crate::protocol::Value::from("x"))
+            .unwrap_err();
         assert_eq!(err.to_string(), "overlay must be a mapping, found a string");
     }
 }

@@ -69,9 +69,10 @@ pub enum ConfigError {
         found: String,
     },
     /// A value has the right type but cannot be used (negative timeout, unknown serializer,
-    /// or [`Config::get_as`] could not deserialize it).
+    /// [`Config::get_as`] could not deserialize it, or [`Config::overlay`] was given bytes).
     ///
     /// [`Config::get_as`]: super::Config::get_as
+    /// [`Config::overlay`]: super::Config::overlay
     InvalidValue {
         /// Dotted key of the value.
         key: String,
@@ -96,9 +97,11 @@ pub enum ConfigError {
     MergeConflict {
         /// Dotted key inside the environment sections, e.g. `wamp.connection`.
         key: String,
-        /// The environment merged over `default` (or `overlay` for [`Config::overlay`]).
+        /// The environment merged over `default` (or `overlay` for [`Config::overlay`] and
+        /// [`Config::overlay_yaml`]).
         ///
         /// [`Config::overlay`]: super::Config::overlay
+        /// [`Config::overlay_yaml`]: super::Config::overlay_yaml
         environment: String,
         /// What the `default` side holds there, e.g. `a mapping`.
         base: String,

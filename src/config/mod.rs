@@ -55,19 +55,24 @@
 //!
 //! # Reading values
 //!
-//! [`Config::get`], [`Config::get_str`], [`Config::get_as`] and [`Config::value`] take a
-//! dotted key such as `"wamp.connection.username"`. As in Python's `config.get`, a top-level
-//! key spelled with the dots in it is tried first. [`Config::value`] reads any key or section
-//! as the crate's [`Value`](crate::protocol::Value), and fails on a missing key as Python's
-//! `config.a.b` does; the `get` family gives `None` for a missing key, as `config.get('a.b')`
-//! does. [`Config::wamp`] gives the `wamp:` section as a typed [`WampConfig`] with the Python
-//! library's defaults filled in.
+//! [`Config::get_str`], [`Config::get_as`] and [`Config::value`] take a dotted key such as
+//! `"wamp.connection.username"`. As in Python's `config.get`, a top-level key spelled with
+//! the dots in it is tried first. [`Config::value`] reads any key or section as the crate's
+//! [`Value`](crate::protocol::Value), and fails on a missing key as Python's `config.a.b`
+//! does; `get_str` and `get_as` give `None` for a missing or `null` key, as
+//! `config.get('a.b')` does. [`Config::wamp`] gives the `wamp:` section as a typed
+//! [`WampConfig`] with the Python library's defaults filled in.
 //!
 //! | Python | Rust |
 //! |---|---|
 //! | `config.nexus_monitor.required` | `config.value("nexus_monitor.required")?` |
 //! | `config.get('nexus_monitor.required')` | `config.get_as::<protocol::Value>("nexus_monitor.required")?` (`None` when missing) |
+//! | `config.get('nexus_monitor.interval', 60)` | `config.get_as::<u64>("nexus_monitor.interval")?.unwrap_or(60)` |
 //! | `config.wamp.connection.username` | `config.get_str("wamp.connection.username")?` |
+//! | `initialize(wamp={'connection': {'realm': 'b'}})` | `config.overlay_yaml("wamp: {connection: {realm: b}}")?`, or [`Config::overlay`] with a `Value::Dict` |
+//!
+//! No method hands out the YAML library's own types, so that the parser can change without
+//! changing this API.
 //!
 //! # The application name
 //!
@@ -119,8 +124,8 @@
 // - `search.rs`: finding `izaber.yaml` (current directory, home, per-user data directory,
 //   `IZABER_YAML`), `Config::load`, `Config::from_path`;
 // - `yaml.rs`: `Config` and `ConfigSource`, parsing YAML as PyYAML would, deep merging, the
-//   generic accessors (`get`, `get_str`, `get_as`, `value`, `overlay`) and the redacted
-//   `Debug`;
+//   generic accessors (`get_str`, `get_as`, `value`, and `node` for the module's own use),
+//   `overlay` and `overlay_yaml`, and the redacted `Debug`;
 // - `environment.rs`: `default` with the chosen environment merged over it,
 //   `IZABER_ENVIRONMENT`;
 // - `app.rs`: the application name, Python's `initialize(name)` (`Config::set_app_name`);

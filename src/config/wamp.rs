@@ -231,7 +231,7 @@ impl WampConfig {
             .get_count(&key("handler_queue_bytes"), 0, "bytes")?
             .unwrap_or(defaults.handler_queue_bytes);
 
-        let tls_verify = match config.get(&key("sslopt.cert_reqs")) {
+        let tls_verify = match config.node(&key("sslopt.cert_reqs")) {
             None | Some(Value::Null) => defaults.tls_verify,
             Some(value) => cert_reqs_to_verify(value).ok_or_else(|| ConfigError::InvalidValue {
                 key: key("sslopt.cert_reqs"),
@@ -328,7 +328,7 @@ fn cert_reqs_to_verify(value: &Value) -> Option<bool> {
 
 impl Config {
     fn expect_mapping(&self, key: &str) -> Result<(), ConfigError> {
-        match self.get(key) {
+        match self.node(key) {
             None | Some(Value::Null) | Some(Value::Mapping(_)) => Ok(()),
             Some(other) => Err(wrong_type(key, "a mapping", other)),
         }
@@ -341,7 +341,7 @@ impl Config {
     /// A boolean, also read from PyYAML 1.1 words (`yes`, `no`, `on`, `off`) and integers
     /// (zero is false), as Python's truthiness would read them.
     fn get_bool(&self, key: &str) -> Result<Option<bool>, ConfigError> {
-        match self.get(key) {
+        match self.node(key) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => value_to_bool(value)
                 .map(Some)
@@ -352,7 +352,7 @@ impl Config {
     /// A non-negative number of seconds (integer or float). One too large for a `Duration`
     /// (`1e20`, `.inf`) is `Duration::MAX`, which every wait reads as "no limit".
     fn get_seconds(&self, key: &str) -> Result<Option<Duration>, ConfigError> {
-        match self.get(key) {
+        match self.node(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => {
                 let secs = n.as_f64().unwrap_or(f64::NAN);
@@ -370,7 +370,7 @@ impl Config {
     /// A whole number of `what`, at least `least`. One too large for a `usize` is
     /// `usize::MAX`: every such number is a bound, and no bound can be reached past that.
     fn get_count(&self, key: &str, least: u64, what: &str) -> Result<Option<usize>, ConfigError> {
-        match self.get(key) {
+        match self.node(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(n)) => n
                 .as_u64()
@@ -405,7 +405,7 @@ impl Config {
         key: &str,
         if_true: Duration,
     ) -> Result<Option<Option<Duration>>, ConfigError> {
-        match self.get(key) {
+        match self.node(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::Number(_)) => {
                 let d = self.get_seconds(key)?.unwrap_or_default();
@@ -421,7 +421,7 @@ impl Config {
     /// A string or a list of strings, as a list.
     fn get_string_list(&self, key: &str) -> Result<Option<Vec<String>>, ConfigError> {
         const EXPECTED: &str = "a string or a list of strings";
-        match self.get(key) {
+        match self.node(key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(vec![s.clone()])),
             Some(Value::Sequence(items)) => items

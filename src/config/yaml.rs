@@ -100,12 +100,14 @@ impl Config {
         })
     }
 
-    /// The value at a dotted key such as `"wamp.connection.username"`, or `None` when any
-    /// part of the path is missing or is not a mapping.
+    /// The node at a dotted key such as `"wamp.connection.username"`, or `None` when any
+    /// part of the path is missing or is not a mapping. A key present with a `null` value
+    /// gives `Some(&Value::Null)`.
     ///
     /// As in Python's `config.get`, a top-level key that is the whole dotted string is tried
-    /// first. A key present with a `null` value gives `Some(&Value::Null)`.
-    pub fn get(&self, dotted_key: &str) -> Option<&Value> {
+    /// first. Not public so that the YAML library's types stay out of the API: callers use
+    /// [`Config::get_as`] or [`Config::value`].
+    pub(super) fn node(&self, dotted_key: &str) -> Option<&Value> {
         let top = self.tree.as_mapping()?;
         if let Some(value) = top.get(dotted_key) {
             return Some(value);
@@ -123,7 +125,7 @@ impl Config {
     ///
     /// [`ConfigError::WrongType`], naming the key, when the value is not a string.
     pub fn get_str(&self, dotted_key: &str) -> Result<Option<&str>, ConfigError> {
-        match self.get(dotted_key) {
+        match self.node(dotted_key) {
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
             Some(other) => Err(wrong_type(dotted_key, "a string", other)),
@@ -147,7 +149,7 @@ impl Config {
     /// [`ConfigError::InvalidValue`], naming the key, when the value does not deserialize.
     /// When the value is or holds a secret (see [`Config`]), the message does not quote it.
     pub fn get_as<T: DeserializeOwned>(&self, dotted_key: &str) -> Result<Option<T>, ConfigError> {
-        match self.get(dotted_key) {
+        match self.node(dotted_key) {
             None | Some(Value::Null) => Ok(None),
             Some(value) => deserialize(dotted_key, value).map(Some),
         }
@@ -209,13 +211,13 @@ impl Config {
     /// naming the key, when a mapping inside the value has a key a `Value` cannot hold
     /// (`null`, a float, a list or a mapping); the message does not quote secrets.
     pub fn value(&self, dotted_key: &str) -> Result<crate::protocol::Value, ConfigError> {
-        match self.get(dotted_key) {
+        match self.node(dotted_key) {
             Some(value) => deserialize(dotted_key, value),
             None => Err(self.missing_key(dotted_key)),
         }
     }
 
-    /// The error for a key [`Config::get`] did not find: says where the dotted path stops and
+    /// The error for a key [`Config::node`] did not find: says where the dotted path stops and
     /// which keys are there instead (key names only, never values).
     fn missing_key(&self, dotted_key: &str) -> ConfigError {
         /// How many of a mapping's keys the message lists at most.
@@ -278,29 +280,93 @@ impl Config {
         &self.source
     }
 
-    /// Deep-merges `overlay` (a mapping of settings, like an environment section) over the
-    /// merged settings, with the environment merge rules.
+    /// Deep-merges `overlay`, a [`Value::Dict`] of settings shaped like an environment
+    /// section, over the merged settings, with the environment merge rules: dicts merge key
+    /// by key, `null` keeps what is there, anything else replaces it.
     ///
     /// This is what Python `initialize(**options)` does with its keyword options; use it for
-    /// settings given by the program or the command line.
+    /// settings given by the program or the command line. For settings written as YAML text,
+    /// [`Config::overlay_yaml`] is shorter.
     ///
     /// ```
-    /// # use izaber_wamp::config::Config;
+    /// use izaber_wamp::config::Config;
+    /// use izaber_wamp::protocol::{Dict, Value};
+    ///
     /// let mut config = Config::from_yaml_str("default: {wamp: {connection: {realm: a}}}", None)?;
-    /// config.overlay(serde_yaml::from_str("wamp: {connection: {realm: b}}").unwrap())?;
+    /// // Python: initialize(wamp={'connection': {'realm': 'b'}})
+    /// let connection = Dict::from([("realm".to_owned(), Value::from("b"))]);
+    /// let wamp = Dict::from([("connection".to_owned(), Value::Dict(connection))]);
+    /// let overlay = Dict::from([("wamp".to_owned(), Value::Dict(wamp))]);
+    /// config.overlay(Value::Dict(overlay))?;
     /// assert_eq!(config.wamp()?.realm, "b");
     /// # Ok::<(), izaber_wamp::config::ConfigError>(())
     /// ```
     ///
+    /// A value read with [`Config::value`] can be given back: strings, integers, floats,
+    /// booleans, `null`, lists and dicts become the YAML they came from. [`Value::Bytes`] has
+    /// no counterpart in a configuration and is refused. Secrets given here are redacted from
+    /// `Config`'s `Debug` as those of the file are (see [`Config`]).
+    ///
+    /// [`Value::Dict`]: crate::protocol::Value::Dict
+    /// [`Value::Bytes`]: crate::protocol::Value::Bytes
+    ///
     /// # Errors
     ///
-    /// [`ConfigError::WrongType`] when `overlay` is neither a mapping nor `null`;
-    /// [`ConfigError::MergeConflict`]. On error the configuration may be partly changed.
-    pub fn overlay(&mut self, overlay: Value) -> Result<(), ConfigError> {
-        if !matches!(overlay, Value::Mapping(_) | Value::Null) {
-            return Err(wrong_type("overlay", "a mapping", &overlay));
+    /// [`ConfigError::WrongType`] when `overlay` is neither a dict nor `null`;
+    /// [`ConfigError::InvalidValue`], naming the key, when it holds bytes or an integer
+    /// outside the 64-bit range; [`ConfigError::MergeConflict`] when it has a dict where the
+    /// settings have something else, or the other way round. On error the configuration is
+    /// unchanged.
+    pub fn overlay(&mut self, overlay: crate::protocol::Value) -> Result<(), ConfigError> {
+        use crate::protocol::Value as PValue;
+        if !matches!(overlay, PValue::Dict(_) | PValue::Null) {
+            return Err(ConfigError::WrongType {
+                key: OVERLAY.to_owned(),
+                expected: "a mapping",
+                found: describe_protocol_value(&overlay).to_owned(),
+            });
         }
-        deep_merge(&mut self.tree, overlay, &mut Vec::new(), "overlay")
+        // Converted whole before anything is merged, so that a refused value changes nothing.
+        let tree = protocol_to_yaml(overlay, &mut String::new())?;
+        self.merge_over(tree, OVERLAY)
+    }
+
+    /// Parses `yaml`, a mapping of settings shaped like an environment section, and
+    /// deep-merges it over the merged settings as [`Config::overlay`] does.
+    ///
+    /// ```
+    /// # use izaber_wamp::config::Config;
+    /// let mut config = Config::from_yaml_str("default: {wamp: {connection: {realm: a}}}", None)?;
+    /// config.overlay_yaml("wamp: {connection: {realm: b}}")?;
+    /// assert_eq!(config.wamp()?.realm, "b");
+    /// # Ok::<(), izaber_wamp::config::ConfigError>(())
+    /// ```
+    ///
+    /// The text is read as the file is (see the [module documentation](super#yaml-dialect)).
+    /// An empty text changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError::Yaml`], with origin `overlay`, for invalid YAML;
+    /// [`ConfigError::WrongType`] when the text is neither a mapping nor `null`;
+    /// [`ConfigError::MergeConflict`]. On error the configuration is unchanged.
+    pub fn overlay_yaml(&mut self, yaml: &str) -> Result<(), ConfigError> {
+        let tree = parse_yaml(yaml, OVERLAY)?;
+        if !matches!(tree, Value::Mapping(_) | Value::Null) {
+            return Err(wrong_type(OVERLAY, "a mapping", &tree));
+        }
+        self.merge_over(tree, OVERLAY)
+    }
+
+    /// Deep-merges a YAML tree over the settings, all or nothing; `name` is what a
+    /// [`ConfigError::MergeConflict`] calls the tree. The public overlays and
+    /// [`Config::set_app_name`] share it, the latter without converting its section twice.
+    pub(super) fn merge_over(&mut self, overlay: Value, name: &str) -> Result<(), ConfigError> {
+        // Merged into a copy: a conflict found halfway must not leave half the overlay in.
+        let mut tree = self.tree.clone();
+        deep_merge(&mut tree, overlay, &mut Vec::new(), name)?;
+        self.tree = tree;
+        Ok(())
     }
 
     /// The `wamp:` section as typed settings, with the Python `izaber-wamp` defaults for
@@ -338,6 +404,95 @@ fn deserialize<T: DeserializeOwned>(dotted_key: &str, value: &Value) -> Result<T
         ConfigError::InvalidValue {
             key: dotted_key.to_owned(),
             message,
+        }
+    })
+}
+
+/// What [`Config::overlay`] and [`Config::overlay_yaml`] call their settings in errors.
+const OVERLAY: &str = "overlay";
+
+/// A [`crate::protocol::Value`]'s type in the words [`describe`] uses for YAML, so that
+/// both overlays word their errors alike. Never the value.
+fn describe_protocol_value(value: &crate::protocol::Value) -> &'static str {
+    use crate::protocol::Value as PValue;
+    match value {
+        PValue::Null => "null",
+        PValue::Bool(_) => "a boolean",
+        PValue::Integer(_) | PValue::Float(_) => "a number",
+        PValue::String(_) => "a string",
+        PValue::Bytes(_) => "bytes",
+        PValue::List(_) => "a list",
+        PValue::Dict(_) => "a mapping",
+    }
+}
+
+/// The YAML tree for a [`Config::overlay`] value. `path` is the dotted key of `value` (list
+/// items as `key[i]`), kept for the error, which names the key and never quotes the value.
+fn protocol_to_yaml(
+    value: crate::protocol::Value,
+    path: &mut String,
+) -> Result<Value, ConfigError> {
+    use crate::protocol::Value as PValue;
+    let refuse = |path: &str, message: &str| {
+        // A mapping under a secret's name may be keyed by secrets (as for `missing_key`):
+        // the key named stops at the secret's name.
+        let parts: Vec<&str> = path.split('.').collect();
+        match parts.iter().position(|part| is_sensitive_key(part)) {
+            Some(at) if at + 1 < parts.len() => ConfigError::InvalidValue {
+                key: parts[..=at].join("."),
+                message: format!("a value inside {message}"),
+            },
+            _ => ConfigError::InvalidValue {
+                key: path.to_owned(),
+                message: message.to_owned(),
+            },
+        }
+    };
+    Ok(match value {
+        PValue::Null => Value::Null,
+        PValue::Bool(b) => Value::Bool(b),
+        PValue::Integer(i) => {
+            // serde_yaml's numbers stop at 64 bits; a rounded float would change the setting.
+            if let Ok(i) = i64::try_from(i) {
+                Value::Number(i.into())
+            } else if let Ok(u) = u64::try_from(i) {
+                Value::Number(u.into())
+            } else {
+                return Err(refuse(path, "must be an integer within the 64-bit range"));
+            }
+        }
+        PValue::Float(f) => Value::Number(f.into()),
+        PValue::String(s) => Value::String(s),
+        PValue::Bytes(_) => {
+            return Err(refuse(
+                path,
+                "must not be bytes: a configuration holds strings, numbers, booleans, \
+                 null, lists and mappings",
+            ));
+        }
+        PValue::List(items) => {
+            let mut sequence = Vec::with_capacity(items.len());
+            for (index, item) in items.into_iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{index}]"));
+                sequence.push(protocol_to_yaml(item, path)?);
+                path.truncate(len);
+            }
+            Value::Sequence(sequence)
+        }
+        PValue::Dict(dict) => {
+            let mut mapping = Mapping::with_capacity(dict.len());
+            for (key, item) in dict {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&key);
+                let item = protocol_to_yaml(item, path)?;
+                path.truncate(len);
+                mapping.insert(Value::String(key), item);
+            }
+            Value::Mapping(mapping)
         }
     })
 }
@@ -619,23 +774,23 @@ default:
 "#,
             None,
         );
-        assert_eq!(config.get("test.this.thing"), Some(&Value::from("hi!")));
+        assert_eq!(config.node("test.this.thing"), Some(&Value::from("hi!")));
         assert_eq!(config.get_str("test.this.thing").unwrap(), Some("hi!"));
         // Missing keys at any depth.
-        assert_eq!(config.get("not.this.thing"), None);
-        assert_eq!(config.get("test.this.other"), None);
+        assert_eq!(config.node("not.this.thing"), None);
+        assert_eq!(config.node("test.this.other"), None);
         assert_eq!(config.get_str("test.nope").unwrap(), None);
         assert_eq!(config.get_as::<u8>("test.nope").unwrap(), None);
         // Walking through a non-mapping finds nothing.
-        assert_eq!(config.get("test.this.thing.deeper"), None);
-        assert_eq!(config.get("test.list.0"), None);
+        assert_eq!(config.node("test.this.thing.deeper"), None);
+        assert_eq!(config.node("test.list.0"), None);
         // Null is present but reads as absent.
-        assert_eq!(config.get("test.nothing"), Some(&Value::Null));
+        assert_eq!(config.node("test.nothing"), Some(&Value::Null));
         assert_eq!(config.get_str("test.nothing").unwrap(), None);
         // A whole top-level key with dots is tried first, as in Python.
         assert_eq!(config.get_str("dotted.key").unwrap(), Some("direct"));
         // Sub-trees.
-        assert!(config.get("test").unwrap().is_mapping());
+        assert!(config.node("test").unwrap().is_mapping());
         assert_eq!(
             config.get_as::<Vec<u8>>("test.list").unwrap(),
             Some(vec![1, 2])
@@ -812,6 +967,202 @@ dev:
         );
         let err = config.value("db.user").unwrap_err();
         assert!(err.to_string().ends_with("(keys: password, odd)"), "{err}");
+    }
+
+    // --- Overlays --------------------------------------------------------------------------
+
+    /// A `Value::Dict` from pairs, as a script would build one.
+    fn dict<const N: usize>(pairs: [(&str, PValue); N]) -> PValue {
+        PValue::Dict(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+    }
+
+    const BASE: &str =
+        "default:\n  log: {level: 50}\n  wamp:\n    connection: {realm: a, username: me}\n";
+
+    #[test]
+    fn overlay_takes_every_value_a_setting_can_be() {
+        let mut config = yaml(BASE, None);
+        config
+            .overlay(dict([
+                (
+                    "wamp",
+                    dict([(
+                        "connection",
+                        dict([("realm", "b".into()), ("username", PValue::Null)]),
+                    )]),
+                ),
+                (
+                    "app",
+                    dict([
+                        ("flag", true.into()),
+                        ("negative", (-3).into()),
+                        ("big", u64::MAX.into()),
+                        ("ratio", 2.5.into()),
+                        (
+                            "servers",
+                            PValue::List(vec!["x".into(), dict([("y", 1.into())])]),
+                        ),
+                        ("nothing", PValue::Null),
+                    ]),
+                ),
+            ]))
+            .unwrap();
+        let wamp = config.wamp().unwrap();
+        assert_eq!(wamp.realm, "b");
+        // null keeps what is there, as in an environment.
+        assert_eq!(wamp.username.as_deref(), Some("me"));
+        assert_eq!(config.get_as::<u32>("log.level").unwrap(), Some(50));
+        let app = config.value("app").unwrap();
+        assert_eq!(app["flag"], true);
+        assert_eq!(app["negative"], -3);
+        assert_eq!(app["big"].as_u64(), Some(u64::MAX));
+        assert_eq!(app["ratio"], 2.5);
+        assert_eq!(app["servers"][1]["y"], 1);
+        assert!(app["nothing"].is_null());
+        // Null overlays nothing.
+        let before = config.tree.clone();
+        config.overlay(PValue::Null).unwrap();
+        assert_eq!(config.tree, before);
+        // What value() reads, overlay() takes back unchanged.
+        let mut other = yaml("default: {}", None);
+        other.overlay(dict([("app", app.clone())])).unwrap();
+        assert_eq!(other.value("app").unwrap(), app);
+    }
+
+    #[test]
+    fn overlay_refuses_bytes_naming_the_key_and_changes_nothing() {
+        let mut config = yaml(BASE, None);
+        let before = config.tree.clone();
+        // A dict's keys come in order, log before wamp and realm before ticket: merging while
+        // converting would have changed the level and the realm before the ticket was refused.
+        let err = config
+            .overlay(dict([
+                ("log", dict([("level", 10.into())])),
+                (
+                    "wamp",
+                    dict([(
+                        "connection",
+                        dict([
+                            ("realm", "b".into()),
+                            ("ticket", PValue::Bytes(b"hunter2".to_vec())),
+                        ]),
+                    )]),
+                ),
+            ]))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { key, .. } if key == "wamp.connection.ticket"),
+            "{err:?}"
+        );
+        assert!(
+            err.to_string()
+                .starts_with("wamp.connection.ticket: must not be bytes: "),
+            "{err}"
+        );
+        assert!(!format!("{err} {err:?}").contains("hunter2"));
+        assert_eq!(config.tree, before);
+        assert_eq!(config.wamp().unwrap().realm, "a");
+
+        // Inside a list, the item's index is named.
+        let err = config
+            .overlay(dict([(
+                "servers",
+                PValue::List(vec!["x".into(), PValue::Bytes(vec![1])]),
+            )]))
+            .unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::InvalidValue { key, .. } if key == "servers[1]"),
+            "{err:?}"
+        );
+        // Under a secret's name, the keys (which may be secrets) are not named.
+        let err = config
+            .overlay(dict([(
+                "tokens",
+                dict([("s3cr3t-as-key", PValue::Bytes(vec![1]))]),
+            )]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "tokens: a value inside must not be bytes: a configuration holds strings, \
+             numbers, booleans, null, lists and mappings"
+        );
+        // YAML numbers stop at 64 bits.
+        let err = config
+            .overlay(dict([("n", PValue::Integer(i128::MAX))]))
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "n: must be an integer within the 64-bit range"
+        );
+        // The top level must be a dict.
+        let err = config.overlay(PValue::Bytes(vec![1])).unwrap_err();
+        assert_eq!(err.to_string(), "overlay must be a mapping, found bytes");
+        let err = config.overlay(PValue::List(vec![])).unwrap_err();
+        assert_eq!(err.to_string(), "overlay must be a mapping, found a list");
+        assert_eq!(config.tree, before);
+    }
+
+    #[test]
+    fn an_overlay_that_conflicts_halfway_changes_nothing() {
+        let mut config = yaml(BASE, None);
+        let before = config.tree.clone();
+        // wamp merges first (file order), then log clashes with the mapping there.
+        let err = config
+            .overlay_yaml("wamp: {connection: {realm: b}}\nlog: 5\n")
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "cannot merge environment 'overlay' over 'default' at log: \
+             'default' has a mapping there, 'overlay' has a number"
+        );
+        assert_eq!(config.tree, before);
+        let err = config
+            .overlay(dict([("log", 5.into()), ("wamp", dict([]))]))
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::MergeConflict { .. }), "{err:?}");
+        assert_eq!(config.tree, before);
+    }
+
+    #[test]
+    fn overlay_yaml_errors_name_the_overlay() {
+        let mut config = yaml(BASE, None);
+        let before = config.tree.clone();
+        let err = config.overlay_yaml("wamp: [unclosed\n").unwrap_err();
+        assert!(
+            matches!(&err, ConfigError::Yaml { origin, line: Some(_), .. } if origin == "overlay"),
+            "{err:?}"
+        );
+        assert!(err.to_string().starts_with("overlay line "), "{err}");
+        let err = config.overlay_yaml("5").unwrap_err();
+        assert_eq!(err.to_string(), "overlay must be a mapping, found a number");
+        config.overlay_yaml("").unwrap();
+        config.overlay_yaml("~").unwrap();
+        assert_eq!(config.tree, before);
+        // PyYAML's habits hold here too: the last of a repeated key wins.
+        config
+            .overlay_yaml("wamp: {connection: {realm: x, realm: y}}")
+            .unwrap();
+        assert_eq!(config.wamp().unwrap().realm, "y");
+    }
+
+    #[test]
+    fn secrets_given_by_overlay_are_redacted() {
+        let mut config = yaml(BASE, None);
+        config
+            .overlay(dict([(
+                "wamp",
+                dict([("connection", dict([("password", "s3cr3t-ov".into())]))]),
+            )]))
+            .unwrap();
+        config.overlay_yaml("db: {api_key: 'k3y-ov'}").unwrap();
+        let debug = format!("{config:?}");
+        for secret in ["s3cr3t-ov", "k3y-ov"] {
+            assert!(!debug.contains(secret), "{secret} leaked: {debug}");
+        }
+        assert_eq!(
+            config.wamp().unwrap().password.unwrap().expose(),
+            "s3cr3t-ov"
+        );
     }
 
     // --- Parsing ------------------------------------------------------------------------
