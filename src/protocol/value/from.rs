@@ -1,4 +1,9 @@
 //! Conversions into [`Value`], and between [`Value`] and `serde_json::Value`.
+//!
+//! `serde_json::Value` is the one type of a dependency that the public API names, on
+//! purpose: it is what `json!` builds and what most Rust code holds JSON in, and serde_json
+//! has been at 1.x since 2017, so it ties our version to nothing that moves (as `serde`'s
+//! traits do not). Any other dependency's types stay behind our own.
 
 use super::{Dict, Value, ValueError};
 use crate::protocol::json_binary::encode_base64;
