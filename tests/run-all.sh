@@ -20,6 +20,9 @@ echo "== cargo package (the crate as it would be published, built from the packa
 # Early, while the work tree is as cloned: packaging refuses uncommitted changes.
 cargo package --locked -p izaber-wamp --quiet
 
+echo "== API compatibility: cargo semver-checks against the last release (.ci/semver-baseline)"
+bash .ci/semver-checks.sh
+
 echo "== router oracle tests (Python swampyer against the Nexus-like router)"
 bash tests/router/run-oracle-tests.sh
 
