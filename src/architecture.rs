@@ -68,6 +68,12 @@ const LAYERS: &[Layer] = &[
         files: &["izaber.rs", "nexus.rs", "config/"],
         exceptions: &[],
     },
+    Layer {
+        // ZERP through Nexus: calls through `wamp` (or a client), with izaber.yaml's database.
+        name: "zerp",
+        files: &["zerp/"],
+        exceptions: &[],
+    },
 ];
 
 struct Layer {

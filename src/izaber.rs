@@ -594,6 +594,7 @@ impl Wamp {
         /// Waits up to `timeout` for the connection to be joined (e.g. after a reconnect).
         fn wait_connected(timeout: Duration) -> Result<(), Error>;
         fn session_id() -> Option<Id>;
+        fn local_ip() -> Option<std::net::IpAddr>;
         fn welcome_details() -> Dict;
         fn authid() -> Option<String>;
         fn authrole() -> Option<String>;

@@ -87,6 +87,7 @@ mod secret;
 pub(crate) mod session;
 mod stop;
 pub mod transport;
+pub mod zerp;
 
 pub use client::*;
 pub use error::{Error, WampError};
@@ -97,3 +98,4 @@ pub use session::cryptosign::CryptosignKey;
 pub use session::handler::{CallError, Event, EventOutcome, Invocation};
 pub use session::{Auth, DEFAULT_RECONNECT_INTERVAL, ReconnectPolicy};
 pub use stop::StopSignal;
+pub use zerp::{Zerp, zerp};

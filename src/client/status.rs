@@ -87,6 +87,13 @@ impl Client {
         self.shared().link().session_id
     }
 
+    /// The IP address of this end of the connection to the router, as the connection's own
+    /// socket reports it (Python's `sock.getsockname()[0]`): the address the router sees us
+    /// by, unless a proxy is between. `None` on a unix socket. Asking opens nothing.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        self.shared().link().local_ip
+    }
+
     /// The WELCOME details of the current session (`authid`, `authrole`, `authmethod`...).
     pub fn welcome_details(&self) -> Dict {
         self.shared().link().welcome

@@ -486,6 +486,8 @@ pub(crate) struct Link {
     pub max_outgoing: usize,
     pub session_id: Option<Id>,
     pub welcome: Dict,
+    /// Our end's IP address on the current connection (`None` on a unix socket).
+    pub local_ip: Option<std::net::IpAddr>,
 }
 
 /// Counters, as swampyer's `stats()`.
@@ -979,6 +981,7 @@ pub(crate) mod testing {
                 max_outgoing: usize::MAX,
                 session_id: Some(1),
                 welcome: Dict::new(),
+                local_ip: None,
             }),
             link_changed: Condvar::new(),
             counters: Arc::new(Counters::default()),

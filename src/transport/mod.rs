@@ -415,6 +415,12 @@ impl Transport {
         self.control.raw_fd()
     }
 
+    /// The IP address of our end of the connection, asked of the connection's own socket;
+    /// `None` for a unix socket.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        self.control.local_ip()
+    }
+
     /// Live counts of the bytes this connection has moved: progress on a large message shows
     /// there long before the message is whole.
     pub fn traffic(&mut self) -> std::sync::Arc<Traffic> {

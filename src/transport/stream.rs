@@ -143,6 +143,15 @@ pub(crate) enum Control {
 }
 
 impl Control {
+    /// The IP address of our end of the connection; `None` for a unix socket.
+    pub fn local_ip(&self) -> Option<std::net::IpAddr> {
+        match self {
+            Control::Tcp(s) => s.local_addr().ok().map(|address| address.ip()),
+            #[cfg(unix)]
+            Control::Unix(_) => None,
+        }
+    }
+
     pub fn set_nonblocking(&self, nonblocking: bool) -> io::Result<()> {
         match self {
             Control::Tcp(s) => s.set_nonblocking(nonblocking),

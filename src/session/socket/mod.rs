@@ -42,6 +42,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
     let (notes_tx, notes) = crossbeam_channel::unbounded();
     let serializer = transport.serializer();
     let max_outgoing = transport.max_outgoing.unwrap_or(usize::MAX);
+    let local_ip = transport.local_ip();
     let shared = Arc::new(Shared {
         commands: commands_tx,
         notes: notes_tx,
@@ -62,6 +63,7 @@ pub(crate) fn spawn(config: SessionConfig, hooks: Hooks) -> Result<Arc<Shared>, 
             max_outgoing,
             session_id: Some(welcome.session),
             welcome: welcome.details.clone(),
+            local_ip,
         }),
         link_changed: Condvar::new(),
         socket_idle: std::sync::atomic::AtomicBool::new(false),

@@ -121,6 +121,7 @@ impl SocketLoop {
         self.endpoint = endpoint;
         self.serializer = transport.serializer();
         let max_outgoing = transport.max_outgoing.unwrap_or(usize::MAX);
+        let local_ip = transport.local_ip();
         {
             let mut wire = self.shared.lock_wire();
             wire.transport = Some(transport);
@@ -147,6 +148,7 @@ impl SocketLoop {
             link.max_outgoing = max_outgoing;
             link.session_id = Some(welcome.session);
             link.welcome = welcome.details.clone();
+            link.local_ip = local_ip;
         });
         if self.shared.config.endpoints.len() > 1 {
             log::info!(
