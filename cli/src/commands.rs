@@ -43,10 +43,15 @@ pub struct Context<'a> {
   izaber-wamp call x.y -k name=motor -k speed=2.5
   izaber-wamp call \"example.call('pos1', 2, keyword1='value1')\"
   izaber-wamp call x.count --progress               # one line per progressive result
-  echo 42 | izaber-wamp call \"x.read({stdin}, ['code'])\"")]
+  echo 42 | izaber-wamp call \"x.read({stdin}, ['code'])\"
+ZERP, as Python's wampcli writes it (database: --zerp-database or wamp.zerp.database):
+  izaber-wamp call \"product.product:object.execute.read([1], ['name'])\"
+  izaber-wamp call \"product.product..search([('sale_ok', '=', True)])\"")]
 pub struct CallArgs {
     /// The procedure (relative URIs get the configured uri_base), or a Python-style call such
-    /// as "x.y('a', 2, k=3)". `{stdin}` anywhere is replaced by what is piped in.
+    /// as "x.y('a', 2, k=3)". `{stdin}` anywhere is replaced by what is piped in. ZERP's
+    /// forms are rewritten as wampcli does: `model:method` is `zerp:<database>:model:method`
+    /// and `model..shorthand` uses izaber-wamp-zerp's shorthands (`..read`, `..search_fetch`).
     uri: String,
     /// Positional arguments: one that parses as JSON is that JSON, anything else a string.
     args: Vec<String>,
@@ -91,6 +96,9 @@ pub fn call(context: &Context, args: CallArgs) -> Result<(), Failure> {
         args: positional,
         kwargs,
     } = arguments;
+    let uri = zerp_uri(&uri, || {
+        context.connection.settings().map(|s| s.zerp_database)
+    })?;
     let client = context.client;
     if args.load.is_load() {
         let what = format!("call {}", client.full_uri(&uri));
@@ -645,5 +653,80 @@ fn match_policy(policy: &str) -> Result<Match, Failure> {
         other => Err(Failure::usage(format!(
             "match must be exact, prefix or wildcard, not {other:?}"
         ))),
+    }
+}
+
+/// Python wampcli's ZERP forms, as URIs relative to the URI base: `model:method` is
+/// `zerp:<database>:model:method`, `model..shorthand` is the same with the shorthand's
+/// method. Anything else (`auth.whoami`, a URI starting with `com` or `wamp`, or one already
+/// starting `zerp:`) is left as it is. `database` is asked only for a ZERP form.
+fn zerp_uri(
+    uri: &str,
+    database: impl FnOnce() -> Result<Option<String>, Failure>,
+) -> Result<String, Failure> {
+    let is_zerp_form =
+        !(uri.starts_with("com") || uri.starts_with("wamp") || uri.starts_with("zerp:"))
+            && (uri.contains("..") || uri.contains(':'));
+    if !is_zerp_form {
+        return Ok(uri.to_owned());
+    }
+    let Some(database) = database()? else {
+        return Err(Failure::usage(format!(
+            "{uri} is a ZERP procedure, but no ZERP database is set: use --zerp-database \
+             or wamp.zerp.database in izaber.yaml"
+        )));
+    };
+    let relative = match uri.split_once("..") {
+        Some((model, shorthand)) => {
+            format!("{model}:{}", izaber_wamp::zerp::method_for(shorthand))
+        }
+        None => uri.to_owned(),
+    };
+    Ok(format!("zerp:{database}:{relative}"))
+}
+
+#[cfg(test)]
+mod zerp_tests {
+    use super::*;
+
+    fn expanded(uri: &str) -> String {
+        zerp_uri(uri, || Ok(Some("sandbox".to_owned()))).unwrap()
+    }
+
+    #[test]
+    fn wampclis_zerp_forms_become_zerp_uris() {
+        assert_eq!(
+            expanded("product.product:object.execute.read"),
+            "zerp:sandbox:product.product:object.execute.read"
+        );
+        assert_eq!(
+            expanded("product.product..read"),
+            "zerp:sandbox:product.product:object.execute.read"
+        );
+        assert_eq!(
+            expanded("product.product..search_fetch"),
+            "zerp:sandbox:product.product:object.execute.zerp_search_read"
+        );
+        assert_eq!(
+            expanded("res.users..hello"),
+            "zerp:sandbox:res.users:object.execute.hello"
+        );
+        for unchanged in [
+            "auth.whoami",
+            "com.izaber.wamp.zerp:testing:product.product:object.execute.read",
+            "wamp.session.count",
+            "zerp:testing:product.product:object.execute.read",
+        ] {
+            let asked = std::cell::Cell::new(false);
+            let got = zerp_uri(unchanged, || {
+                asked.set(true);
+                Ok(None)
+            })
+            .unwrap();
+            assert_eq!(got, unchanged);
+            assert!(!asked.get(), "{unchanged}: the database was not needed");
+        }
+        let error = zerp_uri("product.product..read", || Ok(None)).unwrap_err();
+        assert!(matches!(error, Failure::Usage(ref m) if m.contains("--zerp-database")));
     }
 }

@@ -73,6 +73,10 @@ pub struct ConnectionArgs {
     /// Do not verify the router's TLS certificate (test routers only).
     #[arg(long, global = true, env = "IZABER_WAMP_INSECURE")]
     insecure: bool,
+    /// The ZERP database of `call model:method(..)` and `call model..shorthand(..)`
+    /// (else wamp.zerp.database of izaber.yaml).
+    #[arg(long, global = true, env = "IZABER_ZERP_DATABASE", value_name = "NAME")]
+    zerp_database: Option<String>,
     /// The settings once worked out: a prompted password is asked for once, however many
     /// sessions are opened (load mode's --parallel).
     #[arg(skip)]
@@ -165,6 +169,9 @@ impl ConnectionArgs {
         }
         if let Some(ca_file) = &self.ca_file {
             settings.ca_file = Some(ca_file.clone());
+        }
+        if let Some(database) = &self.zerp_database {
+            settings.zerp_database = Some(database.clone());
         }
         if self.insecure {
             log::warn!("not verifying the router's TLS certificate (--insecure)");

@@ -117,6 +117,10 @@ pub struct WampConfig {
     /// `wamp.connection.sslopt.check_hostname`: whether the certificate must name the host.
     /// Default: the value of `tls_verify`.
     pub tls_verify_hostname: bool,
+    /// `wamp.zerp.database`: the ZERP database that [`zerp`](crate::zerp::zerp) calls, as
+    /// Python's `izaber-wamp-zerp` reads it. Default none (Python's placeholder
+    /// `databasename` names no database, so an unset key is told as such).
+    pub zerp_database: Option<String>,
 }
 
 /// Python `izaber-wamp`'s default router URL.
@@ -151,6 +155,7 @@ impl Default for WampConfig {
             ca_file: None,
             tls_verify: true,
             tls_verify_hostname: true,
+            zerp_database: None,
         }
     }
 }
@@ -285,6 +290,9 @@ impl WampConfig {
                 .map(PathBuf::from),
             tls_verify,
             tls_verify_hostname,
+            zerp_database: config
+                .get_string("wamp.zerp.database")?
+                .filter(|database| !database.is_empty()),
         })
     }
 }

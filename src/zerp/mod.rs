@@ -47,7 +47,7 @@ use crate::protocol::{Dict, Value, to_value};
 use crate::{Client, Error, wamp};
 
 pub use domain::{Domain, command};
-pub use model::Model;
+pub use model::{Model, method_for};
 
 /// The roster where ZERP servers announce the databases they serve.
 pub const DATABASES_ROSTER: &str = "roster.zerp.databases";

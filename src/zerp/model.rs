@@ -30,6 +30,12 @@ const SHORTHANDS: &[(&str, &str)] = &[
 
 /// The OpenERP method a model method name calls: its shorthand's, else `object.execute.`
 /// and the name, as Python's `__getattr__` has it.
+///
+/// ```
+/// use izaber_wamp::zerp::method_for;
+/// assert_eq!(method_for("search_fetch"), "object.execute.zerp_search_read");
+/// assert_eq!(method_for("search_count"), "object.execute.search_count");
+/// ```
 pub fn method_for(name: &str) -> String {
     SHORTHANDS
         .iter()
