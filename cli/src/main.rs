@@ -12,6 +12,7 @@ mod load;
 mod output;
 mod pyexpr;
 mod shell;
+mod types;
 mod values;
 
 use std::process::ExitCode;
@@ -64,6 +65,9 @@ pub(crate) enum Command {
     #[command(visible_alias = "sub")]
     Subscribe(commands::SubscribeArgs),
     Register(commands::RegisterArgs),
+    /// Writes serde structs for ZERP models from their live schema (fields_get): Python's
+    /// `python -m izaber_wamp_zerp generate-types`.
+    GenerateTypes(types::GenerateTypesArgs),
     /// Logs in, prints the session (id, authid, role, authmethod, router roles) and leaves:
     /// the quickest "can I reach Nexus?".
     #[command(
@@ -170,6 +174,7 @@ pub(crate) fn execute(context: &Context, command: Command) -> Result<(), Failure
         Command::Publish(args) => commands::publish(context, args),
         Command::Subscribe(args) => commands::subscribe(context, args),
         Command::Register(args) => commands::register(context, args),
+        Command::GenerateTypes(args) => types::generate_types(context, args),
         Command::Join => commands::join(context),
         Command::Nexus(command) => commands::nexus(context, command),
         Command::Shell(_) | Command::Completions { .. } => Err(Failure::usage(

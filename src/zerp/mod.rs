@@ -38,6 +38,7 @@
 //! `call!(model, "search_count", domain)?` (see [`Model::call_kw`]).
 
 mod domain;
+mod falsy;
 mod model;
 
 use parking_lot::RwLock;
@@ -47,6 +48,7 @@ use crate::protocol::{Dict, Value, to_value};
 use crate::{Client, Error, wamp};
 
 pub use domain::{Domain, command};
+pub use falsy::falsy;
 pub use model::{Model, method_for};
 
 /// The roster where ZERP servers announce the databases they serve.
