@@ -260,22 +260,15 @@ impl Zerp {
         self.call(&format!("{model}:object.execute.fields_get"), ())
     }
 
-    /// A generated report's state and, once ready, its content: `report.report_get`.
-    ///
-    /// # Errors
-    ///
-    /// As [`call`](Self::call).
-    pub fn report_get(&self, report_id: impl Serialize) -> Result<Value, Error> {
-        self.call("report.report_get", (report_id,))
-    }
-
     /// Introduces the script to ZERP so that its log says who runs what: Python's
     /// `zerp.hello(__file__, author=..., version=..., description=...)`. `details` are the
     /// keyword arguments (a struct, a map or `json!({...})`); each is logged by ZERP as
     /// `key: value`. As Python does, this adds `hostname`, `ipaddress` (the address of this
     /// end of the connection to Nexus, read from its own socket: nothing else is opened) and
     /// replaces `description` with `"izaber.wamp.zerp <version> (<authid>) <description>"`,
-    /// quotes included, where the version is this crate's (`rust-0.2.0`).
+    /// quotes included, where the version is this crate's (`rust-0.2.0`) and the authid the
+    /// one Nexus logged us in as (Python puts the configured user name there, in whatever
+    /// case it was written). Like Python, it reads `res.users`'s fields first.
     ///
     /// ```no_run
     /// # use izaber_wamp::zerp;
@@ -300,6 +293,8 @@ impl Zerp {
                 )));
             }
         };
+        // As Python does (it gets the model first), so that ZERP's log reads the same.
+        self.get_model("res.users")?;
         let client = self.client()?;
         let description = kwargs
             .get("description")
@@ -332,14 +327,17 @@ impl Zerp {
     }
 }
 
-/// The databases announced in [`DATABASES_ROSTER`]: each entry's data is a database name,
-/// or a dict naming it under `database` (or `name`), or a list of either.
+/// The databases announced in [`DATABASES_ROSTER`]. An entry's data is read as Nexus' roster
+/// documentation shows it, `{"databases": [{"database": "sandbox", ...}, ...]}`, and also as
+/// a dict naming one database under `database` (or `name`), a bare name, or a list of these.
 fn databases_of(client: &Client) -> Result<Vec<String>, Error> {
     fn collect(data: &Value, into: &mut Vec<String>) {
         match data {
             Value::String(name) => into.push(name.clone()),
             Value::Dict(entry) => {
-                if let Some(name) = entry
+                if let Some(listed) = entry.get("databases") {
+                    collect(listed, into);
+                } else if let Some(name) = entry
                     .get("database")
                     .or_else(|| entry.get("name"))
                     .and_then(Value::as_str)
