@@ -93,16 +93,17 @@ fn main() -> anyhow::Result<ExitCode> {
             continue;
         }
         for callee in reg_data["callees"].iter() {
-            let text = |key: &str| callee[key].as_str().unwrap_or_default();
             if callee["error"].is_truthy() {
-                let (session, error) = (&callee["session"], text("error"));
-                println!("OK       {uri}  session {session}: {error}");
+                println!(
+                    "OK       {uri}  session {:#}: {:#}",
+                    callee["session"], callee["error"]
+                );
                 continue;
             }
-            let from = show_peers.then(|| format!(" from {}", text("peer")));
-            let (authid, authrole) = (text("authid"), text("authrole"));
+            let from = show_peers.then(|| format!(" from {:#}", callee["peer"]));
+            let (authid, authrole) = (&callee["authid"], &callee["authrole"]);
             println!(
-                "OK       {uri}  {authid} ({authrole}){}",
+                "OK       {uri}  {authid:#} ({authrole:#}){}",
                 from.unwrap_or_default()
             );
         }

@@ -1335,3 +1335,45 @@ fn value_equality_stays_pythons_which_is_why_value_is_not_a_map_key() {
     assert_ne!(list([nan.clone()]), list([nan]));
     assert_eq!(Value::Float(0.0), Value::Float(-0.0));
 }
+
+#[test]
+fn the_alternate_display_is_pythons_str() {
+    // Each expectation is what CPython 3.11 prints for the same value.
+    let cases: Vec<(Value, &str)> = vec![
+        (Value::Null, "None"),
+        (Value::Bool(true), "True"),
+        (Value::Bool(false), "False"),
+        (Value::from(-7), "-7"),
+        (Value::from(1835.0), "1835.0"),
+        (Value::from(0.1), "0.1"),
+        (Value::from(1e16), "1e+16"),
+        (Value::from(1e15), "1000000000000000.0"),
+        (Value::from(1e-05), "1e-05"),
+        (Value::from(0.0001), "0.0001"),
+        (Value::from(-2.5e-10), "-2.5e-10"),
+        (Value::from(1e300), "1e+300"),
+        (Value::from(f64::NAN), "nan"),
+        (Value::from(f64::NEG_INFINITY), "-inf"),
+        (Value::from("plain"), "plain"),
+        (Value::Bytes(b"ab'\x00\xff".to_vec()), r#"b"ab'\x00\xff""#),
+        (
+            Value::List(vec![Value::from(1), Value::from("a"), Value::Null]),
+            "[1, 'a', None]",
+        ),
+        (
+            Value::from(serde_json::json!({"b": [true], "a": {"x": 1.5}})),
+            "{'a': {'x': 1.5}, 'b': [True]}",
+        ),
+    ];
+    for (value, python) in cases {
+        assert_eq!(format!("{value:#}"), python, "{value}");
+    }
+    // Strings inside containers are written as repr() writes them.
+    let quoted = |text: &str| format!("{:#}", Value::List(vec![Value::from(text)]));
+    assert_eq!(quoted("it's"), r#"["it's"]"#);
+    assert_eq!(quoted(r#"say "hi""#), r#"['say "hi"']"#);
+    assert_eq!(quoted(r#"both ' and ""#), r#"['both \' and "']"#);
+    assert_eq!(quoted("tab\there\nnew\\back"), r"['tab\there\nnew\\back']");
+    assert_eq!(quoted("\x01\x7f"), r"['\x01\x7f']");
+    assert_eq!(quoted("é ✓"), "['é ✓']");
+}
