@@ -26,7 +26,8 @@ format (``cs-backend.priv``, like ``.crossbar/key.priv``).
 
 Only the standard library, ``cryptography`` and ``argon2-cffi`` (dependencies
 of crossbar) are used here; the Nexus behaviour itself lives in
-nexus_component.py, which the router worker loads from this directory.
+nexus_component.py, and a ZERP-like backend in zerp_component.py (see ZERP.md),
+which the router worker loads from this directory.
 """
 
 import argparse
@@ -120,11 +121,22 @@ SCRAM_USERS = [
 
 ROLES = ["public", "frontend", "backend", "trust"]
 
+# Every login of the router: each has a res.users record in the ZERP databases, as ZERP only
+# serves callers whose login it knows.
+ALL_USERS = TICKET_USERS + CRA_USERS + CRYPTOSIGN_USERS + SCRAM_USERS
+
 # Procedures of nexus_component.py that are not part of Nexus (trust only,
 # since every URI outside com.izaber.wamp.* is trust only).
 AUTHENTICATOR_URI = "nexus.auth.authenticate"
 AUTHORIZER_URI = "nexus.auth.authorize"
 AGE_OTP_URI = "nexus.testing.otp.age"
+
+# The ZERP-like backend (zerp_component.py, contract in ZERP.md): its databases, and the
+# call grant a real Nexus gives ordinary (frontend) users through its role database, here for
+# the sandbox only, so that both an allowed and a refused frontend call can be tested.
+ZERP_DATABASES = ["sandbox", "testing"]
+ZERP_FRONTEND_CALL_PREFIXES = ["com.izaber.wamp.zerp:sandbox:"]
+ZERP_FIXTURE_PREFIX = "com.izaber.wamp.zerp.fixture."
 
 PORT_NAMES = ["ws", "wss", "tcp", "tcps"]
 
@@ -534,8 +546,21 @@ def build_config(ports, unix_path, cert_path, key_path):
                             "authenticator_uri": AUTHENTICATOR_URI,
                             "authorizer_uri": AUTHORIZER_URI,
                             "age_otp_uri": AGE_OTP_URI,
+                            "frontend_call_prefixes": ZERP_FRONTEND_CALL_PREFIXES,
                         },
-                    }
+                    },
+                    # after Nexus: it logs in as a backend (the authorizer must be there)
+                    # and announces its databases in Nexus' roster
+                    {
+                        "type": "class",
+                        "classname": "zerp_component.ZerpComponent",
+                        "realm": REALM,
+                        "role": "backend",
+                        "extra": {
+                            "databases": ZERP_DATABASES,
+                            "logins": [u["username"] for u in ALL_USERS],
+                        },
+                    },
                 ],
                 "transports": [
                     web(ports["ws"], False),
@@ -625,7 +650,18 @@ def describe(directory, ports, unix_path, ca_path, key_files):
         },
         "max_message_size": {"websocket": WEBSOCKET_MAX_MESSAGE, "rawsocket": RAWSOCKET_MAX_MESSAGE},
         "users": users,
-        "procedures": {"age_otp": AGE_OTP_URI},
+        "procedures": {
+            "age_otp": AGE_OTP_URI,
+            "zerp_reset": ZERP_FIXTURE_PREFIX + "reset",
+            "zerp_calls": ZERP_FIXTURE_PREFIX + "calls",
+            "zerp_clear_calls": ZERP_FIXTURE_PREFIX + "clear_calls",
+            "zerp_snapshot": ZERP_FIXTURE_PREFIX + "snapshot",
+        },
+        "zerp": {
+            "databases": ZERP_DATABASES,
+            "uri_prefix": "com.izaber.wamp.zerp",
+            "frontend_call_prefixes": ZERP_FRONTEND_CALL_PREFIXES,
+        },
     }
 
 

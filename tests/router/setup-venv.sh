@@ -20,11 +20,12 @@
 # Set PYTHON to choose the interpreter that creates the venv (default python3).
 set -euo pipefail
 
-SETUP_VERSION=2
+SETUP_VERSION=3
 # What the router and the tests need; requirements.txt pins these and their dependencies.
 # swampyer is the oracle the fixture is tested with; izaber-wamp (Zaber's Python library) is
-# for interop tests.
-PACKAGES=(crossbar swampyer izaber-wamp pytest)
+# for interop tests; izaber-wamp-zerp (its ZERP client, with wampcli) is the oracle of the
+# ZERP backend (test_zerp.py).
+PACKAGES=(crossbar swampyer izaber-wamp izaber-wamp-zerp pytest)
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 venv="${IZABER_ROUTER_VENV:-$here/.venv}"
@@ -78,8 +79,9 @@ bjdata=$("$venv/bin/python" -m pip freeze 2>/dev/null | grep -E '^bjdata==')
     --no-binary bjdata --no-cache-dir "$bjdata"
 
 # Check that what we need actually imports and runs before declaring success.
-"$venv/bin/python" -c 'import crossbar, autobahn, cryptography, swampyer, izaber.wamp, pytest'
+"$venv/bin/python" -c 'import crossbar, autobahn, cryptography, swampyer, izaber.wamp, izaber_wamp_zerp, pytest'
 "$venv/bin/crossbar" version >/dev/null
+[[ -x "$venv/bin/wampcli" ]]
 if "$venv/bin/python" -c 'import bjdata' 2>&1 | grep -q '_ARRAY_API'; then
     log "bjdata is still built against NumPy 1.x; the router would log tracebacks"
     exit 1
