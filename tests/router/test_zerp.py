@@ -1105,6 +1105,7 @@ def test_call_log_and_fixture_procedures(connect, control):
     search = SANDBOX + "res.partner:object.execute.search"
     assert backend.call(search, [["is_company", "=", True]], limit=1) == [2]
     (entry,) = control.call(FIXTURE + "calls", clear=True)
+    assert entry["seq"] == 1  # reset restarts the numbering
     assert set(entry) == {"seq", "procedure", "args", "kwargs", "caller", "caller_authid",
                           "caller_authrole", "error"}
     assert (entry["procedure"], entry["args"], entry["kwargs"]) == (search, [[["is_company", "=", True]]], {"limit": 1})

@@ -1483,9 +1483,11 @@ class ZerpComponent(ApplicationSession):
     # -- fixture procedures (not in ZERP) --------------------------------------
 
     def fixture_reset(self):
-        """Seed data back in every database, wizards/reports/call log emptied."""
+        """Seed data back in every database, wizard/report ids and the call log (with its
+        numbering) start over."""
         self.backend.reset()
         self.calls.clear()
+        self.call_seq = 0
         return True
 
     def fixture_calls(self, clear=False):
