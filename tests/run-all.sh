@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite, on a machine that has never seen this project: sets up the router's
-# Python venv (crossbar, swampyer, izaber-wamp, pytest), checks formatting and lints, runs the
+# Python venv (crossbar, swampyer, izaber-wamp, izaber-wamp-zerp, pytest), checks formatting and lints, runs the
 # Python oracle tests of the router fixture, then every Rust test (unit, integration against
 # real routers, examples, doc tests), with short smoke runs of the benchmarks and the fuzzers.
 # Exits non-zero on any failure.
@@ -23,7 +23,7 @@ cargo package --locked -p izaber-wamp --quiet
 echo "== API compatibility: cargo semver-checks against the last release (.ci/semver-baseline)"
 bash .ci/semver-checks.sh
 
-echo "== router oracle tests (Python swampyer against the Nexus-like router)"
+echo "== router oracle tests (swampyer against the Nexus-like router, izaber-wamp-zerp against its ZERP backend)"
 bash tests/router/run-oracle-tests.sh
 
 echo "== cargo doc (broken links and missing docs fail)"

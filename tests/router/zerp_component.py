@@ -486,12 +486,6 @@ class Orm:
 
     # -- helpers ---------------------------------------------------------
 
-    def model(self, name):
-        m = MODELS.get(name)
-        if m is None:
-            raise err("Object Error", "Object {} doesn't exist".format(name))
-        return m
-
     def table(self, model):
         return self.db.tables[model]
 
