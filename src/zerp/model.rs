@@ -3,7 +3,7 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::protocol::{Dict, Value, from_value};
+use crate::protocol::{Dict, Value, from_value, to_value};
 use crate::{Error, Zerp};
 
 /// Python's shorthand method names and the OpenERP methods they call (its
@@ -47,7 +47,9 @@ pub fn method_for(name: &str) -> String {
 /// A ZERP model, from [`Zerp::get`]: Python's `zerp.get('product.product')`.
 ///
 /// The shorthand methods take what Python's take and return what ZERP answers, with ids as
-/// `u64` and records as [`Value`] dicts; each has a typed twin (`_as`) that deserializes the
+/// `u64` and records as [`Value`] dicts. `ids` are anything that serializes to a list of
+/// ids: `&[2, 3]`, a `Vec<u64>` from [`search`](Model::search), or a record's one2many
+/// field as it was read (`&order["order_line"]`); each has a typed twin (`_as`) that deserializes the
 /// records into your own struct. A `fields` list names the fields to read; an empty one
 /// sends none, and ZERP then reads them all, as Python's `read(ids)` does.
 ///
@@ -226,10 +228,10 @@ impl<'z> Model<'z> {
     /// # Errors
     ///
     /// As [`Zerp::call`]: [`Error::Wamp`] for an id or a field ZERP does not have.
-    pub fn read(&self, ids: &[u64], fields: &[&str]) -> Result<Vec<Value>, Error> {
+    pub fn read(&self, ids: impl Serialize, fields: &[&str]) -> Result<Vec<Value>, Error> {
         Ok(from_value(self.call_with_fields(
             "read",
-            vec![ids_value(ids)],
+            vec![to_value(&ids)?],
             fields,
         )?)?)
     }
@@ -241,7 +243,7 @@ impl<'z> Model<'z> {
     /// As [`search_fetch_as`](Self::search_fetch_as).
     pub fn read_as<T: DeserializeOwned>(
         &self,
-        ids: &[u64],
+        ids: impl Serialize,
         fields: &[&str],
     ) -> Result<Vec<T>, Error> {
         records_as(self.read(ids, fields)?)
@@ -252,7 +254,7 @@ impl<'z> Model<'z> {
     /// # Errors
     ///
     /// As [`read`](Self::read).
-    pub fn fetch(&self, ids: &[u64], fields: &[&str]) -> Result<Vec<Value>, Error> {
+    pub fn fetch(&self, ids: impl Serialize, fields: &[&str]) -> Result<Vec<Value>, Error> {
         self.read(ids, fields)
     }
 
@@ -263,7 +265,7 @@ impl<'z> Model<'z> {
     /// As [`read_as`](Self::read_as).
     pub fn fetch_as<T: DeserializeOwned>(
         &self,
-        ids: &[u64],
+        ids: impl Serialize,
         fields: &[&str],
     ) -> Result<Vec<T>, Error> {
         self.read_as(ids, fields)
@@ -295,7 +297,7 @@ impl<'z> Model<'z> {
     /// # Errors
     ///
     /// As [`read`](Self::read); ZERP refuses the whole write when any value is wrong.
-    pub fn write(&self, ids: &[u64], values: impl Serialize) -> Result<Value, Error> {
+    pub fn write(&self, ids: impl Serialize, values: impl Serialize) -> Result<Value, Error> {
         self.call("write", (ids, values))
     }
 
@@ -313,7 +315,7 @@ impl<'z> Model<'z> {
     /// # Errors
     ///
     /// As [`read`](Self::read).
-    pub fn unlink(&self, ids: &[u64]) -> Result<Value, Error> {
+    pub fn unlink(&self, ids: impl Serialize) -> Result<Value, Error> {
         self.call("unlink", (ids,))
     }
 
@@ -352,8 +354,8 @@ impl<'z> Model<'z> {
     /// # Errors
     ///
     /// As [`Zerp::call`].
-    pub fn report(&self, ids: &[u64], context: impl Serialize) -> Result<Value, Error> {
-        self.call_with_context("report.report", vec![ids_value(ids)], context)
+    pub fn report(&self, ids: impl Serialize, context: impl Serialize) -> Result<Value, Error> {
+        self.call_with_context("report.report", vec![to_value(&ids)?], context)
     }
 
     /// `report.report_get` on this model: Python's shorthand, kept for ports. ZERP's bridge
@@ -379,12 +381,16 @@ impl<'z> Model<'z> {
     ///
     /// As [`Zerp::call`]; [`Error::Value`] when the report is not ready (`state` false) or
     /// its `result` is not base64.
-    pub fn reports_fetch(&self, ids: &[u64], context: impl Serialize) -> Result<Vec<Value>, Error> {
+    pub fn reports_fetch(
+        &self,
+        ids: impl Serialize,
+        context: impl Serialize,
+    ) -> Result<Vec<Value>, Error> {
         let mut report =
-            self.call_with_context("report.render_report", vec![ids_value(ids)], context)?;
+            self.call_with_context("report.render_report", vec![to_value(&ids)?], context)?;
         let not_a_report = |why: String| {
             Error::Value(crate::protocol::ValueError::new(format!(
-                "the report of {} {ids:?}: {why}",
+                "the report of {}: {why}",
                 self.name
             )))
         };
@@ -411,7 +417,7 @@ impl<'z> Model<'z> {
     ///
     /// As [`reports_fetch`](Self::reports_fetch).
     pub fn report_fetch_one(&self, id: u64, context: impl Serialize) -> Result<Value, Error> {
-        let mut reports = self.reports_fetch(&[id], context)?;
+        let mut reports = self.reports_fetch([id], context)?;
         Ok(reports.pop().unwrap_or(Value::Null))
     }
 
@@ -434,10 +440,6 @@ impl<'z> Model<'z> {
         self.zerp
             .call_kw(&format!("{}:{service}", self.name), args, kwargs)
     }
-}
-
-fn ids_value(ids: &[u64]) -> Value {
-    Value::List(ids.iter().map(|&id| Value::from(id)).collect())
 }
 
 /// OpenERP answers `false` for "none"; scripts test for null.
