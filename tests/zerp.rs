@@ -217,6 +217,24 @@ fn the_documentation_examples_print_and_send_the_same_as_python() {
     assert!(one2many.contains("Calibration 1.0 250.0\n"), "{one2many}");
 }
 
+#[test]
+fn generated_types_read_whole_and_partial_records() {
+    let _turn = STORE.lock().unwrap_or_else(|e| e.into_inner());
+    let router = Router::shared();
+    let fixture = Fixture::new(router);
+    fixture.reset();
+    let dir = script_dir(router, router.backend(1), "zerp_typed");
+    let out = run_in(&dir, Command::new(example("zerp_typed")));
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(
+        out,
+        "X-LSQ150B: 1835.00 (12 in stock, Motion)\n\
+         X-LSQ300B: 2195.00 (4 in stock, Motion)\n\
+         X-MCB2: 1195.00 (30 in stock, Motion)\n\
+         SO002 for Initech Distribution: 1 lines, note Some(\"Rush\"), customer reference None\n"
+    );
+}
+
 // ---- the Rust API against the backend -----------------------------------------------------
 
 #[derive(Debug, Deserialize, PartialEq)]
@@ -383,7 +401,11 @@ fn typed_records_read_openerps_false_as_none() {
             ("list_price", "<", 100)
         ])
         .unwrap();
-    assert_eq!(ids, [5, 6], "in the default order, by default_code: CAL-SVC, X-DC06");
+    assert_eq!(
+        ids,
+        [5, 6],
+        "in the default order, by default_code: CAL-SVC, X-DC06"
+    );
 }
 
 #[test]

@@ -807,3 +807,87 @@ fn a_second_sigterm_ends_a_draining_register_at_once() {
     // The router fails the call whose callee went away.
     assert!(call.join().unwrap().is_err());
 }
+
+// ---- ZERP (the test router's ZERP-like backend) -----------------------------------------
+
+#[test]
+fn call_takes_wampclis_zerp_forms() {
+    let (router, _) = shared();
+    let found = run(
+        &mut cli(router),
+        &[
+            "--zerp-database",
+            "sandbox",
+            "call",
+            "product.product..search([('default_code', 'like', 'X-LSQ')])",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(found, json!([1, 2]));
+    let read = run(
+        &mut cli(router),
+        &[
+            "--zerp-database",
+            "testing",
+            "call",
+            "product.product:object.execute.read([7], ['default_code'])",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(read, json!([{"id": 7, "default_code": "TEST-ONLY"}]));
+    // The full URI needs no database.
+    let full = run(
+        &mut cli(router),
+        &[
+            "call",
+            "com.izaber.wamp.zerp:sandbox:product.product:object.execute.search_count([])",
+        ],
+    )
+    .ok()
+    .json();
+    assert_eq!(full, json!(5), "active products of the sandbox");
+    let missing = run(&mut cli(router), &["call", "product.product..search([])"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(
+        missing.stderr.contains("--zerp-database"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// The committed output of generate-types for the test backend's models, which
+/// `examples/zerp_typed.rs` compiles against.
+const GENERATED: &str = "examples/zerp_types/mod.rs";
+
+#[test]
+fn generate_types_writes_the_committed_structs() {
+    let (router, _) = shared();
+    let generated = run(
+        &mut cli(router),
+        &[
+            "--zerp-database",
+            "sandbox",
+            "generate-types",
+            "product.product",
+            "res.partner",
+            "sale.order",
+        ],
+    )
+    .ok()
+    .stdout;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join(GENERATED);
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    if generated != committed && std::env::var_os("IZABER_REGENERATE").is_some() {
+        std::fs::write(&path, &generated).unwrap();
+        return;
+    }
+    assert!(
+        generated == committed,
+        "{GENERATED} is not what generate-types writes now; rerun this test with \
+         IZABER_REGENERATE=1 to rewrite it, and review the diff.\n{generated}"
+    );
+}
