@@ -4,7 +4,7 @@
 //! ZERP is an OpenERP server whose models Nexus publishes as procedures named
 //! `zerp:<database>:<model>:<method>` under the URI base, for example
 //! `com.izaber.wamp.zerp:sandbox:product.product:object.execute.read`. The global [`zerp`]
-//! calls them through [`wamp`](crate::wamp), with the database that izaber.yaml names:
+//! calls them through [`wamp`], with the database that izaber.yaml names:
 //!
 //! ```yaml
 //! default:
