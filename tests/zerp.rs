@@ -559,3 +559,38 @@ fn a_report_comes_back_decoded() {
         "{text}"
     );
 }
+
+#[test]
+fn the_global_zerp_takes_its_database_from_izaber_yaml() {
+    let _turn = STORE.lock().unwrap_or_else(|e| e.into_inner());
+    let router = Router::shared();
+    let user = router.backend(3);
+    let yaml = |zerp_section: &str| {
+        format!(
+            "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n{zerp_section}",
+            router.ws_url, user.username, user.password
+        )
+    };
+    let init = |text: String| {
+        izaber_wamp::initialize_with(izaber_wamp::InitOptions::new().yaml(text).force(true))
+    };
+    // No database configured: a configuration error that says which key to set.
+    init(yaml("")).unwrap();
+    let error = izaber_wamp::zerp.get("product.product").unwrap_err();
+    assert!(matches!(error, Error::Config(_)), "{error:?}");
+    assert!(
+        format!("{error:#}").contains("wamp.zerp.database"),
+        "{error:#}"
+    );
+
+    // The testing database, which alone has product 7.
+    init(yaml("    zerp:\n      database: 'testing'\n")).unwrap();
+    assert_eq!(izaber_wamp::zerp.database().unwrap(), "testing");
+    let products = izaber_wamp::zerp.get("product.product").unwrap();
+    assert!(products.search(domain![]).unwrap().contains(&7));
+    // Python's zerp.configure(database=...) switches it.
+    izaber_wamp::zerp.configure("sandbox");
+    let products = izaber_wamp::zerp.get("product.product").unwrap();
+    assert!(!products.search(domain![]).unwrap().contains(&7));
+    izaber_wamp::wamp.close();
+}
