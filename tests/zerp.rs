@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 
 use izaber_wamp::protocol::{Serializer, Value};
@@ -14,7 +14,7 @@ use izaber_wamp::zerp::command;
 use izaber_wamp::{Client, Error, Zerp, call, domain};
 use serde::Deserialize;
 use serde_json::json;
-use support::{Router, User, example};
+use support::{Router, User, example, run_in_home};
 
 /// The backend's store and call log are the router's: one test at a time uses ZERP.
 static STORE: Mutex<()> = Mutex::new(());
@@ -102,26 +102,8 @@ fn script_dir(router: &Router, user: &User, name: &str) -> PathBuf {
     dir
 }
 
-fn run_in(dir: &Path, mut command: Command) -> String {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = command
-        .current_dir(dir)
-        .env("HOME", dir)
-        .env_remove("IZABER_YAML")
-        .env_remove("IZABER_ENVIRONMENT")
-        .stdin(Stdio::null())
-        .output()
-        .expect("the script runs");
-    let stdout = String::from_utf8_lossy(&stdout).into_owned();
-    assert!(
-        status.success(),
-        "{command:?} failed ({status}):\nstdout:\n{stdout}\nstderr:\n{}",
-        String::from_utf8_lossy(&stderr)
-    );
-    stdout
+fn run_in(dir: &Path, command: Command) -> String {
+    run_in_home(dir, command, &[0]).1
 }
 
 /// What a hello sends that cannot be the same from two programs: the script's path, the

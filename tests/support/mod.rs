@@ -704,6 +704,38 @@ pub fn unique(name: &str) -> String {
     )
 }
 
+/// Runs a script or an example in `dir`, which is also its HOME (so that izaber.yaml is
+/// found there and nowhere else), with no input and none of the izaber.yaml variables of the
+/// test's own environment. Returns its exit code and what it printed; panics, showing its
+/// output, when it exits with a code not in `expected_codes`.
+pub fn run_in_home(
+    dir: &Path,
+    mut command: Command,
+    expected_codes: &[i32],
+) -> (Option<i32>, String) {
+    let std::process::Output {
+        status,
+        stdout,
+        stderr,
+    } = command
+        .current_dir(dir)
+        .env("HOME", dir)
+        .env_remove("IZABER_YAML")
+        .env_remove("IZABER_ENVIRONMENT")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("the script runs");
+    let stdout = String::from_utf8_lossy(&stdout).into_owned();
+    assert!(
+        status
+            .code()
+            .is_some_and(|code| expected_codes.contains(&code)),
+        "{command:?} failed ({status}):\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&stderr)
+    );
+    (status.code(), stdout)
+}
+
 /// The path of example `name`, built (all examples, once per test binary) on first use:
 /// `cargo test` does not build examples for integration tests.
 pub fn example(name: &str) -> PathBuf {
