@@ -131,9 +131,8 @@ impl Zerp {
         }
     }
 
-    /// The procedure for `uri` (`<model>:<method>`, or a database-wide one such as
-    /// `report.report_get`) on the configured database, relative to the URI base:
-    /// `zerp:<database>:<uri>`.
+    /// The procedure for `uri` (`<model>:<service>`, e.g. `sale.order:report.render_report`)
+    /// on the configured database, relative to the URI base: `zerp:<database>:<uri>`.
     ///
     /// # Errors
     ///
