@@ -335,7 +335,7 @@ impl EventOutcome for () {
 impl<E: fmt::Display> EventOutcome for Result<(), E> {
     fn report(self, topic: &str) {
         if let Err(e) = self {
-            log::error!("the event handler of the subscription to {topic} failed: {e}");
+            log::error!("the event handler of the subscription to {topic} failed: {e:#}");
         }
     }
 }
@@ -447,15 +447,38 @@ impl CallError {
     }
 }
 
+/// The error's message followed by each of its causes (`: cause`), so that a handler's `?`
+/// on an I/O error tells its caller the OS's reason too.
 impl<E: std::error::Error> From<E> for CallError {
     fn from(e: E) -> Self {
-        CallError::failure(e)
+        let mut message = e.to_string();
+        let mut cause = e.source();
+        while let Some(error) = cause {
+            message.push_str(": ");
+            message.push_str(&error.to_string());
+            cause = error.source();
+        }
+        CallError::failure(message)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_handlers_question_mark_sends_the_causes_too() {
+        let refused = crate::Error::io(
+            "connecting to 127.0.0.1:1",
+            std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "Connection refused"),
+        );
+        let sent = CallError::from(refused);
+        assert_eq!(
+            sent.args[1], "connecting to 127.0.0.1:1: Connection refused",
+            "{:?}",
+            sent.args
+        );
+    }
 
     #[test]
     fn a_missing_argument_is_called_missing_unless_optional() {

@@ -490,7 +490,7 @@ impl Transport {
                     break;
                 }
                 Err(e) => {
-                    outcome.failure = Some(e.to_string());
+                    outcome.failure = Some(format!("{e:#}"));
                     break;
                 }
             }
@@ -510,6 +510,59 @@ impl Transport {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A connection reset by the router ends the read with a reason that names the OS's
+    /// error, not only what the client was doing: the reason is what `on_disconnect` hooks,
+    /// log lines and `ConnectionLost` errors tell.
+    #[cfg(unix)]
+    #[test]
+    fn a_reset_connection_is_reported_with_its_cause() {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("tcpip://{}", listener.local_addr().unwrap());
+        let router = std::thread::spawn(move || {
+            let (mut peer, _) = listener.accept().unwrap();
+            let mut hello = [0u8; 4];
+            peer.read_exact(&mut hello).unwrap();
+            // Accept the serializer asked for, with the largest length.
+            peer.write_all(&[0x7f, 0xf0 | (hello[1] & 0x0f), 0, 0])
+                .unwrap();
+            let linger = libc::linger {
+                l_onoff: 1,
+                l_linger: 0,
+            };
+            // SAFETY: setsockopt reads `size_of::<linger>()` bytes from a live `linger`; the
+            // descriptor is the accepted socket, open until `peer` drops below. A linger of
+            // zero makes that drop send RST instead of FIN.
+            let done = unsafe {
+                libc::setsockopt(
+                    std::os::fd::AsRawFd::as_raw_fd(&peer),
+                    libc::SOL_SOCKET,
+                    libc::SO_LINGER,
+                    (&raw const linger).cast(),
+                    std::mem::size_of::<libc::linger>() as libc::socklen_t,
+                )
+            };
+            assert_eq!(done, 0, "{}", std::io::Error::last_os_error());
+        });
+        let options = TransportOptions {
+            serializers: vec![Serializer::Json],
+            ..TransportOptions::default()
+        };
+        let mut transport = Transport::connect(&Endpoint::parse(&url).unwrap(), &options).unwrap();
+        router.join().unwrap();
+        transport
+            .set_blocking(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut batch = Vec::new();
+        let read = transport.read_batch(&mut batch, 8);
+        let failure = read.failure.expect("the reset ends the read");
+        assert!(
+            failure.starts_with("reading from the router: "),
+            "{failure}"
+        );
+        assert!(failure.contains("reset"), "{failure}");
+    }
 
     #[test]
     fn traffic_remembers_when_bytes_were_last_read() {
