@@ -5,14 +5,14 @@
 //! ```
 //!
 //! It calls, registers, publishes and subscribes, uses rosters, metadata, one-time passwords
-//! and API keys, and changes user, printing what it does.
+//! and API keys, reads ZERP, and changes user, printing what it does.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
 
 use std::time::Duration;
 
-use izaber_wamp::{InitOptions, call, config, initialize_with, wamp};
+use izaber_wamp::{InitOptions, call, config, domain, initialize_with, wamp, zerp};
 use serde_json::json;
 
 fn main() -> anyhow::Result<()> {
@@ -25,7 +25,7 @@ fn main() -> anyhow::Result<()> {
 
     // What izaber.yaml would hold; here it is passed as text.
     let yaml = format!(
-        "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n",
+        "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n    zerp:\n      database: sandbox\n",
         router.ws_url, backend.username, backend.password
     );
     initialize_with(InitOptions::new().yaml(yaml))?;
@@ -115,6 +115,27 @@ fn main() -> anyhow::Result<()> {
     );
     key_session.close();
     wamp.apikeys_delete(apikey["uuid"].as_str().unwrap_or_default())?;
+
+    // ZERP (the router's ZERP-like backend), as Python's izaber-wamp-zerp reads it.
+    let products = zerp.get("product.product")?;
+    let stages = products.search_fetch(
+        domain![("default_code", "like", "X-LSQ"), ("qty_available", ">", 0)],
+        &["default_code", "qty_available"],
+    )?;
+    let listed: Vec<String> = stages
+        .iter()
+        .map(|p| {
+            format!(
+                "{:#} ({:#} in stock)",
+                p["default_code"], p["qty_available"]
+            )
+        })
+        .collect();
+    println!(
+        "== zerp.get('product.product').search_fetch(..) on {}: {}",
+        zerp.database()?,
+        listed.join(", ")
+    );
 
     match wamp.change_user(&frontend.username, "a wrong password") {
         Ok(()) => println!("== change_user with a wrong password unexpectedly worked"),

@@ -399,6 +399,7 @@ fn the_tour_runs_against_its_own_router() {
         "registered tour.greet and called it: Hello Zaber! (from a handler, called by backend-1)",
         r#"roster_query -> [{"service":"tour","version":1}]"#,
         "that session may not make another: wamp.error.not_authorized",
+        "search_fetch(..) on sandbox: X-LSQ150B (12.0 in stock), X-LSQ300B (4.0 in stock)",
         "logged in with the key as backend-1",
         "still backend-1",
         "now {\"authid\":\"frontend-1\",\"role\":\"frontend\"}",
