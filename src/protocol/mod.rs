@@ -8,6 +8,7 @@
 pub(crate) mod json_binary;
 mod message;
 mod passthru;
+mod peek;
 mod serializer;
 pub mod value;
 
@@ -15,5 +16,6 @@ pub(crate) use json_binary::{JsonCompat, decode_base64, encode_base64, restore_j
 pub use message::{Id, Message, ProtocolError, code, code_name};
 pub(crate) use message::{LogSafe, redacted, redacted_dict};
 pub use passthru::EncodedPayload;
+pub(crate) use peek::Peek;
 pub use serializer::{Serializer, UnknownSerializer};
 pub use value::{Dict, DictExt, Value, ValueError, from_value, to_value};

@@ -41,7 +41,10 @@ use crate::memory;
 use crate::protocol::{Id, LogSafe, Message, Serializer};
 use crate::transport::{Payload, Transport};
 
-use super::core::{CONCURRENCY_LIMIT, ends_call, invocation_error, take_invocation};
+use super::core::{
+    CONCURRENCY_LIMIT, cannot_be_invocation, cannot_end_call, ends_call, invocation_error,
+    take_invocation,
+};
 use super::dispatch::{IdleReader, Job};
 use super::handler::InvocationState;
 use super::jobs::{invocation_job, refused_invocation};
@@ -483,6 +486,10 @@ impl Shared {
     /// progressive RESULT of the call included, goes to the socket thread, which drops such a
     /// result for a call it does not know, as it drops it for any one-shot call.
     fn own_answer(&self, call: &LedCall, payload: &[u8]) -> Option<Message> {
+        // Others' messages go on undecoded: the socket thread decodes them anyway.
+        if cannot_end_call(call.serializer.peek(payload), call.request) {
+            return None;
+        }
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = call.serializer.decode(payload).ok()?;
         if !ends_call(&message, call.request) {
@@ -639,6 +646,9 @@ impl Shared {
         epoch: u64,
         serializer: Serializer,
     ) -> Option<Taken> {
+        if cannot_be_invocation(serializer.peek(payload)) {
+            return None;
+        }
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = serializer.decode(payload).ok()?;
         let (entry, arrived, state) = take_invocation(

@@ -5,9 +5,29 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Instant;
 
-use crate::protocol::{Dict, Id, LogSafe, Message, Value, code};
+use crate::protocol::{Dict, Id, LogSafe, Message, Peek, Value, code};
 
 use super::{Core, Output, Pending};
+
+/// Whether a message's leading integers (see [`Peek`]) prove it cannot end the CALL
+/// `request`, so that a caller reading for its answer hands it on without decoding it. An
+/// inconclusive peek (none, or one that stops before the id) proves nothing: the message is
+/// then decoded and asked [`ends_call`], as a caller's own answer must never be handed on.
+pub(crate) fn cannot_end_call(peek: Option<Peek>, request: Id) -> bool {
+    let Some(peek) = peek else {
+        return false;
+    };
+    match peek.get(0) {
+        Some(code::RESULT) => peek.get(1).is_some_and(|answered| answered != request),
+        Some(code::ERROR) => match (peek.get(1), peek.get(2)) {
+            (Some(request_type), _) if request_type != code::CALL => true,
+            (Some(_), Some(answered)) => answered != request,
+            _ => false,
+        },
+        Some(_) => true,
+        None => false,
+    }
+}
 
 /// Whether `message` ends the CALL `request`: its final RESULT (not a progressive one) or its
 /// ERROR. What a caller reading its own answer keeps (see [`super::super::leader`]); it hands
@@ -264,5 +284,51 @@ impl Core {
             log::warn!("{what}");
             self.out.push_back(Output::Revoked(what));
         }
+    }
+}
+
+#[cfg(test)]
+mod peek_tests {
+    use super::*;
+    use crate::protocol::{Dict, Serializer};
+
+    #[test]
+    fn only_a_conclusive_peek_passes_a_message_by() {
+        let result = |request| Message::Result {
+            request,
+            details: Dict::new(),
+            args: vec![],
+            kwargs: Dict::new(),
+        };
+        let error = |request_type, request| Message::Error {
+            request_type,
+            request,
+            details: Dict::new(),
+            error: "x.y".into(),
+            args: vec![],
+            kwargs: Dict::new(),
+        };
+        let event = Message::Event {
+            subscription: 7,
+            publication: 7,
+            details: Dict::new(),
+            args: vec![],
+            kwargs: Dict::new(),
+        };
+        for serializer in [Serializer::Json, Serializer::MsgPack, Serializer::Cbor] {
+            let peek = |message: &Message| serializer.peek(&serializer.encode(message).unwrap());
+            // Never passed by: what ends call 7, whatever the peek says.
+            assert!(!cannot_end_call(peek(&result(7)), 7));
+            assert!(!cannot_end_call(peek(&error(code::CALL, 7)), 7));
+            // Passed by: other requests' answers, other errors, other messages.
+            assert!(cannot_end_call(peek(&result(8)), 7));
+            assert!(cannot_end_call(peek(&error(code::CALL, 8)), 7));
+            assert!(cannot_end_call(peek(&error(code::SUBSCRIBE, 7)), 7));
+            assert!(cannot_end_call(peek(&event), 7));
+        }
+        // Inconclusive: decoded and asked.
+        assert!(!cannot_end_call(None, 7));
+        assert!(!cannot_end_call(Serializer::Json.peek(b"[50, 7.0, {}]"), 8));
+        assert!(!cannot_end_call(Serializer::Json.peek(b"[8, 48]"), 8));
     }
 }

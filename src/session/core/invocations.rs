@@ -18,7 +18,7 @@ use std::sync::atomic::Ordering;
 
 use parking_lot::Mutex;
 
-use crate::protocol::{Dict, Id, LogSafe, Message, Value, code};
+use crate::protocol::{Dict, Id, LogSafe, Message, Peek, Value, code};
 
 use super::super::handler::{Event, InvocationState};
 use super::super::locks::Level;
@@ -110,6 +110,14 @@ pub(crate) fn invocation_error(request: Id, uri: &str, message: String) -> Messa
         args: vec![Value::String(message)],
         kwargs: Dict::new(),
     }
+}
+
+/// Whether a message's leading integers prove it is not an INVOCATION, so that a handler
+/// worker reading for invocations hands it on without decoding it (an inconclusive peek
+/// proves nothing).
+pub(crate) fn cannot_be_invocation(peek: Option<Peek>) -> bool {
+    peek.and_then(|peek| peek.get(0))
+        .is_some_and(|message_type| message_type != code::INVOCATION)
 }
 
 /// The INVOCATION in `message` (`size` bytes encoded), when a handler worker that read it

@@ -42,9 +42,10 @@ use super::reply::{ReplyTo, Responder};
 use super::table::{LiveTable, Published};
 use super::{Counters, Registration, Reply, Subscription, Testament};
 
-pub(crate) use answers::ends_call;
+pub(crate) use answers::{cannot_end_call, ends_call};
 pub(crate) use invocations::{
-    Arrived, CONCURRENCY_LIMIT, Invocations, invocation_error, take_invocation,
+    Arrived, CONCURRENCY_LIMIT, Invocations, cannot_be_invocation, invocation_error,
+    take_invocation,
 };
 
 use closing::Closing;
