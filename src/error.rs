@@ -290,38 +290,33 @@ impl fmt::Display for Error {
                 "wamp is not connected: call initialize() first, or wamp.change_user() when autorun is off",
             )?,
         }
-        if f.alternate() {
-            write_causes(f, std::error::Error::source(self))?;
+        if f.alternate()
+            && let Some(cause) = std::error::Error::source(self)
+        {
+            write!(f, ": {}", with_causes(cause))?;
         }
         Ok(())
     }
 }
 
-/// Writes `: cause` for each error of a `source()` chain.
-fn write_causes(
-    f: &mut fmt::Formatter<'_>,
-    mut cause: Option<&(dyn std::error::Error + 'static)>,
-) -> fmt::Result {
+/// `error`'s message followed by each of its causes (`message: cause: its cause`).
+pub(crate) fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
     while let Some(error) = cause {
-        write!(f, ": {error}")?;
+        text.push_str(": ");
+        text.push_str(&error.to_string());
         cause = error.source();
     }
-    Ok(())
+    text
 }
 
-/// A cause's messages, the chain joined, for `Debug`.
+/// A cause shown in `Debug` by its messages, the chain joined and quoted.
 struct Causes<'a>(&'a (dyn std::error::Error + 'static));
 
 impl fmt::Debug for Causes<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut text = self.0.to_string();
-        let mut cause = self.0.source();
-        while let Some(error) = cause {
-            text.push_str(": ");
-            text.push_str(&error.to_string());
-            cause = error.source();
-        }
-        fmt::Debug::fmt(&text, f)
+        fmt::Debug::fmt(&with_causes(self.0), f)
     }
 }
 

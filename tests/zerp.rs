@@ -78,26 +78,21 @@ impl Fixture {
 
 // ---- the documentation's examples, in Python and in Rust ----------------------------------
 
+/// izaber.yaml for `user` on the shared router, with `zerp_section` (the `zerp:` key under
+/// `wamp:`, indented, or nothing).
+fn izaber_yaml(router: &Router, user: &User, zerp_section: &str) -> String {
+    format!(
+        "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n      timeout: 30\n{zerp_section}",
+        router.ws_url, user.username, user.password
+    )
+}
+
 /// A directory with an izaber.yaml for `user` on the sandbox database; the scripts run there
 /// with it as their HOME.
 fn script_dir(router: &Router, user: &User, name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("izaber-zerp-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let yaml = format!(
-        "default:
-  wamp:
-    connection:
-      url: '{url}'
-      username: '{user}'
-      password: '{password}'
-      timeout: 30
-    zerp:
-      database: 'sandbox'
-",
-        url = router.ws_url,
-        user = user.username,
-        password = user.password,
-    );
+    let yaml = izaber_yaml(router, user, "    zerp:\n      database: 'sandbox'\n");
     std::fs::write(dir.join("izaber.yaml"), yaml).unwrap();
     dir
 }
@@ -547,12 +542,7 @@ fn the_global_zerp_takes_its_database_from_izaber_yaml() {
     let _turn = STORE.lock().unwrap_or_else(|e| e.into_inner());
     let router = Router::shared();
     let user = router.backend(3);
-    let yaml = |zerp_section: &str| {
-        format!(
-            "default:\n  wamp:\n    connection:\n      url: '{}'\n      username: '{}'\n      password: '{}'\n{zerp_section}",
-            router.ws_url, user.username, user.password
-        )
-    };
+    let yaml = |zerp_section: &str| izaber_yaml(router, user, zerp_section);
     let init = |text: String| {
         izaber_wamp::initialize_with(izaber_wamp::InitOptions::new().yaml(text).force(true))
     };

@@ -451,14 +451,7 @@ impl CallError {
 /// on an I/O error tells its caller the OS's reason too.
 impl<E: std::error::Error> From<E> for CallError {
     fn from(e: E) -> Self {
-        let mut message = e.to_string();
-        let mut cause = e.source();
-        while let Some(error) = cause {
-            message.push_str(": ");
-            message.push_str(&error.to_string());
-            cause = error.source();
-        }
-        CallError::failure(message)
+        CallError::failure(crate::error::with_causes(&e))
     }
 }
 

@@ -130,13 +130,14 @@ impl<'z> Model<'z> {
         self.zerp.call_kw(&uri, args, kwargs)
     }
 
-    /// Calls with `args`, then the fields list when it names any.
+    /// Calls with `first` (a domain, ids or an id), then the fields list when it names any.
     fn call_with_fields(
         &self,
         method: &str,
-        mut args: Vec<Value>,
+        first: impl Serialize,
         fields: &[&str],
     ) -> Result<Value, Error> {
+        let mut args = vec![to_value(&first)?];
         if !fields.is_empty() {
             args.push(Value::List(
                 fields.iter().map(|&field| Value::from(field)).collect(),
@@ -167,10 +168,9 @@ impl<'z> Model<'z> {
         domain: impl Serialize,
         fields: &[&str],
     ) -> Result<Vec<Value>, Error> {
-        let domain = crate::protocol::to_value(&domain)?;
         Ok(from_value(self.call_with_fields(
             "search_fetch",
-            vec![domain],
+            domain,
             fields,
         )?)?)
     }
@@ -201,8 +201,7 @@ impl<'z> Model<'z> {
         domain: impl Serialize,
         fields: &[&str],
     ) -> Result<Value, Error> {
-        let domain = crate::protocol::to_value(&domain)?;
-        let record = self.call_with_fields("search_fetch_one", vec![domain], fields)?;
+        let record = self.call_with_fields("search_fetch_one", domain, fields)?;
         Ok(none_as_null(record))
     }
 
@@ -229,11 +228,7 @@ impl<'z> Model<'z> {
     ///
     /// As [`Zerp::call`]: [`Error::Wamp`] for an id or a field ZERP does not have.
     pub fn read(&self, ids: impl Serialize, fields: &[&str]) -> Result<Vec<Value>, Error> {
-        Ok(from_value(self.call_with_fields(
-            "read",
-            vec![to_value(&ids)?],
-            fields,
-        )?)?)
+        Ok(from_value(self.call_with_fields("read", ids, fields)?)?)
     }
 
     /// As [`read`](Self::read), each record deserialized into `T`.
@@ -278,7 +273,7 @@ impl<'z> Model<'z> {
     ///
     /// As [`read`](Self::read).
     pub fn fetch_one(&self, id: u64, fields: &[&str]) -> Result<Value, Error> {
-        self.call_with_fields("fetch_one", vec![Value::from(id)], fields)
+        self.call_with_fields("fetch_one", id, fields)
     }
 
     /// As [`fetch_one`](Self::fetch_one), deserialized into `T`.
@@ -430,7 +425,7 @@ impl<'z> Model<'z> {
         context: impl Serialize,
     ) -> Result<Value, Error> {
         let mut kwargs = Dict::new();
-        match crate::protocol::to_value(&context)? {
+        match to_value(&context)? {
             Value::Null => {}
             Value::Dict(context) if context.is_empty() => {}
             context => {
