@@ -5,6 +5,7 @@
 //! Connecting (TCP, TLS, the WebSocket or RawSocket handshake) is blocking with a timeout;
 //! after that the session thread drives the transport without blocking.
 
+mod frames;
 mod rawsocket;
 mod stream;
 mod websocket;
@@ -23,9 +24,10 @@ use websocket::WebSocketTransport;
 /// layer below, with the buffers it is made of; the session knows it from here.
 pub(crate) use crate::memory::Payload;
 
-/// Bytes reserved in front of every encoded outgoing message, so that a RawSocket header can be
-/// written in place and the frame leaves in one write without a copy.
-pub(crate) const FRAME_HEADROOM: usize = 4;
+/// Bytes reserved in front of every encoded outgoing message, so that the frame header can be
+/// written in place and the frame leaves in one write without a copy: the longest header is
+/// a client's WebSocket one (2 bytes, an 8-byte length and a 4-byte mask); RawSocket's takes 4.
+pub(crate) const FRAME_HEADROOM: usize = 14;
 
 /// The largest message a RawSocket can carry (2^24 bytes, the protocol's limit).
 pub const RAWSOCKET_MAX_MESSAGE: usize = 16 * 1024 * 1024;
@@ -464,16 +466,14 @@ impl Transport {
     /// Reads the next frame; `Ok(None)` when nothing more is available now (or, in blocking
     /// mode, when the read timed out).
     pub fn read(&mut self) -> Result<Option<Incoming>, Error> {
-        match &mut self.framing {
-            Framing::WebSocket(ws) => ws.read(),
-            Framing::RawSocket(raw) => {
-                let incoming = raw.read()?;
-                if incoming.is_none() && raw.in_large_frame() {
-                    self.control.quick_ack();
-                }
-                Ok(incoming)
-            }
+        let (incoming, in_large_frame) = match &mut self.framing {
+            Framing::WebSocket(ws) => (ws.read()?, ws.in_large_frame()),
+            Framing::RawSocket(raw) => (raw.read()?, raw.in_large_frame()),
+        };
+        if incoming.is_none() && in_large_frame {
+            self.control.quick_ack();
         }
+        Ok(incoming)
     }
 
     /// Reads messages into `batch` until it holds `limit`, nothing more is available now, or

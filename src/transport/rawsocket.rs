@@ -5,12 +5,12 @@
 //! header is placed in front of the encoded message when it is encoded, see
 //! [`super::FRAME_HEADROOM`]), and TCP_NODELAY is on, so no frame waits for Nagle's algorithm.
 
-use std::collections::VecDeque;
-use std::io::{self, Read, Write};
+use std::io::{Read, Write};
 
 use crate::Error;
 use crate::protocol::Serializer;
 
+use super::frames::{FrameReader, Header, Outgoing};
 use super::stream::Stream;
 use super::{FRAME_HEADROOM, Incoming};
 
@@ -20,7 +20,7 @@ const FRAME_PING: u8 = 1;
 const FRAME_PONG: u8 = 2;
 /// The largest length a RawSocket peer can announce: 2^(9+15) = 16 MiB.
 pub(crate) const MAX_LENGTH_EXPONENT: u8 = 15;
-const READ_CHUNK: usize = 64 * 1024;
+const HEADER_LEN: usize = 4;
 
 pub(crate) struct RawSocket {
     stream: Stream,
@@ -28,15 +28,9 @@ pub(crate) struct RawSocket {
     pub max_outgoing: usize,
     /// The most we accept, as announced in our handshake.
     max_incoming: usize,
-    outgoing: VecDeque<Vec<u8>>,
-    /// How much of the front outgoing frame has been written.
-    written: usize,
-    /// Read buffer, allocated once; `inbuf[inpos..inend]` is received but not yet parsed.
-    inbuf: Box<[u8]>,
-    inpos: usize,
-    inend: usize,
-    /// A frame whose payload is larger than what the buffer held: read straight into it.
-    partial: Option<(u8, Vec<u8>, usize)>,
+    outgoing: Outgoing,
+    /// Each frame with its type.
+    reader: FrameReader<u8>,
 }
 
 /// The length an exponent announces: 2^(9+exp) bytes.
@@ -109,12 +103,8 @@ impl RawSocket {
             stream,
             max_outgoing,
             max_incoming: length_for_exponent(exp),
-            outgoing: VecDeque::new(),
-            written: 0,
-            inbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
-            inpos: 0,
-            inend: 0,
-            partial: None,
+            outgoing: Outgoing::default(),
+            reader: FrameReader::new(),
         }))
     }
 
@@ -136,125 +126,32 @@ impl RawSocket {
                 limit: self.max_outgoing.min(0xFF_FFFF),
             });
         }
-        frame[0] = frame_type;
-        frame[1..4].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
-        self.outgoing.push_back(frame);
+        let start = FRAME_HEADROOM - HEADER_LEN;
+        frame[start] = frame_type;
+        frame[start + 1..FRAME_HEADROOM].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
+        self.outgoing.push(frame, start);
         Ok(())
     }
 
     /// Writes queued frames. `Ok(true)` when all are out, `Ok(false)` when the socket is full.
     pub fn flush(&mut self) -> Result<bool, Error> {
-        while let Some(front) = self.outgoing.front() {
-            match self.stream.write(&front[self.written..]) {
-                Ok(0) => return Err(Error::lost("the router closed the connection")),
-                Ok(n) => {
-                    self.written += n;
-                    if self.written == front.len() {
-                        let frame = self.outgoing.pop_front().expect("the front one");
-                        self.written = 0;
-                        // Also what says a large message is done.
-                        crate::memory::give_back(frame);
-                    }
-                }
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(Error::io("writing to the router", e)),
-            }
-        }
-        Ok(true)
+        self.outgoing.flush(&mut self.stream)
     }
 
     /// Reads the next frame. `Ok(None)` when no whole frame is available yet (non-blocking).
     pub fn read(&mut self) -> Result<Option<Incoming>, Error> {
-        loop {
-            if let Some(incoming) = self.parse()? {
-                return Ok(Some(incoming));
-            }
-            if !self.fill()? {
-                return Ok(None);
-            }
+        let max_incoming = self.max_incoming;
+        match self.reader.next(&mut self.stream, |available| {
+            parse_header(available, max_incoming)
+        })? {
+            Some((frame_type, payload)) => self.frame(frame_type, payload),
+            None => Ok(None),
         }
     }
 
-    /// True while a frame larger than the read buffer is arriving.
+    /// True while a frame's payload is arriving.
     pub fn in_large_frame(&self) -> bool {
-        self.partial.is_some()
-    }
-
-    /// Reads more bytes into the buffer or into a large frame's payload. `Ok(false)` on
-    /// WouldBlock.
-    fn fill(&mut self) -> Result<bool, Error> {
-        let result = if let Some((_, payload, filled)) = &mut self.partial {
-            self.stream
-                .read(&mut payload[*filled..])
-                .inspect(|n| *filled += n)
-        } else {
-            if self.inpos > 0 {
-                // Move the unparsed tail (less than one frame) to the front.
-                self.inbuf.copy_within(self.inpos..self.inend, 0);
-                self.inend -= self.inpos;
-                self.inpos = 0;
-            }
-            self.stream
-                .read(&mut self.inbuf[self.inend..])
-                .inspect(|n| self.inend += n)
-        };
-        match result {
-            Ok(0) => Err(Error::lost("the router closed the connection")),
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.kind() == io::ErrorKind::WouldBlock || e.kind() == io::ErrorKind::TimedOut =>
-            {
-                Ok(false)
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(true),
-            Err(e) => Err(Error::io("reading from the router", e)),
-        }
-    }
-
-    fn parse(&mut self) -> Result<Option<Incoming>, Error> {
-        if let Some((frame_type, payload, filled)) = &self.partial {
-            if *filled < payload.len() {
-                return Ok(None);
-            }
-            let frame_type = *frame_type;
-            let (_, payload, _) = self.partial.take().expect("checked above");
-            return self.frame(frame_type, payload);
-        }
-        let available = &self.inbuf[self.inpos..self.inend];
-        if available.len() < 4 {
-            return Ok(None);
-        }
-        let header = [available[0], available[1], available[2], available[3]];
-        if header[0] & 0xF8 != 0 {
-            return Err(Error::RawSocket(format!(
-                "frame header uses reserved bits (first byte 0x{:02x})",
-                header[0]
-            )));
-        }
-        let frame_type = header[0] & 0x07;
-        let len = u32::from_be_bytes([0, header[1], header[2], header[3]]) as usize;
-        if len > self.max_incoming {
-            return Err(Error::RawSocket(format!(
-                "the router sent a {len}-byte frame, over the {}-byte maximum we announced",
-                self.max_incoming
-            )));
-        }
-        let body = &available[4..];
-        if body.len() >= len {
-            let payload = body[..len].to_vec();
-            self.inpos += 4 + len;
-            return self.frame(frame_type, payload);
-        }
-        // A frame larger than what arrived so far: give it its own buffer and read straight
-        // into it, so a megabyte payload is not shuffled through the small buffer.
-        let mut payload = crate::memory::reading_buffer(len);
-        payload[..body.len()].copy_from_slice(body);
-        let filled = body.len();
-        self.inpos = 0;
-        self.inend = 0;
-        self.partial = Some((frame_type, payload, filled));
-        Ok(None)
+        self.reader.in_large_frame()
     }
 
     fn frame(&mut self, frame_type: u8, payload: Vec<u8>) -> Result<Option<Incoming>, Error> {
@@ -270,6 +167,29 @@ impl RawSocket {
             other => Err(Error::RawSocket(format!("unknown frame type {other}"))),
         }
     }
+}
+
+fn parse_header(available: &[u8], max_incoming: usize) -> Result<Option<Header<u8>>, Error> {
+    if available.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    if available[0] & 0xF8 != 0 {
+        return Err(Error::RawSocket(format!(
+            "frame header uses reserved bits (first byte 0x{:02x})",
+            available[0]
+        )));
+    }
+    let len = u32::from_be_bytes([0, available[1], available[2], available[3]]) as usize;
+    if len > max_incoming {
+        return Err(Error::RawSocket(format!(
+            "the router sent a {len}-byte frame, over the {max_incoming}-byte maximum we announced"
+        )));
+    }
+    Ok(Some(Header {
+        info: available[0] & 0x07,
+        header_len: HEADER_LEN,
+        payload_len: len,
+    }))
 }
 
 #[cfg(test)]
