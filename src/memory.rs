@@ -60,9 +60,9 @@
 //! matters to it.
 
 /// A message's bytes, cheap to slice and to pass between threads: a frame as read from the
-/// socket, until it is decoded. It is `bytes::Bytes`, named through tungstenite's re-export
-/// because tungstenite hands WebSocket frames over in it (so a frame becomes a payload without
-/// a copy) and the crate has no other reason to depend on `bytes` itself.
+/// socket, until it is decoded. It is `bytes::Bytes` (which can own a buffer of ours and give
+/// it back when dropped), named through tungstenite's re-export, as the crate has no other
+/// reason to depend on `bytes` itself.
 pub(crate) type Payload = tungstenite::Bytes;
 
 /// Messages at least this large (encoded) are large.
