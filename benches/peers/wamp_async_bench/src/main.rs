@@ -1,11 +1,14 @@
-//! The `wamp_async` 0.3.1 peer for `benches/peers/run.py --peer-rounds N`: the same echo
-//! procedure and the same threaded phase as `examples/bench.rs`, with the async Rust client
-//! `wamp_async` (tokio), so that threaded throughput on one connection can be compared
-//! on one router in one run.
+//! The `wamp_async` 0.3.1 peer for `benches/peers/run.py`: the same echo procedure and the
+//! same threaded phase as `examples/bench.rs` (`--peer-rounds N`), and the publisher and
+//! subscriber of the events benchmark (`benches/peers/EVENTS.md`), with the async Rust client
+//! `wamp_async` (tokio), so that it can be compared with ours on one router in one run.
 //!
 //! ```text
-//! wamp-async-bench --role callee|caller --url ws://... --realm R --user U --password P
-//!     --serializer json|msgpack [--threads T] [--duration S] [--observe LABEL:PID[+PID..]]..
+//! wamp-async-bench --role callee|caller|publisher|subscriber --url URL --realm R --user U
+//!     --password P --serializer json|msgpack [--observe LABEL:PID[+PID..]].. [--ping-interval S]
+//!     caller:    [--threads T] [--duration S]
+//!     publisher: --phase NAME:flood|acked|paced:RATE ... [--duration S] [--quit]
+//!                [--flood-max-events N]
 //! ```
 //!
 //! * `--role callee` registers `com.izaber.wamp.bench.echo` (returns its first argument),
@@ -13,10 +16,23 @@
 //! * `--role caller` makes 200 warm-up calls, then T tasks share the one client and call with
 //!   a 64-byte string for S seconds. Its stdout line is a JSON object with
 //!   `threaded_calls_per_s` and `phases.threaded` (`calls`, `wall_s`, `cpu_ms` of itself and
-//!   of every `--observe`d process, from `/proc/PID/task/*/schedstat`, and `runs`, the times
-//!   their threads were put on a CPU), as bench.rs reports it.
+//!   of every `--observe`d process, and `runs`, the times their threads were put on a CPU),
+//!   as bench.rs reports it.
+//! * `--role publisher` / `--role subscriber`: see `events.rs` and `EVENTS.md`.
+//!
+//! What wamp_async 0.3.1 speaks, from its source (`Core::connect`, `SerializerType`):
+//! WebSocket (`ws://`, `wss://`) and RawSocket over TCP (`tcp://`, `tcps://`; the test
+//! router's `tcpip://` URLs are taken as `tcp://`), JSON and MessagePack. Refused here, with a
+//! message saying why: CBOR (the library has no CBOR serializer), RawSocket over a unix socket
+//! (no such transport), and TLS (the library can verify a certificate only against the
+//! system's roots or not at all, so it cannot be pointed at the test router's CA; the
+//! benchmarks run in the clear). It sends no heartbeat of its own, so `--ping-interval` is
+//! accepted for the runner's sake and has nothing to turn on or off.
 
-use std::collections::BTreeMap;
+mod events;
+mod measure;
+
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -28,12 +44,25 @@ use wamp_async::{
     SerializerType,
 };
 
+use measure::Meter;
+
+const IMPL: &str = "rust-wamp_async";
 const PROCEDURE: &str = "com.izaber.wamp.bench.echo";
 const WARMUP_CALLS: usize = 200;
 
-struct Args {
+const USAGE: &str = "wamp-async-bench --role callee|caller|publisher|subscriber --url URL \
+    --realm R --user U --password P --serializer json|msgpack [--observe LABEL:PID[+PID..]].. \
+    [--ping-interval S]
+  caller:    [--threads T] [--duration S]
+  publisher: --phase NAME:flood|acked|paced:RATE ... [--duration S] [--quit]
+             [--flood-max-events N]";
+
+pub struct Args {
     role: String,
+    /// The URL handed to wamp_async (`tcpip://` rewritten to `tcp://`).
     url: String,
+    /// `websocket` or `rawsocket`, as the other bench programs name it.
+    transport: &'static str,
     realm: String,
     user: String,
     password: String,
@@ -42,88 +71,159 @@ struct Args {
     threads: usize,
     duration: Duration,
     observe: Vec<(String, Vec<u32>)>,
+    phases: Vec<events::PhaseSpec>,
+    quit: bool,
+    /// A flood phase stops after this many publications (0: no limit); see events.rs.
+    flood_max_events: u64,
 }
 
 fn parse_args() -> Result<Args> {
-    let mut pairs = BTreeMap::new();
+    let mut role = None;
+    let mut url = None;
+    let mut realm = None;
+    let mut user = None;
+    let mut password = None;
+    let mut serializer = None;
+    let mut threads = None;
+    let mut duration = None;
     let mut observe = Vec::new();
-    let mut args = std::env::args().skip(1);
-    while let Some(flag) = args.next() {
-        let value = args
-            .next()
-            .with_context(|| format!("{flag} needs a value"))?;
-        if flag == "--observe" {
-            let (label, pids) = value
-                .split_once(':')
-                .context("--observe LABEL:PID[+PID..]")?;
-            let pids = pids
-                .split('+')
-                .map(|p| p.parse::<u32>().context("--observe: a PID"))
-                .collect::<Result<Vec<_>>>()?;
-            observe.push((label.to_owned(), pids));
-        } else {
-            pairs.insert(flag, value);
+    let mut phases = Vec::new();
+    let mut quit = false;
+    let mut flood_max_events = None;
+    let mut argv = std::env::args().skip(1);
+    while let Some(arg) = argv.next() {
+        if arg == "-h" || arg == "--help" {
+            println!("{USAGE}");
+            std::process::exit(0);
+        }
+        // --flag value or --flag=value
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f.to_owned(), Some(v.to_owned())),
+            _ => (arg, None),
+        };
+        if flag == "--quit" {
+            quit = true;
+            continue;
+        }
+        let value = match inline {
+            Some(v) => v,
+            None => argv
+                .next()
+                .with_context(|| format!("{flag} needs a value\n{USAGE}"))?,
+        };
+        match flag.as_str() {
+            "--role" => role = Some(value),
+            "--url" => url = Some(value),
+            "--realm" => realm = Some(value),
+            "--user" => user = Some(value),
+            "--password" => password = Some(value),
+            "--serializer" => serializer = Some(value),
+            "--threads" => threads = Some(value.parse().context("--threads: a number")?),
+            "--duration" => {
+                let secs: f64 = value.parse().context("--duration: seconds")?;
+                if !(secs.is_finite() && secs >= 0.0) {
+                    bail!("--duration must be seconds >= 0");
+                }
+                duration = Some(Duration::from_secs_f64(secs));
+            }
+            "--observe" => {
+                let (label, pids) = value
+                    .split_once(':')
+                    .with_context(|| format!("--observe wants LABEL:PID[+PID..], not {value:?}"))?;
+                let pids = pids
+                    .split('+')
+                    .map(|p| {
+                        p.parse::<u32>()
+                            .with_context(|| format!("--observe: not a pid: {p:?}"))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                observe.push((label.to_owned(), pids));
+            }
+            "--phase" => phases.push(events::parse_phase(&value)?),
+            "--flood-max-events" => {
+                flood_max_events = Some(value.parse().context("--flood-max-events: a number")?)
+            }
+            "--ping-interval" => {
+                let secs: f64 = value.parse().context("--ping-interval: seconds")?;
+                if secs != 0.0 {
+                    eprintln!(
+                        "wamp-async-bench: wamp_async sends no heartbeat; --ping-interval {value} changes nothing"
+                    );
+                }
+            }
+            other => bail!("unknown argument {other}\n{USAGE}"),
         }
     }
-    let mut take = |name: &str| {
-        pairs
-            .remove(name)
-            .with_context(|| format!("{name} is required"))
-    };
-    let serializer_name = take("--serializer")?;
+    let missing = |what: &str| format!("{what} is required\n{USAGE}");
+    let role = role.with_context(|| missing("--role"))?;
+    let (url, transport) = endpoint(&url.with_context(|| missing("--url"))?)?;
+    let serializer_name = serializer.with_context(|| missing("--serializer"))?;
     let serializer = match serializer_name.as_str() {
         "json" => SerializerType::Json,
         "msgpack" => SerializerType::MsgPack,
-        other => bail!("wamp_async speaks json and msgpack, not {other}"),
+        "cbor" => bail!("wamp_async 0.3.1 has no CBOR serializer: it speaks json and msgpack only"),
+        other => bail!("--serializer json or msgpack (all wamp_async 0.3.1 speaks), not {other:?}"),
     };
-    let parsed = Args {
-        role: take("--role")?,
-        url: take("--url")?,
-        realm: take("--realm")?,
-        user: take("--user")?,
-        password: take("--password")?,
+    match role.as_str() {
+        "callee" | "caller" | "publisher" | "subscriber" => {}
+        other => bail!("--role callee, caller, publisher or subscriber, not {other:?}"),
+    }
+    if role == "publisher" && phases.is_empty() {
+        bail!("--role publisher needs at least one --phase NAME:KIND[:RATE]\n{USAGE}");
+    }
+    if role != "publisher" && (!phases.is_empty() || quit || flood_max_events.is_some()) {
+        bail!("--phase, --quit and --flood-max-events are for --role publisher");
+    }
+    if role != "caller" && threads.is_some() {
+        bail!("--threads is for --role caller");
+    }
+    Ok(Args {
+        role,
+        url,
+        transport,
+        realm: realm.with_context(|| missing("--realm"))?,
+        user: user.with_context(|| missing("--user"))?,
+        password: password.with_context(|| missing("--password"))?,
         serializer,
         serializer_name,
-        threads: pairs.remove("--threads").map_or(Ok(8), |t| t.parse())?,
-        duration: Duration::from_secs_f64(
-            pairs.remove("--duration").map_or(Ok(5.0), |d| d.parse())?,
-        ),
+        threads: threads.unwrap_or(8),
+        duration: duration.unwrap_or(Duration::from_secs(5)),
         observe,
-    };
-    if let Some(flag) = pairs.keys().next() {
-        bail!("unknown argument {flag}");
-    }
-    Ok(parsed)
+        phases,
+        quit,
+        flood_max_events: flood_max_events.unwrap_or(20_000),
+    })
 }
 
-/// CPU time (ns) of every thread of `pid` and how many times they were put on a CPU, from
-/// the scheduler's own accounting (the first and third fields of schedstat).
-fn cpu_and_runs(pid: u32) -> (u64, u64) {
-    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
-        return (0, 0);
-    };
-    tasks
-        .flatten()
-        .filter_map(|task| std::fs::read_to_string(task.path().join("schedstat")).ok())
-        .map(|stat| {
-            let mut fields = stat
-                .split_whitespace()
-                .map(|f| f.parse::<u64>().unwrap_or(0));
-            (fields.next().unwrap_or(0), fields.nth(1).unwrap_or(0))
-        })
-        .fold((0, 0), |(ns, runs), (n, r)| (ns + n, runs + r))
+/// The URL as wamp_async wants it and the transport's name, or why wamp_async cannot go there.
+fn endpoint(url: &str) -> Result<(String, &'static str)> {
+    let (scheme, rest) = url
+        .split_once("://")
+        .with_context(|| format!("--url {url:?}: no scheme"))?;
+    match scheme {
+        "ws" => Ok((url.to_owned(), "websocket")),
+        // the test router's name for RawSocket over TCP; wamp_async calls it tcp://
+        "tcpip" | "tcp" => Ok((format!("tcp://{rest}"), "rawsocket")),
+        "wss" | "tcpips" | "tcps" => bail!(
+            "--url {url}: wamp_async 0.3.1 can verify a TLS certificate only against the system's \
+             roots (or not at all), not against the test router's CA; this bench runs ws:// and \
+             tcpip:// (tcp://) only"
+        ),
+        "unix" => bail!(
+            "--url {url}: wamp_async 0.3.1 has no RawSocket over a unix socket; it connects to \
+             ws:// and tcp:// (tcpip://) only"
+        ),
+        other => bail!(
+            "--url {url}: wamp_async 0.3.1 knows no {other}:// transport; use ws:// or tcpip://"
+        ),
+    }
 }
 
-fn sample(args: &Args) -> Vec<(String, (u64, u64))> {
-    let mut out = vec![("caller".to_owned(), cpu_and_runs(std::process::id()))];
-    for (label, pids) in &args.observe {
-        let sum = pids
-            .iter()
-            .map(|&p| cpu_and_runs(p))
-            .fold((0, 0), |(ns, runs), (n, r)| (ns + n, runs + r));
-        out.push((label.clone(), sum));
-    }
-    out
+/// One line on stdout, flushed at once (the runner waits for READY and for each phase's line).
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
 }
 
 async fn connect(args: &Args, role: ClientRole) -> Result<Client<'static>> {
@@ -167,7 +267,7 @@ async fn serve(args: Args) -> Result<()> {
         })
         .await
         .map_err(|e| anyhow!("registering {PROCEDURE}: {e:?}"))?;
-    println!("READY");
+    say("READY");
     loop {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     }
@@ -184,7 +284,8 @@ async fn call(args: Args) -> Result<()> {
     }
     let calls = Arc::new(AtomicU64::new(0));
     let stop = Arc::new(AtomicBool::new(false));
-    let before = sample(&args);
+    let meter = Meter::new("caller", &args.observe);
+    let before = meter.read();
     let started = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..args.threads {
@@ -207,24 +308,23 @@ async fn call(args: Args) -> Result<()> {
         task.await?.map_err(|e| anyhow!("threaded call: {e}"))?;
     }
     let wall = started.elapsed().as_secs_f64();
-    let after = sample(&args);
+    let after = meter.read();
     let calls = calls.load(Ordering::Relaxed);
-    let cpu_ms: serde_json::Map<String, Value> = before
+    let measured = meter.between(&before, &after);
+    let cpu_ms: serde_json::Map<String, Value> = measured
         .iter()
-        .zip(&after)
-        .map(|((label, a), (_, b))| (label.clone(), json!(b.0.saturating_sub(a.0) as f64 / 1e6)))
+        .map(|(label, ns, _)| (label.clone(), json!(*ns as f64 / 1e6)))
         .collect();
-    let runs: serde_json::Map<String, Value> = before
+    let runs: serde_json::Map<String, Value> = measured
         .iter()
-        .zip(&after)
-        .map(|((label, a), (_, b))| (label.clone(), json!(b.1.saturating_sub(a.1))))
+        .map(|(label, _, runs)| (label.clone(), json!(runs)))
         .collect();
     println!(
         "{}",
         json!({
-            "impl": "rust-wamp_async",
+            "impl": IMPL,
             "serializer": args.serializer_name,
-            "transport": "websocket",
+            "transport": args.transport,
             "threads": args.threads,
             "threaded_calls_per_s": calls as f64 / wall,
             "phases": {"threaded": {"calls": calls, "wall_s": wall, "cpu_ms": cpu_ms, "runs": runs}},
@@ -239,6 +339,8 @@ async fn main() -> Result<()> {
     match args.role.as_str() {
         "callee" => serve(args).await,
         "caller" => call(args).await,
-        other => bail!("--role callee or caller, not {other}"),
+        "publisher" => events::publish(args).await,
+        "subscriber" => events::subscribe(args).await,
+        other => bail!("--role callee, caller, publisher or subscriber, not {other}"),
     }
 }
