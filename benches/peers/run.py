@@ -14,6 +14,11 @@ the CPU of the router worker and of the callee over each phase (--observe), so t
 can say what bounds each figure. The medians, the ratios, the targets with pass/fail, the
 machine and the command go to benches/results/peers.md (--out), which each run rewrites whole;
 BENCHMARKS.md quotes its headline figures and keeps the history. --smoke writes nothing.
+
+--js-rounds N adds Autobahn|JS (benches/peers/autobahn_js/bench.js, on Node.js) as a caller
+beside ours: `npm ci` there first, then N rounds per configuration against our callee. It is
+skipped, with a message, where node or npm is missing. --smoke runs it for a handful of calls
+when asked with --js-rounds, or when its node_modules is already installed.
 """
 
 import argparse
@@ -582,6 +587,10 @@ def smoke(args, python):
     """A handful of calls of each program and each role; the JSON lines must parse."""
     started = time.monotonic()
     program = programs(args, python)
+    # Autobahn|JS only where asked for (--js-rounds) or already installed: CI has no npm to rely on
+    js, _ = prepare_js(install=args.js_rounds > 0)
+    if js:
+        program[JS] = js
     router = Router().start()
     failures = []
     try:
@@ -590,21 +599,28 @@ def smoke(args, python):
         # and swampyer's callee once, so that no part of either program can rot; the floor
         # once as caller and once as callee, so that it cannot either
         plan = [
-            (RUST, "ws", (RUST, SWAMPYER, FLOOR)),
-            (RUST, "tcp", (RUST,)),
-            (SWAMPYER, "ws", (RUST,)),
-            (FLOOR, "unix", (RUST,)),
+            (RUST, "ws", "cbor", (RUST, SWAMPYER, FLOOR)),
+            (RUST, "tcp", "cbor", (RUST,)),
+            (SWAMPYER, "ws", "cbor", (RUST,)),
+            (FLOOR, "unix", "cbor", (RUST,)),
         ]
-        for callee_impl, endpoint, callers in plan:
+        if JS in program:
+            # its caller on WebSocket and on RawSocket (JSON: all its RawSocket speaks), its callee once
+            plan += [
+                (RUST, "ws", "cbor", (JS,)),
+                (RUST, "unix", "json", (JS,)),
+                (JS, "ws", "msgpack", (RUST,)),
+            ]
+        for callee_impl, endpoint, serializer, callers in plan:
             url = router.info["urls"][endpoint]
-            callee = Callee(program[callee_impl] + bench_args("callee", url, "cbor", CALLEE))
+            callee = Callee(program[callee_impl] + bench_args("callee", url, serializer, CALLEE))
             try:
                 for caller_impl in callers:
-                    cmd = program[caller_impl] + bench_args("caller", url, "cbor", CALLER) + sizes
+                    cmd = program[caller_impl] + bench_args("caller", url, serializer, CALLER) + sizes
                     cmd += ["--observe", "router:" + "+".join(map(str, router.worker_pids()))]
                     cmd += ["--observe", "callee:{}".format(callee.pid)]
                     report, error = run_caller(cmd, timeout=120)
-                    what = "{} caller, {} callee, {}".format(caller_impl, callee_impl, endpoint)
+                    what = "{} caller, {} callee, {} {}".format(caller_impl, callee_impl, endpoint, serializer)
                     trouble = callee.trouble()
                     if trouble:
                         error = (error or "") + "\n" + trouble
@@ -636,6 +652,7 @@ def full(args, python, command_line):
     load_before = loadavg()
     program = programs(args, python)
     configs = parse_configs(args.configs)
+    js, js_skipped = prepare_js(install=True) if args.js_rounds else (None, None)
     sizes = [
         "--calls",
         str(args.calls),
@@ -686,6 +703,7 @@ def full(args, python, command_line):
                 callee.stop()
         callee_results = compare_callees(args, program, router, configs, sizes, worker_pids)
         peer_results = compare_peers(args, program, router, worker_pids)
+        js_results = compare_js(args, program, js, router, configs, sizes, worker_pids) if js else []
     finally:
         router.stop()
     load_after = loadavg()
@@ -699,6 +717,10 @@ def full(args, python, command_line):
                     "results": [
                         {"config": list(c), "impl": i, "round": n, "report": r, "error": e} for c, i, n, r, e in results
                     ],
+                    "js_results": [
+                        {"config": list(c), "impl": i, "round": n, "report": r, "error": e}
+                        for c, i, n, r, e in js_results
+                    ],
                 },
                 f,
                 indent=1,
@@ -707,10 +729,11 @@ def full(args, python, command_line):
     text = render(args, info, configs, results, command_line, load_before, load_after, elapsed)
     text += render_callees(args, configs, callee_results)
     text += render_peers(args, peer_results)
+    text += render_js(args, js_results, js_skipped)
     out = os.path.join(ROOT, args.out) if not os.path.isabs(args.out) else args.out
     write_report(out, text)
     log("wrote {} ({:.0f} s)".format(out, elapsed))
-    failed = [r for r in results + callee_results + peer_results if r[4]]
+    failed = [r for r in results + callee_results + peer_results + js_results if r[4]]
     return 1 if failed else 0
 
 
@@ -872,6 +895,201 @@ def paired_rounds(rows, ours, theirs):
             ours[0], theirs[0], sum(1 for r in ratios if r > 1), len(ratios), min(ratios), max(ratios), median(ratios)
         )
     )
+
+
+JS = "js-autobahn"
+JS_DIR = os.path.join(HERE, "autobahn_js")
+
+
+def prepare_js(install):
+    """(the command that starts Autobahn|JS's bench program, None) or (None, why not). With
+    `install`, `npm ci` in its directory first (exactly its package-lock.json); without, only a
+    node_modules that is already there is used. Missing node or npm is not an error: the runner
+    goes on without it and says why."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    missing = [name for name, path in (("node", node), ("npm", npm if install else "-")) if not path]
+    if missing:
+        why = "no {} on PATH".format(" and no ".join(missing))
+        log("Autobahn|JS skipped:", why)
+        return None, why
+    if install:
+        cmd = [npm, "ci", "--no-audit", "--no-fund"]
+        log("installing Autobahn|JS:", shlex.join(cmd), "in", os.path.relpath(JS_DIR, ROOT))
+        done = subprocess.run(cmd, cwd=JS_DIR, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        if done.returncode != 0:
+            log("Autobahn|JS skipped: npm ci failed ({}):\n{}".format(done.returncode, (done.stdout + done.stderr)[-2000:]))
+            return None, "`npm ci` failed (exit status {})".format(done.returncode)
+    elif not os.path.isdir(os.path.join(JS_DIR, "node_modules", "autobahn")):
+        log("Autobahn|JS not installed (--js-rounds, or npm ci in {}): not part of this run".format(os.path.relpath(JS_DIR, ROOT)))
+        return None, "not installed"
+    return [node, os.path.join(JS_DIR, "bench.js")], None
+
+
+def js_serializer(endpoint, serializer):
+    """Autobahn|JS's RawSocket speaks JSON only: RawSocket configurations are compared on JSON."""
+    return serializer if endpoint == "ws" else "json"
+
+
+def compare_js(args, program, js, router, configs, sizes, worker_pids):
+    """With --js-rounds N: for each configuration, ours and Autobahn|JS call our callee, the same
+    phases and sizes as the main comparison, N rounds, back to back, alternating which goes
+    first. On RawSocket both use JSON (see `js_serializer`)."""
+    results = []  # ((endpoint, serializer), impl, round, report or None, error or None)
+    done = set()
+    for endpoint, serializer, _ in configs:
+        serializer = js_serializer(endpoint, serializer)
+        if (endpoint, serializer) in done:
+            continue
+        done.add((endpoint, serializer))
+        url = router.info["urls"][endpoint]
+        callee_cmd = program[RUST] + bench_args("callee", url, serializer, CALLEE)
+        callee = Callee(callee_cmd)
+        try:
+            for n in range(args.js_rounds):
+                for impl in (RUST, JS) if n % 2 == 0 else (JS, RUST):
+                    cmd = (js if impl == JS else program[RUST]) + bench_args("caller", url, serializer, CALLER) + sizes
+                    cmd += ["--observe", "router:" + "+".join(map(str, worker_pids))]
+                    cmd += ["--observe", "callee:{}".format(callee.pid)]
+                    timeout = 120 + args.calls * 0.02 + args.big_calls * 2 + args.duration
+                    log("{} {} Autobahn|JS round {}/{}: {}".format(endpoint, serializer, n + 1, args.js_rounds, impl))
+                    report, error = run_caller(cmd, timeout)
+                    trouble = callee.trouble()
+                    if trouble:
+                        error, report = (error or "") + "\n" + trouble, None
+                        callee.stop()
+                        callee = Callee(callee_cmd)
+                    if error:
+                        log("FAILED:", error)
+                    else:
+                        log(
+                            "  p50 {} µs, {} µs CPU/call, big {} ms, threaded {} calls/s".format(
+                                report["p50_us"], report["cpu_us_per_call"], report["big_mean_ms"], report["threaded_calls_per_s"]
+                            )
+                        )
+                    results.append(((endpoint, serializer), impl, n + 1, report, error))
+        finally:
+            callee.stop()
+    return results
+
+
+def versus(a, b, better):
+    """"1.50× better" / "1.50× worse": a (ours) against b."""
+    if a is None or b is None:
+        return "–"
+    rel = ratio(b, a) if better == "lower" else ratio(a, b)
+    if rel and rel >= 1:
+        return "{} better".format(fmt_ratio(rel))
+    return "{} worse".format(fmt_ratio(ratio(a, b) if better == "lower" else ratio(b, a)))
+
+
+def render_js(args, results, skipped):
+    if not args.js_rounds:
+        return ""
+    lines = []
+    w = lines.append
+    w("")
+    w("## Beside Autobahn|JS (Node.js)")
+    w("")
+    if skipped:
+        w("Not run: {}.".format(skipped))
+        w("")
+        return "\n".join(lines)
+    versions = sorted({(r["node"], r["autobahn"]) for _, _, _, r, _ in results if r and r.get("impl") == JS})
+    w(
+        "Autobahn|JS {} on Node.js {} (`benches/peers/autobahn_js/bench.js`, installed by `npm ci` from its "
+        "lock) and ours, each calling our callee with the phases and sizes of the comparison above, {} round{} "
+        "per configuration, back to back, alternating which goes first; medians. JavaScript runs a program's "
+        "code on one thread: Autobahn|JS's *threaded* phase is {} concurrent call loops (async functions) on "
+        "one connection, ours {} threads. Autobahn|JS's RawSocket transport speaks JSON only, so RawSocket "
+        "configurations are compared on JSON, both callers.".format(
+            "/".join(sorted({a for _, a in versions})) or "?",
+            "/".join(sorted({v for v, _ in versions})) or "?",
+            args.js_rounds,
+            "s" if args.js_rounds != 1 else "",
+            args.threads,
+            args.threads,
+        )
+    )
+    rows = [
+        ("p50 latency (µs)", "p50_us", 0, "lower"),
+        ("p90 latency (µs)", "p90_us", 0, "lower"),
+        ("p99 latency (µs)", "p99_us", 0, "lower"),
+        ("sequential calls/s", "seq_calls_per_s", 0, "higher"),
+        ("threaded calls/s ({} threads or call loops, one connection)".format(args.threads), "threaded_calls_per_s", 0, "higher"),
+        ("1 MiB call, mean (ms)", "big_mean_ms", 1, "lower"),
+        ("caller CPU per call (µs), sequential", "cpu_us_per_call", 1, "lower"),
+        ("caller CPU per call (µs), threaded", "threaded.caller_us_per_call", 1, "lower"),
+        ("caller CPU per 1 MiB call (µs)", "big.caller_us_per_call", 0, "lower"),
+        ("router CPU per call (µs), threaded", "threaded.router_us_per_call", 0, "lower"),
+        ("idle RSS (KiB)", "idle_rss_kib", 0, "lower"),
+        ("max RSS (KiB)", "max_rss_kib", 0, "lower"),
+    ]
+    configs = []
+    for config, _, _, _, _ in results:
+        if config not in configs:
+            configs.append(config)
+    for endpoint, serializer in configs:
+        runs = [(impl, n, r, e) for c, impl, n, r, e in results if c == (endpoint, serializer)]
+        w("")
+        w("### {} + {}".format(ENDPOINT_NAMES.get(endpoint, endpoint), serializer.upper()))
+        w("")
+        for impl, n, _, e in runs:
+            if e:
+                w("**{} failed in round {}:**".format(impl, n))
+                w("")
+                w("```")
+                w(e.strip()[-1500:])
+                w("```")
+                w("")
+        rounds_of = {impl: [(n, r) for i, n, r, _ in runs if i == impl and r] for impl in (RUST, JS)}
+        if not rounds_of[RUST] or not rounds_of[JS]:
+            w("Not enough successful runs to compare.")
+            continue
+        ours, theirs = summarize([r for _, r in rounds_of[RUST]]), summarize([r for _, r in rounds_of[JS]])
+        w("| figure | izaber-wamp | Autobahn\\|JS | ours vs Autobahn\\|JS |")
+        w("|---|---:|---:|---:|")
+        for label, key, digits, better in rows:
+            a, b = ours.get(key), theirs.get(key)
+            w("| {} | {} | {} | {} |".format(label, fmt(a, digits), fmt(b, digits), versus(a, b, better)))
+        w("")
+        paired = []
+        for label, key in (("p50", "p50_us"), ("CPU per sequential call", "cpu_us_per_call"), ("threaded calls/s", "threaded_calls_per_s")):
+            ratios = round_ratios(rounds_of[RUST], rounds_of[JS], lambda r, key=key: r.get(key))
+            if ratios:
+                paired.append("{} {:.2f}–{:.2f} (median {:.2f})".format(label, min(ratios), max(ratios), median(ratios)))
+        if paired:
+            w("Round by round, ours ÷ Autobahn|JS: {}.".format("; ".join(paired)))
+            w("")
+        w("<details><summary>Every round</summary>")
+        w("")
+        w("| round | client | p50 µs | p99 µs | seq calls/s | threaded calls/s | 1 MiB ms | CPU µs/call | router µs/call (threaded) | idle RSS KiB |")
+        w("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for impl in (RUST, JS):
+            for i, n, r, _ in runs:
+                if i != impl:
+                    continue
+                if not r:
+                    w("| {} | {} | failed | | | | | | | |".format(n, impl))
+                    continue
+                d = derived(r)
+                w(
+                    "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |".format(
+                        n,
+                        impl,
+                        fmt(r["p50_us"]),
+                        fmt(r["p99_us"]),
+                        fmt(r["seq_calls_per_s"]),
+                        fmt(r["threaded_calls_per_s"]),
+                        fmt(r["big_mean_ms"], 1),
+                        fmt(r["cpu_us_per_call"], 1),
+                        fmt(d.get("threaded.router_us_per_call")),
+                        fmt(r.get("idle_rss_kib")),
+                    )
+                )
+        w("")
+        w("</details>")
+    w("")
+    return "\n".join(lines)
 
 
 def callee_impls(args):
@@ -1310,6 +1528,13 @@ def main():
         "--peer-cross",
         action="store_true",
         help="with --peer-rounds: also let each caller call the other's callee (MessagePack)",
+    )
+    p.add_argument(
+        "--js-rounds",
+        type=int,
+        default=0,
+        help="also compare with Autobahn|JS (Node.js) as a caller against our callee, this many rounds per "
+        "configuration (runs npm ci in benches/peers/autobahn_js; skipped where node or npm is missing)",
     )
     p.add_argument(
         "--callee-rounds",
