@@ -1,9 +1,10 @@
-//! Performance benchmark: one echo procedure, called over and over.
+//! Performance benchmark: one echo procedure, called over and over; and publish/subscribe.
 //!
 //! ```text
-//! cargo run --release --example bench -- --role callee|caller --url URL --realm REALM \
-//!     --user U --password P --serializer json|msgpack|cbor \
+//! cargo run --release --example bench -- --role callee|caller|publisher|subscriber --url URL \
+//!     --realm REALM --user U --password P --serializer json|msgpack|cbor \
 //!     [--calls N] [--big-calls M] [--events E] [--threads T] [--duration S]
+//!     [--phase NAME:KIND[:RATE]].. [--quit]
 //!     [--observe LABEL:PID[+PID..]].. [--latencies FILE] [--ping-interval S]
 //! ```
 //!
@@ -17,6 +18,11 @@
 //!   seconds. Its last stdout line is one JSON object (`impl`, `serializer`,
 //!   `transport`, `p50_us`, `p90_us`, `p99_us`, `big_mean_ms`, `seq_calls_per_s`,
 //!   `threaded_calls_per_s`, `cpu_us_per_call`, `max_rss_kib`, and more: see `report`).
+//! * `--role publisher` and `--role subscriber` are the events benchmark's programs, as
+//!   `benches/peers/EVENTS.md` says: the publisher runs each `--phase` for S seconds
+//!   (`flood`, `acked` or `paced:RATE`) with [`Client::publish`] (acknowledged ones with
+//!   [`Client::publish_with`]), the subscriber tallies every event in an ordinary
+//!   [`Client::subscribe_with`] handler. `benches/peers/events.sh` runs them.
 //!
 //! `--latencies FILE` writes every sequential call's latency (ns, in call order);
 //! `--ping-interval S` sets the heartbeat (0: none; default: the library's).
@@ -38,13 +44,16 @@ mod bench_support;
 use std::fs;
 use std::io::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Barrier};
+use std::sync::{Arc, Barrier, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use bench_support::{Flags, Meter, Target, TargetFlags, number, round, seconds};
+use bench_support::{
+    Control, EVENTS_PAD, EVENTS_TOPIC, EventPhase, EventPublisher, Flags, Marker, Meter,
+    SubscriberTally, Target, TargetFlags, number, round, seconds, status_kib,
+};
 use izaber_wamp::protocol::Value;
-use izaber_wamp::{Client, PublishOptions};
+use izaber_wamp::{Client, PublishOptions, SubscribeOptions};
 use serde_json::json;
 
 const PROCEDURE: &str = "com.izaber.wamp.bench.echo";
@@ -54,14 +63,17 @@ const SMALL_BYTES: usize = 64;
 const BIG_BYTES: usize = 1 << 20;
 const IMPL: &str = "rust-izaber-wamp";
 
-const USAGE: &str = "usage: bench --role callee|caller --url URL --realm REALM --user U --password P \
---serializer json|msgpack|cbor [--calls N] [--big-calls M] [--events E] [--threads T] [--duration S] \
+const USAGE: &str = "usage: bench --role callee|caller|publisher|subscriber --url URL --realm REALM \
+--user U --password P --serializer json|msgpack|cbor [--calls N] [--big-calls M] [--events E] \
+[--threads T] [--duration S] [--phase NAME:flood|NAME:acked|NAME:paced:RATE]... [--quit] \
 [--observe LABEL:PID[+PID...]]... [--latencies FILE] [--ping-interval S]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
     Callee,
     Caller,
+    Publisher,
+    Subscriber,
 }
 
 struct Args {
@@ -75,6 +87,10 @@ struct Args {
     latencies: Option<String>,
     /// Heartbeat ping interval; `None`: the library's default; zero: no pings.
     ping_interval: Option<Duration>,
+    /// The publisher's phases, in order (each lasts `duration`).
+    phases: Vec<EventPhase>,
+    /// The publisher tells the subscriber to quit after the last phase.
+    quit: bool,
 }
 
 fn parse_args() -> Result<Args> {
@@ -86,6 +102,8 @@ fn parse_args() -> Result<Args> {
     let mut duration = Duration::from_secs(5);
     let mut latencies = None;
     let mut ping_interval = None;
+    let mut phases = Vec::new();
+    let mut quit = false;
 
     let mut flags = Flags::new(USAGE);
     while let Some((flag, inline)) = flags.next_flag() {
@@ -98,7 +116,11 @@ fn parse_args() -> Result<Args> {
                 role = Some(match value()?.as_str() {
                     "callee" => Role::Callee,
                     "caller" => Role::Caller,
-                    other => bail!("--role must be callee or caller, not {other:?}"),
+                    "publisher" => Role::Publisher,
+                    "subscriber" => Role::Subscriber,
+                    other => bail!(
+                        "--role must be callee, caller, publisher or subscriber, not {other:?}"
+                    ),
                 })
             }
             "--big-calls" => big_calls = number(value()?, "--big-calls")?,
@@ -107,6 +129,8 @@ fn parse_args() -> Result<Args> {
             "--duration" => duration = seconds(value()?, "--duration")?,
             "--latencies" => latencies = Some(value()?),
             "--ping-interval" => ping_interval = Some(seconds(value()?, "--ping-interval")?),
+            "--phase" => phases.push(EventPhase::parse(&value()?)?),
+            "--quit" => quit = true,
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
@@ -119,6 +143,8 @@ fn parse_args() -> Result<Args> {
         duration,
         latencies,
         ping_interval,
+        phases,
+        quit,
     })
 }
 
@@ -144,6 +170,8 @@ fn main() -> Result<()> {
     match args.role {
         Role::Callee => callee(&args),
         Role::Caller => caller(&args),
+        Role::Publisher => publisher(&args),
+        Role::Subscriber => subscriber(&args),
     }
 }
 
@@ -162,18 +190,6 @@ fn callee(args: &Args) -> Result<()> {
     loop {
         std::thread::park();
     }
-}
-
-/// A `Vm...:` line of /proc/self/status, in KiB.
-fn status_kib(key: &str) -> u64 {
-    fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        })
-        .unwrap_or(0)
 }
 
 // --- the caller ------------------------------------------------------------------------------
@@ -325,4 +341,112 @@ fn caller(args: &Args) -> Result<()> {
     bench_support::add_sequential_figures(&mut report, &latencies, &seq);
     println!("{report}");
     Ok(())
+}
+
+// --- the events benchmark (benches/peers/EVENTS.md) ----------------------------------------
+
+/// Our publisher: the client's publish calls, as a user's code would make them.
+struct Publisher {
+    client: Client,
+    acknowledged: PublishOptions,
+}
+
+impl EventPublisher for Publisher {
+    fn marker(&mut self, marker: Marker<'_>) -> Result<()> {
+        let client = &self.client;
+        let ack = &self.acknowledged;
+        match marker {
+            Marker::Start(phase) => client.publish_with(EVENTS_TOPIC, ("start", phase), (), ack),
+            Marker::End(phase, sent) => {
+                client.publish_with(EVENTS_TOPIC, ("end", phase, sent), (), ack)
+            }
+            Marker::Quit => client.publish_with(EVENTS_TOPIC, ("quit",), (), ack),
+        }?;
+        Ok(())
+    }
+
+    fn event(&mut self, phase: &str, seq: u64, sent_ns: u64, acknowledged: bool) -> Result<()> {
+        let args = ("event", phase, seq, sent_ns, EVENTS_PAD);
+        if acknowledged {
+            self.client
+                .publish_with(EVENTS_TOPIC, args, (), &self.acknowledged)?;
+        } else {
+            self.client.publish(EVENTS_TOPIC, args)?;
+        }
+        Ok(())
+    }
+}
+
+fn publisher(args: &Args) -> Result<()> {
+    ensure!(!args.phases.is_empty(), "a publisher needs a --phase");
+    let meter = Meter::new(&args.target.observe);
+    let client = connect(args)?;
+    let mut publisher = Publisher {
+        client: client.clone(),
+        acknowledged: PublishOptions::new().acknowledge(true),
+    };
+    let phases = bench_support::publish_phases(
+        &mut publisher,
+        &meter,
+        &args.phases,
+        args.duration,
+        args.quit,
+    )?;
+    client.close();
+    let report = json!({
+        "impl": IMPL,
+        "role": "publisher",
+        "serializer": args.target.serializer.name(),
+        "transport": bench_support::transport_name(&args.target.url),
+        "phases": phases,
+    });
+    println!("{report}");
+    Ok(())
+}
+
+/// What the subscription's handler tells the main thread.
+enum Done {
+    Quit,
+    Failed(anyhow::Error),
+}
+
+fn subscriber(args: &Args) -> Result<()> {
+    let client = connect(args)?;
+    let tally = Mutex::new(SubscriberTally::new(IMPL, &args.target));
+    let (done, finished) = mpsc::channel();
+    // The subscription's queue is where events wait while the handler is busy; past its
+    // bound the library drops the oldest (its documented choice for a slow subscriber). The
+    // benchmark wants every event counted, so the bound is lifted: a handler that falls
+    // behind shows as latency and memory, and any drop still shows as received < sent (and
+    // in `dropped`, the library's own count).
+    let options = SubscribeOptions::new()
+        .queue_limit(usize::MAX)
+        .queue_bytes(usize::MAX);
+    let stats = client.clone();
+    client
+        .subscribe_with(EVENTS_TOPIC, &options, move |event| {
+            let control = tally.lock().unwrap().handle(&event.args);
+            let tell = |message| _ = done.send(message);
+            match control {
+                Ok(Control::Continue) => {}
+                Ok(Control::Phase(mut line)) => {
+                    line.insert("dropped".into(), json!(stats.stats().events_dropped));
+                    let mut out = std::io::stdout().lock();
+                    _ = writeln!(out, "{}", serde_json::Value::Object(line));
+                    _ = out.flush();
+                }
+                Ok(Control::Quit) => tell(Done::Quit),
+                Err(e) => tell(Done::Failed(e)),
+            }
+        })
+        .context("subscribing to the events")?;
+    println!("READY");
+    std::io::stdout().flush()?;
+    let outcome = finished.recv();
+    client.close();
+    match outcome {
+        Ok(Done::Quit) => Ok(()),
+        Ok(Done::Failed(e)) => Err(e),
+        Err(_) => bail!("the subscription handler is gone"),
+    }
 }

@@ -1,12 +1,22 @@
-//! The floor: the cheapest WAMP caller, and the cheapest callee, there can be. A measuring
-//! instrument, not a client.
+//! The floor: the cheapest WAMP caller, callee, publisher and subscriber there can be. A
+//! measuring instrument, not a client.
 //!
 //! ```text
-//! cargo run --release --example bench_floor -- --role caller|callee --url URL --realm REALM \
-//!     --user U --password P --serializer json|msgpack|cbor [--calls N] \
-//!     [--observe LABEL:PID[+PID..]].. [--big-calls M] [--threads T] [--duration S] \
-//!     [--ping-interval S] [--latencies FILE]
+//! cargo run --release --example bench_floor -- --role caller|callee|publisher|subscriber \
+//!     --url URL --realm REALM --user U --password P --serializer json|msgpack|cbor \
+//!     [--calls N] [--observe LABEL:PID[+PID..]].. [--big-calls M] [--threads T] \
+//!     [--duration S] [--phase NAME:KIND[:RATE]].. [--quit] [--ping-interval S] \
+//!     [--latencies FILE]
 //! ```
+//!
+//! `--role publisher` and `--role subscriber` follow `benches/peers/EVENTS.md` (the events
+//! benchmark, run by `benches/peers/events.sh`) the cheapest way: the publisher encodes each
+//! PUBLISH into a reused message and buffer and writes it in one write on its one blocking
+//! socket (an acknowledged one then reads until its PUBLISHED), so that its `publish_*`
+//! figures are the cost of a write into the socket, and a full socket buffer blocks it: the
+//! stall any publisher's `publish()` is measured against. The subscriber takes each EVENT
+//! with a blocking read, decodes it and tallies it on the same thread: no handler dispatch,
+//! no queue, no heartbeat. Both measure with `bench_support`, as `bench.rs` does.
 //!
 //! `--role callee` registers `com.izaber.wamp.bench.echo` like `bench.rs --role callee`,
 //! prints `READY`, and answers each INVOCATION with a YIELD of its first argument, one at a
@@ -44,7 +54,10 @@ use std::os::unix::net::UnixStream;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail, ensure};
-use bench_support::{Flags, Meter, Target, TargetFlags, number, seconds};
+use bench_support::{
+    Control, EVENTS_PAD, EVENTS_TOPIC, EventPhase, EventPublisher, Flags, Marker, Meter,
+    SubscriberTally, Target, TargetFlags, number, seconds,
+};
 use izaber_wamp::Secret;
 use izaber_wamp::protocol::{Dict, Id, Message, Serializer, Value};
 use izaber_wamp::transport::Endpoint;
@@ -63,20 +76,35 @@ const IMPL: &str = "floor";
 /// timeout is set on the socket once, so it costs nothing per call.
 const READ_TIMEOUT: Duration = Duration::from_secs(60);
 
-const USAGE: &str = "usage: bench_floor --role caller|callee --url ws://...|tcpip://HOST:PORT|unix:///PATH \
---realm REALM --user U --password P --serializer json|msgpack|cbor [--calls N] \
-[--observe LABEL:PID[+PID...]]... (accepted and ignored: --big-calls M --threads T \
---duration S --ping-interval S --latencies FILE)";
+const USAGE: &str = "usage: bench_floor --role caller|callee|publisher|subscriber \
+--url ws://...|tcpip://HOST:PORT|unix:///PATH --realm REALM --user U --password P \
+--serializer json|msgpack|cbor [--calls N] [--observe LABEL:PID[+PID...]]... \
+[--duration S] [--phase NAME:flood|NAME:acked|NAME:paced:RATE]... [--quit] \
+(accepted and ignored: --big-calls M --threads T --ping-interval S --latencies FILE)";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Role {
     Caller,
     Callee,
+    Publisher,
+    Subscriber,
 }
 
-fn parse_args() -> Result<(Target, Role)> {
+/// The publisher's phases: each lasts `duration`; `quit` tells the subscriber to quit after.
+struct Phases {
+    phases: Vec<EventPhase>,
+    duration: Duration,
+    quit: bool,
+}
+
+fn parse_args() -> Result<(Target, Role, Phases)> {
     let mut target = TargetFlags::default();
     let mut role = Role::Caller;
+    let mut phases = Phases {
+        phases: Vec::new(),
+        duration: Duration::from_secs(5),
+        quit: false,
+    };
     let mut flags = Flags::new(USAGE);
     while let Some((flag, inline)) = flags.next_flag() {
         let mut value = || flags.value(&flag, inline.clone());
@@ -87,17 +115,23 @@ fn parse_args() -> Result<(Target, Role)> {
             "--role" => match value()?.as_str() {
                 "caller" => role = Role::Caller,
                 "callee" => role = Role::Callee,
-                other => bail!("--role: caller or callee, not {other:?}"),
+                "publisher" => role = Role::Publisher,
+                "subscriber" => role = Role::Subscriber,
+                other => bail!("--role: caller, callee, publisher or subscriber, not {other:?}"),
             },
+            // the publisher's
+            "--duration" => phases.duration = seconds(value()?, &flag)?,
+            "--phase" => phases.phases.push(EventPhase::parse(&value()?)?),
+            "--quit" => phases.quit = true,
             // phases and features the floor does not have: taken (and checked as bench checks
             // them) so that the runner can pass every caller the same arguments
             "--big-calls" | "--threads" => _ = number(value()?, &flag)?,
-            "--duration" | "--ping-interval" => _ = seconds(value()?, &flag)?,
+            "--ping-interval" => _ = seconds(value()?, &flag)?,
             "--latencies" => _ = value()?,
             other => bail!("unknown argument {other:?}\n{USAGE}"),
         }
     }
-    Ok((target.finish(USAGE)?, role))
+    Ok((target.finish(USAGE)?, role, phases))
 }
 
 // --- the wire ------------------------------------------------------------------------------
@@ -490,6 +524,174 @@ fn serve(mut wire: impl Wire, args: &Target) -> Result<()> {
     }
 }
 
+// --- the publisher and the subscriber --------------------------------------------------------
+
+/// GOODBYE, and its answer: a polite end, so that the router's log does not show a lost
+/// connection. Whatever else is still on its way in (events, for a subscriber) is skipped.
+fn leave(wire: &mut impl Wire, serializer: Serializer, frame: &mut Vec<u8>) -> Result<()> {
+    let goodbye = Message::Goodbye {
+        details: Dict::new(),
+        reason: "wamp.close.normal".into(),
+    };
+    send(wire, serializer, &goodbye, frame)?;
+    loop {
+        if let Message::Goodbye { .. } = recv(wire, serializer)? {
+            return Ok(());
+        }
+    }
+}
+
+/// One PUBLISH message, reused for every publication: its request id and arguments are set
+/// in place, so that an event allocates nothing but its phase name's copy.
+struct FloorPublisher<W> {
+    wire: W,
+    serializer: Serializer,
+    frame: Vec<u8>,
+    message: Message,
+    /// The same with `acknowledge: true`.
+    acknowledged: Message,
+    request: Id,
+}
+
+impl<W: Wire> FloorPublisher<W> {
+    fn new(wire: W, serializer: Serializer) -> Self {
+        let publish = |options: Dict| Message::Publish {
+            request: 0,
+            options,
+            topic: EVENTS_TOPIC.to_owned(),
+            args: Vec::new(),
+            kwargs: Dict::new(),
+        };
+        let mut ack = Dict::new();
+        ack.insert("acknowledge".into(), Value::Bool(true));
+        FloorPublisher {
+            wire,
+            serializer,
+            frame: Vec::with_capacity(256),
+            message: publish(Dict::new()),
+            acknowledged: publish(ack),
+            request: 0,
+        }
+    }
+
+    /// Publishes the message (`acknowledged` or not) whose arguments `fill` sets; an
+    /// acknowledged one returns with its PUBLISHED.
+    fn publish(&mut self, acknowledged: bool, fill: impl FnOnce(&mut Vec<Value>)) -> Result<()> {
+        self.request += 1;
+        let message = if acknowledged {
+            &mut self.acknowledged
+        } else {
+            &mut self.message
+        };
+        if let Message::Publish { request, args, .. } = message {
+            *request = self.request;
+            fill(args);
+        }
+        send(&mut self.wire, self.serializer, message, &mut self.frame)?;
+        if !acknowledged {
+            return Ok(());
+        }
+        match recv(&mut self.wire, self.serializer)? {
+            Message::Published { request, .. } if request == self.request => Ok(()),
+            Message::Error { error, .. } => bail!("the router refused the publication: {error}"),
+            other => bail!(
+                "{} instead of the PUBLISHED of publication {}",
+                other.name(),
+                self.request
+            ),
+        }
+    }
+}
+
+impl<W: Wire> EventPublisher for FloorPublisher<W> {
+    fn marker(&mut self, marker: Marker<'_>) -> Result<()> {
+        let text = |s: &str| Value::String(s.to_owned());
+        let args = match marker {
+            Marker::Start(phase) => vec![text("start"), text(phase)],
+            Marker::End(phase, sent) => vec![text("end"), text(phase), Value::Integer(sent.into())],
+            Marker::Quit => vec![text("quit")],
+        };
+        self.publish(true, |out| *out = args)
+    }
+
+    fn event(&mut self, phase: &str, seq: u64, sent_ns: u64, acknowledged: bool) -> Result<()> {
+        self.publish(acknowledged, |args| {
+            let fresh = !matches!(args.first(), Some(Value::String(kind)) if kind == "event")
+                || !matches!(args.get(1), Some(Value::String(name)) if name == phase);
+            if fresh {
+                *args = vec![
+                    Value::String("event".into()),
+                    Value::String(phase.to_owned()),
+                    Value::Integer(0),
+                    Value::Integer(0),
+                    Value::String(EVENTS_PAD.to_owned()),
+                ];
+            }
+            args[2] = Value::Integer(seq.into());
+            args[3] = Value::Integer(sent_ns.into());
+        })
+    }
+}
+
+fn publish(mut wire: impl Wire, args: &Target, phases: &Phases) -> Result<()> {
+    ensure!(!phases.phases.is_empty(), "a publisher needs a --phase");
+    let meter = Meter::new(&args.observe);
+    let mut frame = Vec::with_capacity(256);
+    join(&mut wire, args, "publisher", &mut frame)?;
+    let mut publisher = FloorPublisher::new(wire, args.serializer);
+    let report = bench_support::publish_phases(
+        &mut publisher,
+        &meter,
+        &phases.phases,
+        phases.duration,
+        phases.quit,
+    )?;
+    leave(&mut publisher.wire, args.serializer, &mut frame)?;
+    let report = json!({
+        "impl": IMPL,
+        "role": "publisher",
+        "serializer": args.serializer.name(),
+        "transport": bench_support::transport_name(&args.url),
+        "phases": report,
+    });
+    println!("{report}");
+    Ok(())
+}
+
+fn subscribe(mut wire: impl Wire, args: &Target) -> Result<()> {
+    let serializer = args.serializer;
+    let mut frame = Vec::with_capacity(256);
+    join(&mut wire, args, "subscriber", &mut frame)?;
+    let subscribe = Message::Subscribe {
+        request: 1,
+        options: Dict::new(),
+        topic: EVENTS_TOPIC.to_owned(),
+    };
+    send(&mut wire, serializer, &subscribe, &mut frame)?;
+    match recv(&mut wire, serializer)? {
+        Message::Subscribed { .. } => {}
+        Message::Error { error, .. } => bail!("subscribing to {EVENTS_TOPIC}: {error}"),
+        other => bail!("{} instead of SUBSCRIBED", other.name()),
+    }
+    println!("READY");
+    std::io::stdout().flush()?;
+    let mut tally = SubscriberTally::new(IMPL, args);
+    loop {
+        let Message::Event { args: event, .. } = recv(&mut wire, serializer)? else {
+            continue;
+        };
+        match tally.handle(&event)? {
+            Control::Continue => {}
+            Control::Phase(line) => {
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{}", serde_json::Value::Object(line))?;
+                out.flush()?;
+            }
+            Control::Quit => return leave(&mut wire, serializer, &mut frame),
+        }
+    }
+}
+
 /// A blocking unix socket whose reads wait in a poll for readability first.
 ///
 /// A blocking read on a unix socket sleeps on the socket's only wait queue, which the router
@@ -564,13 +766,15 @@ impl Write for PolledUnixStream {
 }
 
 fn main() -> Result<()> {
-    let (args, role) = parse_args()?;
-    // a callee waits for invocations as long as it lives; a caller's reply must come
-    let timeout = (role == Role::Caller).then_some(READ_TIMEOUT);
+    let (args, role, phases) = parse_args()?;
+    // a callee or subscriber waits for messages as long as it lives; a reply must come
+    let timeout = matches!(role, Role::Caller | Role::Publisher).then_some(READ_TIMEOUT);
     let endpoint = Endpoint::parse(&args.url).with_context(|| format!("--url {}", args.url))?;
     let go = |wire: Box<dyn Wire>| match role {
         Role::Caller => run(wire, &args),
         Role::Callee => serve(wire, &args),
+        Role::Publisher => publish(wire, &args, &phases),
+        Role::Subscriber => subscribe(wire, &args),
     };
     match endpoint {
         Endpoint::WebSocket {

@@ -1,6 +1,8 @@
 //! What `bench.rs` and `bench_floor.rs` share: the command line's common flags, the CPU
-//! meter and the pieces of the JSON report. Kept in one place so that the two programs measure
-//! alike: a difference between their figures must come from the callers, not from the rulers.
+//! meter, the pieces of the JSON report, and the events benchmark's publisher loop and
+//! subscriber tally (`benches/peers/EVENTS.md`). Kept in one place so that the two programs
+//! measure alike: a difference between their figures must come from the clients, not from
+//! the rulers.
 //!
 //! This directory has no `main.rs`, so cargo does not take it for an example; each program
 //! includes it with `#[path]`.
@@ -15,10 +17,10 @@
 
 use std::fmt;
 use std::fs;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, ensure};
-use izaber_wamp::protocol::Serializer;
+use anyhow::{Context, Result, bail, ensure};
+use izaber_wamp::protocol::{Serializer, Value};
 use serde_json::json;
 
 // --- the command line ----------------------------------------------------------------------
@@ -215,6 +217,10 @@ fn stat_fields(path: &str) -> Option<Vec<String>> {
     Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
+/// The label of this process's own CPU in a [`Meter`]'s figures (`caller` for history: the
+/// calls benchmark's reports have always named it so).
+pub const SELF: &str = "caller";
+
 /// The caller itself plus every `--observe`d process.
 pub struct Meter {
     labels: Vec<String>,
@@ -273,7 +279,7 @@ pub struct Phase {
 
 impl Meter {
     pub fn new(observe: &[(String, Vec<u32>)]) -> Meter {
-        let mut labels = vec!["caller".to_owned()];
+        let mut labels = vec![SELF.to_owned()];
         let mut pids = vec![vec!["self".to_owned()]];
         for (label, list) in observe {
             labels.push(label.clone());
@@ -318,7 +324,9 @@ impl Meter {
 }
 
 impl Phase {
-    fn cpu_ns(&self, label: &str) -> u64 {
+    /// CPU nanoseconds of the process labelled `label` over the phase (this process's label
+    /// is [`SELF`]).
+    pub fn cpu_ns(&self, label: &str) -> u64 {
         self.cpu_ns
             .iter()
             .find(|(l, _)| l == label)
@@ -370,7 +378,7 @@ pub fn round(x: f64, digits: i32) -> f64 {
 }
 
 /// Nearest-rank percentile of sorted nanoseconds, in microseconds.
-fn percentile_us(sorted_ns: &[u64], p: f64) -> f64 {
+pub fn percentile_us(sorted_ns: &[u64], p: f64) -> f64 {
     let rank = ((p / 100.0) * sorted_ns.len() as f64).ceil() as usize;
     sorted_ns[rank.clamp(1, sorted_ns.len()) - 1] as f64 / 1e3
 }
@@ -391,10 +399,7 @@ pub fn transport_name(url: &str) -> &'static str {
 pub fn add_sequential_figures(report: &mut serde_json::Value, sorted_ns: &[u64], seq: &Phase) {
     let p = |q: f64| json!(round(percentile_us(sorted_ns, q), 1));
     let calls_per_s = round(seq.calls as f64 / seq.wall.as_secs_f64(), 1);
-    let cpu_us_per_call = round(
-        seq.cpu_ns("caller") as f64 / 1e3 / seq.calls.max(1) as f64,
-        2,
-    );
+    let cpu_us_per_call = round(seq.cpu_ns(SELF) as f64 / 1e3 / seq.calls.max(1) as f64, 2);
     report
         .as_object_mut()
         .expect("the report is a JSON object")
@@ -415,4 +420,445 @@ pub fn phases_json<'a>(phases: impl IntoIterator<Item = &'a Phase>) -> serde_jso
         .map(|phase| (phase.name.to_owned(), phase.json()))
         .collect();
     serde_json::Value::Object(map)
+}
+
+// --- process and clock ---------------------------------------------------------------------
+
+/// A `Vm...:` line of /proc/self/status (`VmRSS`, `VmHWM`), in KiB; 0 where there is none.
+pub fn status_kib(key: &str) -> u64 {
+    fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The peak resident set so far (`VmHWM`), in KiB. The kernel updates `VmHWM` lazily, so it
+/// is never reported below the current `VmRSS`.
+pub fn peak_rss_kib() -> u64 {
+    status_kib("VmHWM").max(status_kib("VmRSS"))
+}
+
+/// Wall-clock time (`CLOCK_REALTIME`: `SystemTime` on Linux), nanoseconds since the Unix
+/// epoch. Publisher and subscriber run on one host, so one's reading minus the other's is a
+/// latency.
+pub fn realtime_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+}
+
+// --- the histogram -------------------------------------------------------------------------
+
+/// Nanosecond durations counted in log-linear buckets: exact below 64 ns, then 32 buckets per
+/// power of two, so that a bucket is at most 1/32 of its values wide and its middle, which is
+/// what percentiles report, is within 1/64 of any value in it. A flood records millions of
+/// events: a list of them would grow the very peak RSS the benchmark reports, and cost a
+/// reallocation now and then in the middle of the measured loop. The maximum is kept exactly.
+/// `swampyer_bench.py` buckets the same way.
+pub struct Histogram {
+    counts: Vec<u64>,
+    count: u64,
+    max: u64,
+}
+
+/// 64 exact buckets, then 32 for each of the 58 powers of two from 2^6 to 2^63.
+const HISTOGRAM_BUCKETS: usize = 64 + 58 * 32;
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            counts: vec![0; HISTOGRAM_BUCKETS],
+            count: 0,
+            max: 0,
+        }
+    }
+}
+
+impl Histogram {
+    fn bucket(ns: u64) -> usize {
+        if ns < 64 {
+            return ns as usize;
+        }
+        // 7 significant bits or more: keep the top 6 (32..=63) and the shift
+        let shift = 64 - ns.leading_zeros() - 6;
+        64 + (shift as usize - 1) * 32 + ((ns >> shift) as usize - 32)
+    }
+
+    /// The middle of bucket `index`.
+    fn middle(index: usize) -> u64 {
+        if index < 64 {
+            return index as u64;
+        }
+        let shift = (index - 64) / 32 + 1;
+        let top = ((index - 64) % 32 + 32) as u64;
+        (top << shift) + (1 << (shift - 1))
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        self.counts[Self::bucket(ns)] += 1;
+        self.count += 1;
+        self.max = self.max.max(ns);
+    }
+
+    /// Nearest-rank percentile `p` (0..=100), in microseconds; `None` when nothing was
+    /// recorded. Never more than the maximum recorded.
+    pub fn percentile_us(&self, p: f64) -> Option<f64> {
+        if self.count == 0 {
+            return None;
+        }
+        let rank = ((p / 100.0) * self.count as f64).ceil() as u64;
+        let rank = rank.clamp(1, self.count);
+        let mut seen = 0;
+        for (index, n) in self.counts.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return Some(Self::middle(index).min(self.max) as f64 / 1e3);
+            }
+        }
+        Some(self.max as f64 / 1e3)
+    }
+
+    /// The longest duration recorded, in microseconds; `None` when nothing was.
+    pub fn max_us(&self) -> Option<f64> {
+        (self.count > 0).then(|| self.max as f64 / 1e3)
+    }
+}
+
+/// A figure rounded for the JSON line, or `null`.
+fn figure(x: Option<f64>, digits: i32) -> serde_json::Value {
+    x.filter(|x| x.is_finite())
+        .map_or(serde_json::Value::Null, |x| json!(round(x, digits)))
+}
+
+// --- the events benchmark (benches/peers/EVENTS.md) -----------------------------------------
+
+/// The topic every publisher and subscriber of the events benchmark uses.
+pub const EVENTS_TOPIC: &str = "com.izaber.wamp.bench.events";
+/// The 64-byte string every event carries.
+pub const EVENTS_PAD: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// How a phase publishes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum EventKind {
+    /// Unacknowledged, one after another, as fast as `publish()` returns.
+    Flood,
+    /// Acknowledged, one after another, each waiting for PUBLISHED.
+    Acked,
+    /// Unacknowledged, at this many events per second.
+    Paced(f64),
+}
+
+/// One `--phase NAME:KIND[:RATE]`.
+#[derive(Clone, Debug)]
+pub struct EventPhase {
+    pub name: String,
+    pub kind: EventKind,
+}
+
+impl EventPhase {
+    pub fn parse(text: &str) -> Result<EventPhase> {
+        let mut parts = text.splitn(3, ':');
+        let name = parts.next().unwrap_or("");
+        let kind = parts.next();
+        let rate = parts.next();
+        ensure!(
+            !name.is_empty(),
+            "--phase wants NAME:KIND[:RATE], not {text:?}"
+        );
+        let kind = match (kind, rate) {
+            (Some("flood"), None) => EventKind::Flood,
+            (Some("acked"), None) => EventKind::Acked,
+            (Some("paced"), Some(rate)) => {
+                let rate: f64 = rate
+                    .parse()
+                    .with_context(|| format!("--phase {text}: not a rate: {rate:?}"))?;
+                ensure!(
+                    rate.is_finite() && rate > 0.0,
+                    "--phase {text}: the rate must be > 0"
+                );
+                EventKind::Paced(rate)
+            }
+            _ => bail!("--phase wants NAME:flood, NAME:acked or NAME:paced:RATE, not {text:?}"),
+        };
+        Ok(EventPhase {
+            name: name.to_owned(),
+            kind,
+        })
+    }
+}
+
+/// An acknowledged marker publication.
+#[derive(Clone, Copy, Debug)]
+pub enum Marker<'a> {
+    /// `["start", NAME]`
+    Start(&'a str),
+    /// `["end", NAME, SENT]`
+    End(&'a str, u64),
+    /// `["quit"]`
+    Quit,
+}
+
+/// What a program does to publish; [`publish_phases`] does the rest.
+pub trait EventPublisher {
+    /// Publishes `marker` acknowledged and waits for the router's PUBLISHED.
+    fn marker(&mut self, marker: Marker<'_>) -> Result<()>;
+    /// Publishes `["event", phase, seq, sent_ns, EVENTS_PAD]`, acknowledged or not; returns
+    /// when the library's publish call does.
+    fn event(&mut self, phase: &str, seq: u64, sent_ns: u64, acknowledged: bool) -> Result<()>;
+}
+
+/// Runs every phase as EVENTS.md says, then the quit marker with `quit`; returns the
+/// publisher JSON line's `phases`.
+pub fn publish_phases(
+    publisher: &mut impl EventPublisher,
+    meter: &Meter,
+    phases: &[EventPhase],
+    duration: Duration,
+    quit: bool,
+) -> Result<serde_json::Value> {
+    let mut out = serde_json::Map::new();
+    for phase in phases {
+        let name = phase.name.as_str();
+        publisher
+            .marker(Marker::Start(name))
+            .with_context(|| format!("phase {name}: the start marker"))?;
+        let mut times = Histogram::default();
+        let acknowledged = phase.kind == EventKind::Acked;
+        let mut publish = |seq: u64| -> Result<(Instant, Instant)> {
+            let before = Instant::now();
+            let sent_ns = realtime_ns();
+            publisher
+                .event(name, seq, sent_ns, acknowledged)
+                .with_context(|| format!("phase {name}: event {seq}"))?;
+            let after = Instant::now();
+            times.record((after - before).as_nanos() as u64);
+            Ok((before, after))
+        };
+        let start = meter.read();
+        let t0 = Instant::now();
+        let mut sent = 0u64;
+        let mut first = None;
+        let mut last = t0;
+        match phase.kind {
+            EventKind::Flood | EventKind::Acked => {
+                while last - t0 < duration {
+                    let (before, after) = publish(sent)?;
+                    first.get_or_insert(before);
+                    last = after;
+                    sent += 1;
+                }
+            }
+            EventKind::Paced(rate) => {
+                // event i is due at t0 + i / rate; those due before t0 + duration go out
+                let total = (duration.as_secs_f64() * rate).ceil() as u64;
+                while sent < total {
+                    let due = t0 + Duration::from_secs_f64(sent as f64 / rate);
+                    let now = Instant::now();
+                    if now < due {
+                        std::thread::sleep(due - now);
+                        continue;
+                    }
+                    let (before, after) = publish(sent)?;
+                    first.get_or_insert(before);
+                    last = after;
+                    sent += 1;
+                }
+            }
+        }
+        let measured = meter.phase("events", &start, sent);
+        publisher
+            .marker(Marker::End(name, sent))
+            .with_context(|| format!("phase {name}: the end marker"))?;
+        let seconds = first.map_or(0.0, |first| (last - first).as_secs_f64());
+        let per_event = |ns: u64| (sent > 0).then(|| ns as f64 / 1e3 / sent as f64);
+        let observed: serde_json::Map<String, serde_json::Value> = measured
+            .cpu_ns
+            .iter()
+            .filter(|(label, _)| label != SELF)
+            .map(|(label, ns)| {
+                (
+                    label.clone(),
+                    json!({ "cpu_us_per_event": figure(per_event(*ns), 3) }),
+                )
+            })
+            .collect();
+        let (kind, rate) = match phase.kind {
+            EventKind::Flood => ("flood", None),
+            EventKind::Acked => ("acked", None),
+            EventKind::Paced(rate) => ("paced", Some(rate)),
+        };
+        out.insert(
+            name.to_owned(),
+            json!({
+                "kind": kind,
+                "rate": rate,
+                "sent": sent,
+                "seconds": round(seconds, 6),
+                "events_per_s": figure((seconds > 0.0).then(|| sent as f64 / seconds), 1),
+                "publish_p50_us": figure(times.percentile_us(50.0), 2),
+                "publish_p99_us": figure(times.percentile_us(99.0), 2),
+                "publish_max_ms": figure(times.max_us().map(|us| us / 1e3), 3),
+                "cpu_us_per_event": figure(per_event(measured.cpu_ns(SELF)), 3),
+                "observed": observed,
+                "max_rss_kib": peak_rss_kib(),
+            }),
+        );
+        eprintln!(
+            "{name}: {sent} events in {seconds:.3} s, {}",
+            measured
+                .cpu_ns
+                .iter()
+                .map(|(label, ns)| format!("{label} {:.1} ms CPU", *ns as f64 / 1e6))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    if quit {
+        publisher.marker(Marker::Quit).context("the quit marker")?;
+    }
+    Ok(serde_json::Value::Object(out))
+}
+
+/// What the subscriber should do after a message.
+pub enum Control {
+    Continue,
+    /// A phase ended: its JSON line, to add to and print.
+    Phase(serde_json::Map<String, serde_json::Value>),
+    /// The quit marker came: exit.
+    Quit,
+}
+
+/// The subscriber's figures (EVENTS.md, *Subscriber*): everything but receiving.
+pub struct SubscriberTally {
+    meter: Meter,
+    head: serde_json::Map<String, serde_json::Value>,
+    phase: Option<PhaseTally>,
+    /// Events of no current phase (between an end and the next start): counted as stray in
+    /// the next phase.
+    stray: u64,
+}
+
+struct PhaseTally {
+    name: String,
+    start: Reading,
+    received: u64,
+    stray: u64,
+    first_recv_ns: u64,
+    last_recv_ns: u64,
+    latency: Histogram,
+}
+
+impl SubscriberTally {
+    pub fn new(impl_name: &str, target: &Target) -> SubscriberTally {
+        let mut head = serde_json::Map::new();
+        head.insert("impl".into(), json!(impl_name));
+        head.insert("role".into(), json!("subscriber"));
+        head.insert("serializer".into(), json!(target.serializer.name()));
+        head.insert("transport".into(), json!(transport_name(&target.url)));
+        SubscriberTally {
+            meter: Meter::new(&[]),
+            head,
+            phase: None,
+            stray: 0,
+        }
+    }
+
+    /// Takes one publication's positional arguments.
+    pub fn handle(&mut self, args: &[Value]) -> Result<Control> {
+        match args.first().and_then(Value::as_str) {
+            Some("event") => {
+                let now = realtime_ns();
+                let name = args.get(1).and_then(Value::as_str);
+                let sent_ns = args.get(3).and_then(Value::as_u64);
+                let (Some(name), Some(sent_ns)) = (name, sent_ns) else {
+                    bail!("an event without a phase name or SENT_NS: {args:?}");
+                };
+                match &mut self.phase {
+                    Some(phase) if phase.name == name => {
+                        if phase.received == 0 {
+                            phase.first_recv_ns = now;
+                        }
+                        phase.last_recv_ns = now;
+                        phase.received += 1;
+                        phase.latency.record(now.saturating_sub(sent_ns));
+                    }
+                    Some(phase) => phase.stray += 1,
+                    None => self.stray += 1,
+                }
+                Ok(Control::Continue)
+            }
+            Some("start") => {
+                let name = args.get(1).and_then(Value::as_str);
+                let Some(name) = name else {
+                    bail!("a start marker without a phase name: {args:?}");
+                };
+                if let Some(old) = &self.phase {
+                    eprintln!(
+                        "phase {} started before phase {} ended: its figures are lost",
+                        name, old.name
+                    );
+                }
+                self.phase = Some(PhaseTally {
+                    name: name.to_owned(),
+                    start: self.meter.read(),
+                    received: 0,
+                    stray: std::mem::take(&mut self.stray),
+                    first_recv_ns: 0,
+                    last_recv_ns: 0,
+                    latency: Histogram::default(),
+                });
+                Ok(Control::Continue)
+            }
+            Some("end") => {
+                let name = args.get(1).and_then(Value::as_str);
+                let sent = args.get(2).and_then(Value::as_u64);
+                let (Some(name), Some(sent)) = (name, sent) else {
+                    bail!("an end marker without a phase name or SENT: {args:?}");
+                };
+                let Some(phase) = self.phase.take_if(|p| p.name == name) else {
+                    eprintln!("the end of phase {name}, which did not start here");
+                    return Ok(Control::Continue);
+                };
+                let measured = self.meter.phase("events", &phase.start, phase.received);
+                Ok(Control::Phase(self.line(&phase, sent, &measured)))
+            }
+            Some("quit") => Ok(Control::Quit),
+            _ => bail!("a publication that is no event or marker: {args:?}"),
+        }
+    }
+
+    fn line(
+        &self,
+        phase: &PhaseTally,
+        sent: u64,
+        measured: &Phase,
+    ) -> serde_json::Map<String, serde_json::Value> {
+        let received = phase.received;
+        let span_ns = phase.last_recv_ns.saturating_sub(phase.first_recv_ns);
+        let events_per_s =
+            (received >= 2 && span_ns > 0).then(|| (received - 1) as f64 * 1e9 / span_ns as f64);
+        let latency = |p: f64| figure(phase.latency.percentile_us(p), 1);
+        let cpu = (received > 0).then(|| measured.cpu_ns(SELF) as f64 / 1e3 / received as f64);
+        let mut line = self.head.clone();
+        line.extend([
+            ("phase".to_owned(), json!(phase.name)),
+            ("sent".to_owned(), json!(sent)),
+            ("received".to_owned(), json!(received)),
+            ("stray".to_owned(), json!(phase.stray)),
+            ("first_recv_ns".to_owned(), json!(phase.first_recv_ns)),
+            ("last_recv_ns".to_owned(), json!(phase.last_recv_ns)),
+            ("events_per_s".to_owned(), figure(events_per_s, 1)),
+            ("lat_p50_us".to_owned(), latency(50.0)),
+            ("lat_p90_us".to_owned(), latency(90.0)),
+            ("lat_p99_us".to_owned(), latency(99.0)),
+            ("lat_max_us".to_owned(), figure(phase.latency.max_us(), 1)),
+            ("cpu_us_per_event".to_owned(), figure(cpu, 3)),
+            ("max_rss_kib".to_owned(), json!(peak_rss_kib())),
+        ]);
+        line
+    }
 }
