@@ -32,6 +32,8 @@ RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --quiet
 # Benchmarks are not timed tests: they only run briefly here, so that they cannot rot.
 echo "== benchmark smoke: our bench and swampyer's against the router"
 bash benches/peers/run.sh --smoke
+echo "== events benchmark smoke: our publisher and subscriber and the floor's, 1 s phases"
+bash benches/peers/events.sh --smoke
 echo "== recovery benchmark smoke: ours and swampyer's callees come back after a router crash"
 bash benches/peers/recovery.sh --smoke
 echo "== memory benchmark smoke: a service after large messages"
