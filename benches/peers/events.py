@@ -12,8 +12,8 @@ configuration (default: WebSocket + CBOR for 3 rounds, RawSocket + CBOR for 3 ro
 rounds back to back. Each round first calibrates the router's saturating rate R: the floor's
 publisher floods the floor's subscriber, and R is the rate at which events arrive there. Then
 each implementation in turn (rotating which goes first) starts its subscriber, waits for READY,
-and runs its publisher with the phases flood, acked, p50 (paced at 0.5 R) and p90 (paced at
-0.9 R), then --quit; the publisher observes the router worker and the subscriber (--observe).
+and runs its publisher with the phases p50 (paced at 0.5 R), p90 (paced at 0.9 R), acked and
+flood, then --quit (the flood last: the backlog it leaves would add to later latencies); the publisher observes the router worker and the subscriber (--observe).
 The runner also samples the router worker's CPU every 0.1 s, so that the router's use while it
 delivers the flood to the subscriber (which outlasts the publisher's flood: the router buffers)
 is known too. Medians over rounds, ratios to the floor round by round, the targets of issue 29,
@@ -75,7 +75,9 @@ READY_TIMEOUT = 60.0
 SAMPLE_EVERY = 0.1
 
 # The publisher's phases after calibration: (name, kind, share of R)
-PHASES = [("flood", "flood", None), ("acked", "acked", None), ("p50", "paced", 0.5), ("p90", "paced", 0.9)]
+# The paced phases come first: a flood leaves the router (and a subscriber that falls behind)
+# with a backlog that the next phase's latencies would include.
+PHASES = [("p50", "paced", 0.5), ("p90", "paced", 0.9), ("acked", "acked", None), ("flood", "flood", None)]
 # --smoke: paced at a handful of events per second
 SMOKE_RATES = {"p50": 5, "p90": 9}
 
@@ -146,14 +148,6 @@ def build_examples(profile):
 
 
 def prepare_wamp_async(args, python):
-    sources = os.path.join(WAMP_ASYNC_DIR, "src")
-    text = ""
-    for name in sorted(os.listdir(sources)) if os.path.isdir(sources) else []:
-        with open(os.path.join(sources, name)) as f:
-            text += f.read()
-    # its command line is its own (run.py's --peer-rounds): no publisher role, nothing to run
-    if '"publisher"' not in text:
-        raise Skip("its bench (`benches/peers/wamp_async_bench`) has no `--role publisher` yet")
     return calls.build_wamp_async()
 
 
@@ -172,9 +166,6 @@ def prepare_autobahn_js(args, python):
         done = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=AUTOBAHN_DIR, capture_output=True, text=True)
         if done.returncode != 0:
             raise Skip("`npm ci` failed: " + done.stderr.strip()[-500:])
-    with open(script) as f:
-        if "publisher" not in f.read():
-            raise Skip("its `bench.js` has no `--role publisher` yet")
     return [node, script]
 
 
@@ -182,17 +173,16 @@ class Peer:
     """A further implementation, run only with its flag.
 
     prepare(args, python) returns the command that starts its program (to which the runner
-    adds EVENTS.md's flags), or raises Skip. serializers and endpoints say which
-    configurations it can take part in; the others go without it, with a note."""
+    adds EVENTS.md's flags), or raises Skip. speaks maps each endpoint it can use to the
+    serializers it has there; the other configurations go without it, with a note."""
 
-    def __init__(self, name, flag, help, prepare, serializers, endpoints, speaks):
+    def __init__(self, name, flag, help, prepare, speaks, says):
         self.name = name
         self.flag = flag
         self.help = help
         self.prepare = prepare
-        self.serializers = serializers
-        self.endpoints = endpoints
         self.speaks = speaks
+        self.says = says
 
 
 PEERS = [
@@ -201,18 +191,16 @@ PEERS = [
         "--wamp-async",
         "also run wamp_async 0.3.1 (builds benches/peers/wamp_async_bench)",
         prepare_wamp_async,
-        ("json", "msgpack"),
-        ("ws",),
-        "JSON and MessagePack over WebSocket",
+        {"ws": ("json", "msgpack"), "tcp": ("json", "msgpack")},
+        "JSON and MessagePack over WebSocket and RawSocket TCP (PEERS.md)",
     ),
     Peer(
         AUTOBAHN_JS,
         "--autobahn-js",
         "also run Autobahn|JS (node benches/peers/autobahn_js/bench.js, after npm ci)",
         prepare_autobahn_js,
-        ("json", "msgpack", "cbor"),
-        ("ws",),
-        "WebSocket only",
+        {"ws": ("json", "msgpack", "cbor"), "tcp": ("json",), "unix": ("json",)},
+        "every serializer over WebSocket, JSON only over RawSocket (PEERS.md)",
     ),
 ]
 
@@ -238,7 +226,7 @@ def programs(args, python):
 def takes_part(impl, endpoint, serializer):
     for peer in PEERS:
         if peer.name == impl:
-            return serializer in peer.serializers and endpoint in peer.endpoints
+            return serializer in peer.speaks.get(endpoint, ())
     return True
 
 
@@ -684,8 +672,8 @@ def render(args, info, configs, calibrations, results, skipped, command_line, lo
         "implementation, 64-byte events on one topic. Each round first calibrates **R**, the router's saturating "
         "rate: the floor's publisher floods the floor's subscriber for {d} s, and R is the rate at which the events "
         "arrive there. Then each implementation in turn (rotating which goes first) runs its subscriber and its "
-        "publisher with the phases *flood* (unacknowledged, back to back), *acked* (each waiting for PUBLISHED), "
-        "*p50* and *p90* (unacknowledged, paced at 0.5 R and 0.9 R), {d} s each. Figures are medians over the "
+        "publisher with the phases *p50* and *p90* (unacknowledged, paced at 0.5 R and 0.9 R), *acked* (each "
+        "waiting for PUBLISHED) and *flood* (unacknowledged, back to back), {d} s each. Figures are medians over the "
         "rounds; *ours ÷ floor* is the median of the round-by-round ratios (the programs of a round run back to "
         "back, so a slow spell of the machine moves both alike).".format(d=args.duration)
     )
@@ -705,8 +693,8 @@ def render(args, info, configs, calibrations, results, skipped, command_line, lo
         "whose socket is full waits in `publish()` until the router reads again: the floor's write blocks as long, "
         "which is why the flood's stall is not judged. The runner samples the router worker's CPU every {} s to "
         "say how busy it was while it delivered, beside the publisher's own `--observe` of it over the publishing. "
-        "A subscriber that falls behind in the flood carries its backlog into the following phases: their "
-        "latencies then include it.".format(SAMPLE_EVERY)
+        "The phases run paced at 50 %, paced at 90 %, acked, then the flood, so that no phase's latencies "
+        "include the backlog a flood leaves.".format(SAMPLE_EVERY)
     )
     w("")
     w(
@@ -756,7 +744,7 @@ def render(args, info, configs, calibrations, results, skipped, command_line, lo
                 impls.append(r["impl"])
         for peer in PEERS:
             if peer.name in args._prepared and peer.name not in impls:
-                w("{} does not take part: it speaks {}.".format(peer.name, peer.speaks))
+                w("{} does not take part: it speaks {}.".format(peer.name, peer.says))
                 w("")
         for r in runs:
             if r["error"]:
