@@ -15,7 +15,7 @@ if ! [[ "$seconds" =~ ^[1-9][0-9]*$ ]]; then
     echo "usage: $0 [SECONDS per target, default 20]" >&2
     exit 2
 fi
-read -r -a targets <<<"${FUZZ_TARGETS:-decode_json decode_msgpack decode_cbor rawsocket}"
+read -r -a targets <<<"${FUZZ_TARGETS:-decode_json decode_msgpack decode_cbor rawsocket websocket}"
 # The newest release tested with this script; any cargo-fuzz already installed is used as is.
 cargo_fuzz_version=0.13.2
 
@@ -52,9 +52,9 @@ for target in "${targets[@]}"; do
     log="fuzz/artifacts/$target.log"
     mkdir -p "$corpus" "$artifacts"
     echo "== $target: ${seconds} s"
-    # -timeout: one input taking this long is reported as a hang (the rawsocket target's own
-    # waits add up to about 15 s at worst). The corpus directory comes first: libFuzzer adds
-    # what it finds there and only reads the seeds.
+    # -timeout: one input taking this long is reported as a hang (the rawsocket and websocket
+    # targets' own waits add up to about 15 s at worst). The corpus directory comes first:
+    # libFuzzer adds what it finds there and only reads the seeds.
     if cargo fuzz run "$target" "$corpus" "fuzz/seeds/$target" -- \
         -max_total_time="$seconds" -timeout=30 -print_final_stats=1 >"$log" 2>&1; then
         grep -E '^Done [0-9]+ runs' "$log" || true

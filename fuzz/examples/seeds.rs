@@ -1,5 +1,5 @@
 //! Writes the seed corpus in `fuzz/seeds/<target>/`: one valid message of every kind in every
-//! serializer, and a few RawSocket sessions. The files are committed; run this again after a
+//! serializer, and a few RawSocket and WebSocket sessions. The files are committed; run this again after a
 //! change to the message format:
 //!
 //! ```sh
@@ -278,6 +278,18 @@ fn every_message() -> Vec<(&'static str, Message)> {
     ]
 }
 
+/// The first input byte that picks `serializer` in the rawsocket and websocket targets
+/// (`serializer_for`, `websocket_subprotocol_for`: the byte modulo 3).
+fn choice_byte(serializer: Serializer) -> u8 {
+    match serializer {
+        Serializer::Json => 0,
+        Serializer::MsgPack => 1,
+        Serializer::Cbor => 2,
+        // `Serializer` is `#[non_exhaustive]`: a new one needs its own choice in the targets.
+        other => panic!("the fuzz targets cannot choose {other}"),
+    }
+}
+
 /// A RawSocket frame: type (0 message, 1 ping, 2 pong), 3-byte big-endian length, payload.
 fn frame(frame_type: u8, payload: &[u8]) -> Vec<u8> {
     let len = u32::try_from(payload.len()).expect("seed frames are small");
@@ -294,11 +306,7 @@ fn rawsocket_sessions(
     serializer: Serializer,
     messages: &BTreeMap<&str, Message>,
 ) -> Vec<(String, Vec<u8>)> {
-    let choice = match serializer {
-        Serializer::Json => 0,
-        Serializer::MsgPack => 1,
-        Serializer::Cbor => 2,
-    };
+    let choice = choice_byte(serializer);
     let start = [choice, 0xF0 | serializer.rawsocket_id()];
     let message = |name: &str| frame(0, &serializer.encode(&messages[name]).unwrap());
     let session = |name: &str, names: &[&str]| {
@@ -337,6 +345,115 @@ fn rawsocket_sessions(
     ]
 }
 
+/// A WebSocket frame as a server sends it (RFC 6455, 5.2): FIN and the opcode, the length in
+/// 7, 16 or 64 bits, no mask, the payload.
+fn ws_frame(fin: bool, opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![if fin { 0x80 } else { 0 } | opcode];
+    match payload.len() {
+        len @ 0..=125 => out.push(len as u8),
+        len @ 126..=0xFFFF => {
+            out.push(126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
+    out.extend_from_slice(payload);
+    out
+}
+
+const WS_CONTINUATION: u8 = 0x0;
+const WS_TEXT: u8 = 0x1;
+const WS_BINARY: u8 = 0x2;
+const WS_CLOSE: u8 = 0x8;
+const WS_PING: u8 = 0x9;
+const WS_PONG: u8 = 0xA;
+
+/// WebSocket inputs (see `websocket_session`): a subprotocol choice, then server frames. The
+/// sessions of `rawsocket_sessions` (joined, ticket, abort), then what only WebSocket has: a
+/// WELCOME in three fragments with a ping between two of them, a close frame with a code and
+/// a reason after WELCOME, a close frame without a code, and a frame header announcing more
+/// than the client's 1 MiB maximum.
+fn websocket_sessions(
+    serializer: Serializer,
+    messages: &BTreeMap<&str, Message>,
+) -> Vec<(String, Vec<u8>)> {
+    let choice = choice_byte(serializer);
+    let data = if serializer.is_binary() {
+        WS_BINARY
+    } else {
+        WS_TEXT
+    };
+    let encoded = |name: &str| serializer.encode(&messages[name]).unwrap();
+    let message = |name: &str| ws_frame(true, data, &encoded(name));
+    let session = |name: &str, names: &[&str]| {
+        let mut bytes = vec![choice];
+        for n in names {
+            bytes.extend(message(n));
+        }
+        (format!("{name}_{serializer}"), bytes)
+    };
+    let with = |name: &str, parts: &[Vec<u8>]| {
+        let mut bytes = vec![choice];
+        for part in parts {
+            bytes.extend_from_slice(part);
+        }
+        (format!("{name}_{serializer}"), bytes)
+    };
+    let welcome = encoded("welcome");
+    let third = welcome.len() / 3;
+    let mut close = 1001u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"router shutting down");
+    // 2 MiB announced with the 64-bit length (the 16-bit one tops out at 64 KiB); the client
+    // refuses it from the header, so no payload follows.
+    let mut oversized = vec![0x80 | data, 127];
+    oversized.extend_from_slice(&(2u64 << 20).to_be_bytes());
+    vec![
+        session(
+            "joined",
+            &[
+                "welcome",
+                "event",
+                "result",
+                "result_progress",
+                "error",
+                "invocation",
+                "interrupt",
+                "published",
+                "subscribed",
+                "unsubscribed_revoked",
+                "registered",
+                "unregistered_revoked",
+                "goodbye",
+            ],
+        ),
+        session("ticket", &["challenge_ticket", "welcome"]),
+        session("abort", &["abort"]),
+        with(
+            "fragmented",
+            &[
+                ws_frame(false, data, &welcome[..third]),
+                ws_frame(true, WS_PING, b"ping"),
+                ws_frame(false, WS_CONTINUATION, &welcome[third..2 * third]),
+                ws_frame(true, WS_CONTINUATION, &welcome[2 * third..]),
+                ws_frame(true, WS_PONG, b"pong"),
+                message("event"),
+            ],
+        ),
+        with(
+            "close",
+            &[message("welcome"), ws_frame(true, WS_CLOSE, &close)],
+        ),
+        with(
+            "close_bare",
+            &[message("welcome"), ws_frame(true, WS_CLOSE, b"")],
+        ),
+        with("oversized", &[message("welcome"), oversized]),
+    ]
+}
+
 fn write(dir: &Path, name: &str, bytes: &[u8]) {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(name), bytes).unwrap();
@@ -352,6 +469,9 @@ fn main() {
         }
         for (name, bytes) in rawsocket_sessions(serializer, &messages) {
             write(&seeds.join("rawsocket"), &name, &bytes);
+        }
+        for (name, bytes) in websocket_sessions(serializer, &messages) {
+            write(&seeds.join("websocket"), &name, &bytes);
         }
     }
     println!("wrote the seeds in {}", seeds.display());

@@ -5,6 +5,7 @@
 //! become a message or an error, and whatever decoded is a message the library can send again.
 
 use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -144,12 +145,7 @@ static ROUTER: OnceLock<Router> = OnceLock::new();
 
 fn router() -> &'static Router {
     ROUTER.get_or_init(|| {
-        // Without Rust's runtime start-up (libFuzzer owns `main`), SIGPIPE still kills the
-        // process; a client that writes after the router hung up must get EPIPE instead.
-        // SAFETY: setting a signal's disposition to "ignore" has no other effect.
-        unsafe {
-            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-        }
+        ignore_sigpipe();
         let path = std::env::temp_dir().join(format!(
             "izaber-wamp-fuzz-rawsocket-{}.sock",
             std::process::id()
@@ -163,6 +159,15 @@ fn router() -> &'static Router {
         }
         Router { path, listener }
     })
+}
+
+/// Without Rust's runtime start-up (libFuzzer owns `main`), SIGPIPE still kills the process;
+/// a client that writes after the router hung up must get EPIPE instead.
+fn ignore_sigpipe() {
+    // SAFETY: setting a signal's disposition to "ignore" has no other effect.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
 }
 
 extern "C" fn remove_socket() {
@@ -185,8 +190,13 @@ fn serve_one(router: &Router, reply: u8, stream: &[u8], accepted: &AtomicBool) {
     }
     let _ = conn.write_all(&[0x7F, reply, 0, 0]);
     let _ = conn.write_all(stream);
-    let _ = conn.shutdown(std::net::Shutdown::Write);
-    // Take whatever the client says (HELLO, AUTHENTICATE, PONG, GOODBYE...) until it hangs up.
+    let _ = conn.shutdown(Shutdown::Write);
+    drain(&mut conn);
+}
+
+/// Takes whatever the client says (HELLO, AUTHENTICATE, PONG, GOODBYE, a close frame...)
+/// until it hangs up or goes quiet for the connection's read timeout.
+fn drain(conn: &mut impl Read) {
     let mut sink = [0u8; 4096];
     loop {
         match conn.read(&mut sink) {
@@ -196,4 +206,150 @@ fn serve_one(router: &Router, reply: u8, stream: &[u8], accepted: &AtomicBool) {
             Err(_) => return,
         }
     }
+}
+
+/// The subprotocol a WebSocket input's router chooses, from its first byte.
+pub fn websocket_subprotocol_for(byte: u8) -> &'static str {
+    match byte % 3 {
+        0 => "wamp.2.json",
+        1 => "wamp.2.msgpack",
+        _ => "wamp.2.cbor",
+    }
+}
+
+/// The largest message the WebSocket target's client accepts: small, so that frames and
+/// fragmented messages over the limit are reached without allocating gigabytes.
+pub const WEBSOCKET_MAX_INCOMING: usize = 1 << 20;
+
+/// A WebSocket "router" on 127.0.0.1 that runs a real HTTP upgrade with the client, choosing
+/// the subprotocol the input's first byte names, then sends the rest of the input as the byte
+/// stream: our frame reader (headers through tungstenite's codec, fragments, control frames,
+/// close, the size limit), join and the session loop read it.
+///
+/// Input layout: `[subprotocol choice, stream bytes...]`; the choice is the byte modulo 3:
+/// JSON, MessagePack, CBOR ([`websocket_subprotocol_for`]). A valid stream is server frames:
+/// unmasked, FIN and opcode in the first byte (0x81 text, 0x82 binary, 0x89 ping, 0x8A pong,
+/// 0x88 close; 0x01/0x02/0x00 for fragments).
+///
+/// The stream is sent once the client's first frame (its HELLO) arrives, as a router answers:
+/// bytes that came with the `101` response would be read by tungstenite's handshake and
+/// dropped with it (`WebSocketTransport::handshake` relies on a router saying nothing before
+/// HELLO), so the input would reach our frame reader only when the two happened to arrive in
+/// separate reads.
+pub fn websocket_session(data: &[u8]) {
+    let [choice, stream @ ..] = data else {
+        return;
+    };
+    let subprotocol = websocket_subprotocol_for(*choice);
+    let router = ws_router();
+    let stream = stream.to_vec();
+    let accepted = Arc::new(AtomicBool::new(false));
+    let served = {
+        let accepted = accepted.clone();
+        std::thread::spawn(move || ws_serve_one(&router.listener, subprotocol, &stream, &accepted))
+    };
+    // Every serializer is offered (the default), so the router's choice is what picks one.
+    let client = Client::builder(format!("ws://127.0.0.1:{}/", router.port))
+        // Ticket login, so that a CHALLENGE in the input is answered rather than refused.
+        .ticket("fuzz", "secret")
+        .reconnect(ReconnectPolicy::never())
+        .ping_interval(None)
+        .max_incoming_size(WEBSOCKET_MAX_INCOMING)
+        .connect_timeout(Duration::from_secs(5))
+        .timeout(Duration::from_secs(5))
+        .connect();
+    if let Ok(client) = client {
+        // The router shuts its side after the input, so the session ends by itself once it
+        // has read every frame; wait for that, so what follows WELCOME is read too.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while client.is_connected() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        client.close();
+    }
+    if !accepted.load(Ordering::SeqCst) {
+        // The client gave up before connecting: wake the router's accept so it can return.
+        let _ = TcpStream::connect(("127.0.0.1", router.port));
+    }
+    let _ = served.join();
+}
+
+struct WsRouter {
+    port: u16,
+    listener: TcpListener,
+}
+
+static WS_ROUTER: OnceLock<WsRouter> = OnceLock::new();
+
+fn ws_router() -> &'static WsRouter {
+    WS_ROUTER.get_or_init(|| {
+        ignore_sigpipe();
+        let listener =
+            TcpListener::bind("127.0.0.1:0").expect("binding the fuzz router's TCP port");
+        let port = listener.local_addr().expect("a bound port").port();
+        WsRouter { port, listener }
+    })
+}
+
+fn ws_serve_one(listener: &TcpListener, subprotocol: &str, stream: &[u8], accepted: &AtomicBool) {
+    let accept = listener.accept();
+    accepted.store(true, Ordering::SeqCst);
+    let Ok((mut conn, _)) = accept else {
+        return;
+    };
+    let _ = conn.set_read_timeout(Some(Duration::from_secs(5)));
+    let _ = conn.set_write_timeout(Some(Duration::from_secs(5)));
+    let _ = conn.set_nodelay(true);
+    let Some(request) = read_request(&mut conn) else {
+        return;
+    };
+    let Some(key) = header(&request, "sec-websocket-key") else {
+        return;
+    };
+    let accept_key = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\n\
+         Upgrade: websocket\r\n\
+         Connection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept_key}\r\n\
+         Sec-WebSocket-Protocol: {subprotocol}\r\n\
+         \r\n"
+    );
+    if conn.write_all(response.as_bytes()).is_err() {
+        return;
+    }
+    // Wait for the client's HELLO (its first bytes after the upgrade): see websocket_session.
+    let mut first = [0u8; 1];
+    if !matches!(conn.read(&mut first), Ok(1)) {
+        return;
+    }
+    let _ = conn.write_all(stream);
+    let _ = conn.shutdown(Shutdown::Write);
+    drain(&mut conn);
+}
+
+/// The client's upgrade request up to its blank line, read a byte at a time so that nothing
+/// after it is taken (the client sends nothing more before the response anyway).
+fn read_request(conn: &mut TcpStream) -> Option<String> {
+    let mut request = Vec::with_capacity(512);
+    let mut byte = [0u8; 1];
+    while !request.ends_with(b"\r\n\r\n") {
+        if request.len() > 16 * 1024 {
+            return None;
+        }
+        match conn.read(&mut byte) {
+            Ok(1) => request.push(byte[0]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            _ => return None,
+        }
+    }
+    String::from_utf8(request).ok()
+}
+
+/// A header's value in an HTTP request head, its name matched without regard to case.
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.split("\r\n").find_map(|line| {
+        let (n, value) = line.split_once(':')?;
+        n.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
 }
