@@ -374,8 +374,8 @@ const WS_PONG: u8 = 0xA;
 /// WebSocket inputs (see `websocket_session`): a subprotocol choice, then server frames. The
 /// sessions of `rawsocket_sessions` (joined, ticket, abort), then what only WebSocket has: a
 /// WELCOME in three fragments with a ping between two of them, a close frame with a code and
-/// a reason after WELCOME, a close frame without a code, and a frame header announcing more
-/// than the client's 1 MiB maximum.
+/// a reason after WELCOME, a close frame without a code, a frame header announcing more
+/// than the client's 1 MiB maximum, and, under the 1 KiB one, fragments adding up past it.
 fn websocket_sessions(
     serializer: Serializer,
     messages: &BTreeMap<&str, Message>,
@@ -451,6 +451,17 @@ fn websocket_sessions(
             &[message("welcome"), ws_frame(true, WS_CLOSE, b"")],
         ),
         with("oversized", &[message("welcome"), oversized]),
+        // The 1 KiB limit (choice + 3): three 500-byte fragments, each accepted, together
+        // over it.
+        (format!("fragments_over_limit_{serializer}"), {
+            let mut bytes = vec![choice + 3];
+            bytes.extend(message("welcome"));
+            let filler = if serializer.is_binary() { 0xAB } else { b'x' };
+            bytes.extend(ws_frame(false, data, &[filler; 500]));
+            bytes.extend(ws_frame(false, WS_CONTINUATION, &[filler; 500]));
+            bytes.extend(ws_frame(true, WS_CONTINUATION, &[filler; 500]));
+            bytes
+        }),
     ]
 }
 

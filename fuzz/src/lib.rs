@@ -217,17 +217,28 @@ pub fn websocket_subprotocol_for(byte: u8) -> &'static str {
     }
 }
 
-/// The largest message the WebSocket target's client accepts: small, so that frames and
-/// fragmented messages over the limit are reached without allocating gigabytes.
-pub const WEBSOCKET_MAX_INCOMING: usize = 1 << 20;
+/// The largest message the WebSocket target's client accepts, from the choice byte: 1 MiB
+/// (the library's large-message size, so a frame announcing the most we accept takes the
+/// large-buffer path) when `byte / 3` is even, 1 KiB when it is odd. libFuzzer's inputs stay
+/// within a few KiB, so only the small limit lets fragments that are each accepted add up to
+/// a refused message; the large one exercises refusal from the header alone. Either keeps
+/// allocations far from the default 4 GiB.
+pub fn websocket_max_incoming_for(byte: u8) -> usize {
+    if (byte / 3) & 1 == 0 {
+        1 << 20
+    } else {
+        1 << 10
+    }
+}
 
 /// A WebSocket "router" on 127.0.0.1 that runs a real HTTP upgrade with the client, choosing
 /// the subprotocol the input's first byte names, then sends the rest of the input as the byte
 /// stream: our frame reader (headers through tungstenite's codec, fragments, control frames,
 /// close, the size limit), join and the session loop read it.
 ///
-/// Input layout: `[subprotocol choice, stream bytes...]`; the choice is the byte modulo 3:
-/// JSON, MessagePack, CBOR ([`websocket_subprotocol_for`]). A valid stream is server frames:
+/// Input layout: `[choice, stream bytes...]`; the choice byte modulo 3 picks the subprotocol:
+/// JSON, MessagePack, CBOR ([`websocket_subprotocol_for`]), and its next bit the client's
+/// message size limit ([`websocket_max_incoming_for`]). A valid stream is server frames:
 /// unmasked, FIN and opcode in the first byte (0x81 text, 0x82 binary, 0x89 ping, 0x8A pong,
 /// 0x88 close; 0x01/0x02/0x00 for fragments).
 ///
@@ -254,7 +265,7 @@ pub fn websocket_session(data: &[u8]) {
         .ticket("fuzz", "secret")
         .reconnect(ReconnectPolicy::never())
         .ping_interval(None)
-        .max_incoming_size(WEBSOCKET_MAX_INCOMING)
+        .max_incoming_size(websocket_max_incoming_for(*choice))
         .connect_timeout(Duration::from_secs(5))
         .timeout(Duration::from_secs(5))
         .connect();
