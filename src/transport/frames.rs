@@ -22,28 +22,73 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(super) struct Outgoing {
     /// Each frame with the offset its bytes start at (the header is placed at the end of the
     /// headroom, so shorter headers start later).
-    queue: VecDeque<(Vec<u8>, usize)>,
+    queue: VecDeque<Queued>,
     /// How much of the front frame has been written, counted from its start.
     written: usize,
+    /// How many queued frames answer a ping.
+    pongs: usize,
+}
+
+struct Queued {
+    frame: Vec<u8>,
+    start: usize,
+    is_pong: bool,
 }
 
 impl Outgoing {
     pub fn push(&mut self, frame: Vec<u8>, start: usize) {
-        self.queue.push_back((frame, start));
+        self.queue.push_back(Queued {
+            frame,
+            start,
+            is_pong: false,
+        });
+    }
+
+    /// Queues the answer to a ping, in place of an earlier answer that has not begun to go
+    /// out: a router that pings while it does not read gets one answer waiting, not a queue
+    /// that grows with every ping. (RFC 6455, 5.5.3, lets a pong answer the latest ping only.)
+    pub fn push_pong(&mut self, frame: Vec<u8>, start: usize) {
+        if self.pongs > 0 {
+            let untouched = usize::from(self.written > 0);
+            let waiting = self
+                .queue
+                .iter_mut()
+                .skip(untouched)
+                .rev()
+                .find(|queued| queued.is_pong);
+            if let Some(waiting) = waiting {
+                waiting.frame = frame;
+                waiting.start = start;
+                return;
+            }
+        }
+        self.pongs += 1;
+        self.queue.push_back(Queued {
+            frame,
+            start,
+            is_pong: true,
+        });
+    }
+
+    /// Frames waiting.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.queue.len()
     }
 
     /// Writes queued frames. `Ok(true)` when all are out, `Ok(false)` when the socket is full.
     pub fn flush(&mut self, stream: &mut Stream) -> Result<bool, Error> {
-        while let Some((front, start)) = self.queue.front() {
-            match stream.write(&front[start + self.written..]) {
+        while let Some(front) = self.queue.front() {
+            match stream.write(&front.frame[front.start + self.written..]) {
                 Ok(0) => return Err(Error::lost("the router closed the connection")),
                 Ok(n) => {
                     self.written += n;
-                    if start + self.written == front.len() {
-                        let (frame, _) = self.queue.pop_front().expect("the front one");
+                    if front.start + self.written == front.frame.len() {
+                        let done = self.queue.pop_front().expect("the front one");
                         self.written = 0;
+                        self.pongs -= usize::from(done.is_pong);
                         // Also what says a large message is done.
-                        crate::memory::give_back(frame);
+                        crate::memory::give_back(done.frame);
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
@@ -75,10 +120,17 @@ pub(super) struct FrameReader<H> {
 
 impl<H> FrameReader<H> {
     pub fn new() -> FrameReader<H> {
+        FrameReader::starting_with(&[])
+    }
+
+    /// A reader whose first bytes were read already (past the end of a handshake).
+    pub fn starting_with(received: &[u8]) -> FrameReader<H> {
+        let mut inbuf = vec![0u8; READ_CHUNK.max(received.len())].into_boxed_slice();
+        inbuf[..received.len()].copy_from_slice(received);
         FrameReader {
-            inbuf: vec![0u8; READ_CHUNK].into_boxed_slice(),
+            inbuf,
             inpos: 0,
-            inend: 0,
+            inend: received.len(),
             partial: None,
         }
     }

@@ -129,7 +129,11 @@ impl RawSocket {
         let start = FRAME_HEADROOM - HEADER_LEN;
         frame[start] = frame_type;
         frame[start + 1..FRAME_HEADROOM].copy_from_slice(&(len as u32).to_be_bytes()[1..]);
-        self.outgoing.push(frame, start);
+        if frame_type == FRAME_PONG {
+            self.outgoing.push_pong(frame, start);
+        } else {
+            self.outgoing.push(frame, start);
+        }
         Ok(())
     }
 

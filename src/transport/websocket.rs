@@ -22,6 +22,30 @@ use super::frames::{FrameReader, Header, Outgoing};
 use super::stream::Stream;
 use super::{FRAME_HEADROOM, Incoming};
 
+/// The stream during the upgrade, keeping a copy of every byte it reads.
+struct Recording {
+    stream: Stream,
+    read: Vec<u8>,
+}
+
+impl io::Read for Recording {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.stream.read(buf)?;
+        self.read.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+}
+
+impl io::Write for Recording {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.stream.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+
 /// A control frame's payload is at most this long (RFC 6455, 5.5).
 const MAX_CONTROL_PAYLOAD: usize = 125;
 
@@ -62,9 +86,13 @@ impl WebSocketTransport {
         // Only the handshake runs through tungstenite's WebSocket: its buffers are dropped
         // with it, and the one it reads the response into is no larger than this.
         let config = WebSocketConfig::default().read_buffer_size(4 * 1024);
+        let recording = Recording {
+            stream,
+            read: Vec::new(),
+        };
         let (socket, response) = tungstenite::client::client_with_config(
             request,
-            stream,
+            recording,
             Some(config),
         )
         .map_err(|e| match e {
@@ -90,13 +118,17 @@ impl WebSocketTransport {
                 )
                 .into(),
             })?;
-        // Bytes read past the response would be lost here, but there are none: a WAMP router
-        // says nothing before our HELLO.
-        Ok(WebSocketTransport::over(
-            socket.into_inner(),
-            serializer,
-            max_incoming,
-        ))
+        // tungstenite hands what it read past the response to its WebSocket, which we drop:
+        // those bytes are taken from the copy. (A WAMP router says nothing before our HELLO,
+        // but a peer that does must not have its first frame cut.)
+        let Recording { stream, read } = socket.into_inner();
+        let past_response = read
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map_or(&[][..], |end| &read[end + 4..]);
+        let mut transport = WebSocketTransport::over(stream, serializer, max_incoming);
+        transport.reader = FrameReader::starting_with(past_response);
+        Ok(transport)
     }
 
     /// Frames on a stream whose handshake is done.
@@ -163,7 +195,11 @@ impl WebSocketTransport {
             .format(len, &mut &mut frame[start..FRAME_HEADROOM])
             .expect("the headroom holds the longest header");
         apply_mask(&mut frame[FRAME_HEADROOM..], mask);
-        self.outgoing.push(frame, start);
+        if opcode == OpCode::Control(Control::Pong) {
+            self.outgoing.push_pong(frame, start);
+        } else {
+            self.outgoing.push(frame, start);
+        }
     }
 
     pub fn flush(&mut self) -> Result<bool, Error> {
@@ -204,8 +240,7 @@ impl WebSocketTransport {
                 // Answer with the code the router sent (RFC 6455, 5.5.1); the session drops
                 // the connection on the error, and close() flushes what it can.
                 if !self.close_sent {
-                    let code = payload.get(..2).map(<[u8]>::to_vec).unwrap_or_default();
-                    self.queue_control(Control::Close, &code);
+                    self.queue_control(Control::Close, &close_answer(&payload));
                     self.close_sent = true;
                 }
                 Err(Error::lost(match reason {
@@ -321,6 +356,19 @@ fn parse_header(
         header_len: cursor.position() as usize,
         payload_len: len as usize,
     }))
+}
+
+/// The payload of our answer to a close frame: its code when it is one a close frame may
+/// carry, none when it had none, else 1002 (protocol error), as RFC 6455 (7.4) asks.
+fn close_answer(payload: &[u8]) -> Vec<u8> {
+    let code = match payload {
+        [] => return Vec::new(),
+        [high, low, ..] if CloseCode::from(u16::from_be_bytes([*high, *low])).is_allowed() => {
+            u16::from_be_bytes([*high, *low])
+        }
+        _ => u16::from(CloseCode::Protocol),
+    };
+    code.to_be_bytes().to_vec()
 }
 
 /// "the reason (code)" from a close frame's payload, if it has a code.
@@ -589,6 +637,79 @@ mod tests {
                 "{bytes:x?}: {text}"
             );
         }
+    }
+
+    /// A router that pings without reading what we send gets one answer waiting, the
+    /// latest, not one per ping (found by fuzzing: 16 MB of pings grew a client by 460 MB).
+    #[test]
+    fn pings_a_router_does_not_read_the_answers_to_are_answered_once() {
+        let (mut client, socket) = pair(Serializer::Cbor, 1 << 20);
+        let mut server = server(socket);
+        for i in 0..10_000u32 {
+            server
+                .write(Message::Ping(Bytes::from(i.to_be_bytes().to_vec())))
+                .unwrap();
+        }
+        server.flush().unwrap();
+        for _ in 0..10_000 {
+            assert!(matches!(next(&mut client).unwrap(), Incoming::Control));
+        }
+        assert_eq!(client.outgoing.len(), 1);
+        while !client.flush().unwrap() {}
+        assert_eq!(
+            server.read().unwrap(),
+            Message::Pong(Bytes::from(9_999u32.to_be_bytes().to_vec()))
+        );
+    }
+
+    /// Bytes that come with the upgrade's answer, in the same segment, are the first frame's.
+    #[test]
+    fn a_frame_sent_with_the_upgrade_answer_is_not_lost() {
+        use std::io::{Read, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let router = std::thread::spawn(move || {
+            let (mut socket, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut byte = [0u8];
+            while !request.ends_with(b"\r\n\r\n") {
+                socket.read_exact(&mut byte).unwrap();
+                request.push(byte[0]);
+            }
+            let request = String::from_utf8(request).unwrap();
+            let key = request
+                .lines()
+                .find_map(|line| line.strip_prefix("Sec-WebSocket-Key: "))
+                .unwrap();
+            let mut answer = format!(
+                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                 Connection: Upgrade\r\nSec-WebSocket-Accept: {}\r\n\
+                 Sec-WebSocket-Protocol: wamp.2.cbor\r\n\r\n",
+                tungstenite::handshake::derive_accept_key(key.as_bytes())
+            )
+            .into_bytes();
+            answer.extend_from_slice(&[0x82, 0x03, 1, 2, 3]);
+            socket.write_all(&answer).unwrap();
+            socket
+        });
+        let (stream, _control) =
+            Stream::connect_tcp("127.0.0.1", port, Duration::from_millis(200)).unwrap();
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let mut client =
+            WebSocketTransport::handshake(stream, &url, &[Serializer::Cbor], 1 << 20).unwrap();
+        let _router = router.join().unwrap();
+        assert_eq!(message(&mut client), [1, 2, 3]);
+    }
+
+    #[test]
+    fn a_close_is_answered_with_a_code_a_close_may_carry() {
+        assert_eq!(close_answer(&[]), Vec::<u8>::new());
+        assert_eq!(close_answer(&[0x03, 0xE9, b'x']), [0x03, 0xE9]); // 1001, going away
+        assert_eq!(close_answer(&[0x0F, 0xA0]), [0x0F, 0xA0]); // 4000, the application's
+        assert_eq!(close_answer(&[0x03, 0xED]), [0x03, 0xEA]); // 1005 may not be sent: 1002
+        assert_eq!(close_answer(&[0x03, 0xEE]), [0x03, 0xEA]); // 1006 neither
+        assert_eq!(close_answer(&[0x00, 0x10]), [0x03, 0xEA]); // below 1000
+        assert_eq!(close_answer(&[0x03]), [0x03, 0xEA]); // one byte: malformed
     }
 
     #[test]
