@@ -49,6 +49,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 from report_file import default_path, write_report  # noqa: E402
 
 from run import (  # noqa: E402
+    BASELINE,
     CALLEE,
     CALLER,
     ENDPOINT_NAMES,
@@ -212,6 +213,8 @@ def programs(args, python):
     skipped = []
     if args.smoke:
         return commands, skipped
+    if args.baseline:
+        commands[BASELINE] = [os.path.abspath(args.baseline)]
     for peer in PEERS:
         if not getattr(args, peer.flag[2:].replace("-", "_")):
             continue
@@ -848,7 +851,7 @@ def targets(ok, summaries, impls):
     rows = []
     ours = summaries[RUST]
     floor = summaries.get(FLOOR)
-    peers = [impl for impl in impls if impl not in (RUST, FLOOR) and summaries.get(impl)]
+    peers = [impl for impl in impls if impl not in (RUST, FLOOR, BASELINE) and summaries.get(impl)]
 
     # events/s: router-bound, and ahead of every peer round by round
     router = ours.get("router_cores_delivery")
@@ -986,7 +989,7 @@ def full(args, python, command_line):
         for endpoint, serializer, rounds in configs:
             config = (endpoint, serializer)
             url = router.info["urls"][endpoint]
-            impls = [RUST, FLOOR, SWAMPYER] + [
+            impls = [RUST, FLOOR, SWAMPYER] + [BASELINE] * (BASELINE in program) + [
                 p.name for p in PEERS if p.name in program and takes_part(p.name, endpoint, serializer)
             ]
             last_rate = None
@@ -1052,6 +1055,10 @@ def main():
     p.add_argument("--duration", type=float, help="seconds per phase (default 5; 1 with --smoke)")
     for peer in PEERS:
         p.add_argument(peer.flag, action="store_true", help=peer.help)
+    p.add_argument(
+        "--baseline",
+        help="also run this earlier bench binary (publisher and subscriber) as rust-baseline, for a change's before/after in one run",
+    )
     p.add_argument("--out", default=default_path("events.md"), help="the report (rewritten whole)")
     p.add_argument("--json", help="also write every raw record to this file")
     p.add_argument("--profile", choices=["release", "debug"], help="cargo profile (default: release; debug with --smoke)")
