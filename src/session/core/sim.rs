@@ -200,7 +200,6 @@ impl Sim {
             ids.clone(),
             counters.clone(),
             Published::default(),
-            Published::default(),
             invocations.clone(),
         );
         let mut sim = Sim {
