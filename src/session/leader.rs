@@ -546,7 +546,11 @@ impl Shared {
         until: Instant,
         wanted: &AtomicBool,
     ) -> Option<Job> {
-        let mut more = false;
+        // Read before the first wait: the socket thread's poll may have been told the socket
+        // was readable, and taking the socket out of that poll forgot it, while this poll's
+        // news of the same bytes may have gone to an earlier leader that left them unread.
+        // Waiting first could then wait for bytes that came already, until more come.
+        let mut more = true;
         loop {
             // Set when a call started before this thread said it leads: it did not ring. Or a
             // job waits for this worker, every other one being busy (the pool rings then).
