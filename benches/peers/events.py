@@ -66,6 +66,7 @@ from run import (  # noqa: E402
     median,
     parse_configs,
     round_ratios,
+    start_program,
 )
 
 AUTOBAHN_JS = "js-autobahn"
@@ -320,15 +321,7 @@ class Subscriber:
 
     def __init__(self, command):
         self.command = command
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            env=child_env(),
-        )
+        self.proc = start_program(command)
         self.lines = []
         self.stderr = []
         self.ready = threading.Event()

@@ -170,20 +170,26 @@ def bench_args(role, url, serializer, user):
     ]
 
 
+def start_program(command):
+    """A bench program in a session of its own (so that stopping it stops its children), its
+    output piped to the runner."""
+    return subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=child_env(),
+    )
+
+
 class Callee:
     """A bench program in the callee role, stopped (SIGTERM, by its pid) on stop()."""
 
     def __init__(self, command):
         self.command = command
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            env=child_env(),
-        )
+        self.proc = start_program(command)
         self.stderr = []
         threading.Thread(target=self._drain_stderr, daemon=True).start()
         lines = []

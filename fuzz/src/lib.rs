@@ -13,7 +13,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use izaber_wamp::protocol::{Serializer, Value};
-use izaber_wamp::{Client, ReconnectPolicy};
+use izaber_wamp::{Client, ClientBuilder, ReconnectPolicy};
 
 /// Decodes `bytes` as one message. Whatever decodes must encode again with the same
 /// serializer, decode from that encoding, and encode to the same bytes a second time: one trip
@@ -111,9 +111,20 @@ pub fn rawsocket_session(data: &[u8]) {
         let accepted = accepted.clone();
         std::thread::spawn(move || serve_one(router, reply, &stream, &accepted))
     };
-    let client = Client::builder(format!("unix://{}", router.path.display()))
-        .serializer(serializer)
-        // Ticket login, so that a CHALLENGE in the input is answered rather than refused.
+    run_client(Client::builder(format!("unix://{}", router.path.display())).serializer(serializer));
+    if !accepted.load(Ordering::SeqCst) {
+        // The client gave up before connecting: wake the router's accept so it can return.
+        let _ = UnixStream::connect(&router.path);
+    }
+    let _ = served.join();
+}
+
+/// Connects the client a target reads its input with: ticket login, so that a CHALLENGE in
+/// the input is answered rather than refused; no reconnecting, no heartbeat. The peer shuts
+/// its side after the input, so the session ends by itself once the client has read every
+/// frame; this waits for that, so what follows WELCOME is read too.
+fn run_client(builder: ClientBuilder) {
+    let client = builder
         .ticket("fuzz", "secret")
         .reconnect(ReconnectPolicy::never())
         .ping_interval(None)
@@ -121,19 +132,12 @@ pub fn rawsocket_session(data: &[u8]) {
         .timeout(Duration::from_secs(5))
         .connect();
     if let Ok(client) = client {
-        // The router closes its side after the input, so the session ends by itself once it
-        // has read every frame; wait for that, so what follows WELCOME is read too.
         let deadline = Instant::now() + Duration::from_secs(5);
         while client.is_connected() && Instant::now() < deadline {
             std::thread::sleep(Duration::from_micros(50));
         }
         client.close();
     }
-    if !accepted.load(Ordering::SeqCst) {
-        // The client gave up before connecting: wake the router's accept so it can return.
-        let _ = UnixStream::connect(&router.path);
-    }
-    let _ = served.join();
 }
 
 struct Router {
@@ -260,24 +264,10 @@ pub fn websocket_session(data: &[u8]) {
         std::thread::spawn(move || ws_serve_one(&router.listener, subprotocol, &stream, &accepted))
     };
     // Every serializer is offered (the default), so the router's choice is what picks one.
-    let client = Client::builder(format!("ws://127.0.0.1:{}/", router.port))
-        // Ticket login, so that a CHALLENGE in the input is answered rather than refused.
-        .ticket("fuzz", "secret")
-        .reconnect(ReconnectPolicy::never())
-        .ping_interval(None)
-        .max_incoming_size(websocket_max_incoming_for(*choice))
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(5))
-        .connect();
-    if let Ok(client) = client {
-        // The router shuts its side after the input, so the session ends by itself once it
-        // has read every frame; wait for that, so what follows WELCOME is read too.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while client.is_connected() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_micros(50));
-        }
-        client.close();
-    }
+    run_client(
+        Client::builder(format!("ws://127.0.0.1:{}/", router.port))
+            .max_incoming_size(websocket_max_incoming_for(*choice)),
+    );
     if !accepted.load(Ordering::SeqCst) {
         // The client gave up before connecting: wake the router's accept so it can return.
         let _ = TcpStream::connect(("127.0.0.1", router.port));
