@@ -752,10 +752,12 @@ WAMP_ASYNC_DIR = os.path.join(HERE, "wamp_async_bench")
 def build_wamp_async():
     """The wamp_async peer: a crate of its own, outside the workspace, built only when asked."""
     manifest = os.path.join(WAMP_ASYNC_DIR, "Cargo.toml")
-    cmd = ["cargo", "build", "--release", "--quiet", "--locked", "--manifest-path", manifest]
+    # Its own target directory, whatever CARGO_TARGET_DIR says: the binary is looked for there.
+    target = os.path.join(WAMP_ASYNC_DIR, "target")
+    cmd = ["cargo", "build", "--release", "--quiet", "--locked", "--manifest-path", manifest, "--target-dir", target]
     log("building:", shlex.join(cmd))
     subprocess.run(cmd, cwd=ROOT, check=True)
-    return [os.path.join(WAMP_ASYNC_DIR, "target", "release", "wamp-async-bench")]
+    return [os.path.join(target, "release", "wamp-async-bench")]
 
 
 def compare_peers(args, program, router, worker_pids):
