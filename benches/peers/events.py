@@ -65,6 +65,7 @@ from run import (  # noqa: E402
     fmt_ratio,
     median,
     parse_configs,
+    reproduce_and_machine,
     round_ratios,
     start_program,
 )
@@ -641,25 +642,7 @@ def render(args, info, configs, calibrations, results, skipped, command_line, lo
         )
     )
     w("")
-    w("Reproduce (from the crate root; needs the router venv of `tests/router/setup-venv.sh`):")
-    w("")
-    w("```sh")
-    w(command_line)
-    w("```")
-    w("")
-    w("## Machine")
-    w("")
-    w("| | |")
-    w("|---|---|")
-    w("| CPUs (`nproc`) | {} |".format(info["nproc"]))
-    w("| CPU | {} |".format(info["cpu"]))
-    w("| kernel | {} |".format(info["kernel"]))
-    w("| load average (1/5/15 min) before → after | {} → {} |".format(*load))
-    w("| rustc | {} |".format(info["rustc"]))
-    w("| Python / swampyer / crossbar | {} / {} / {} |".format(info["python"], info["swampyer"], info["crossbar"]))
-    w("| client source (last commit of `src/`, `Cargo.*`) | {} |".format(info["client"]))
-    w("| worktree | {} |".format(info["commit"]))
-    w("")
+    reproduce_and_machine(w, command_line, info, *load)
     w("## Method")
     w("")
     w(

@@ -12,6 +12,25 @@ use std::path::Path;
 use izaber_wamp::Secret;
 use izaber_wamp::protocol::{Dict, Message, Serializer, Value, code};
 
+
+/// Every message a router sends a joined client, in a session's order: the "joined" seed of
+/// each stream target.
+const JOINED_SESSION: &[&str] = &[
+    "welcome",
+    "event",
+    "result",
+    "result_progress",
+    "error",
+    "invocation",
+    "interrupt",
+    "published",
+    "subscribed",
+    "unsubscribed_revoked",
+    "registered",
+    "unregistered_revoked",
+    "goodbye",
+];
+
 fn dict(pairs: &[(&str, Value)]) -> Dict {
     pairs
         .iter()
@@ -321,24 +340,7 @@ fn rawsocket_sessions(
     ping.extend(message("welcome"));
     ping.extend(frame(2, b"pong"));
     vec![
-        session(
-            "joined",
-            &[
-                "welcome",
-                "event",
-                "result",
-                "result_progress",
-                "error",
-                "invocation",
-                "interrupt",
-                "published",
-                "subscribed",
-                "unsubscribed_revoked",
-                "registered",
-                "unregistered_revoked",
-                "goodbye",
-            ],
-        ),
+        session("joined", JOINED_SESSION),
         session("ticket", &["challenge_ticket", "welcome"]),
         session("abort", &["abort"]),
         (format!("ping_{serializer}"), ping),
@@ -411,24 +413,7 @@ fn websocket_sessions(
     let mut oversized = vec![0x80 | data, 127];
     oversized.extend_from_slice(&(2u64 << 20).to_be_bytes());
     vec![
-        session(
-            "joined",
-            &[
-                "welcome",
-                "event",
-                "result",
-                "result_progress",
-                "error",
-                "invocation",
-                "interrupt",
-                "published",
-                "subscribed",
-                "unsubscribed_revoked",
-                "registered",
-                "unregistered_revoked",
-                "goodbye",
-            ],
-        ),
+        session("joined", JOINED_SESSION),
         session("ticket", &["challenge_ticket", "welcome"]),
         session("abort", &["abort"]),
         with(
