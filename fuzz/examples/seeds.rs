@@ -12,7 +12,6 @@ use std::path::Path;
 use izaber_wamp::Secret;
 use izaber_wamp::protocol::{Dict, Message, Serializer, Value, code};
 
-
 /// Every message a router sends a joined client, in a session's order: the "joined" seed of
 /// each stream target.
 const JOINED_SESSION: &[&str] = &[
