@@ -430,7 +430,12 @@ fn subscriber(args: &Args) -> Result<()> {
             match control {
                 Ok(Control::Continue) => {}
                 Ok(Control::Phase(mut line)) => {
-                    line.insert("dropped".into(), json!(stats.stats().events_dropped));
+                    let stats = stats.stats();
+                    line.insert("dropped".into(), json!(stats.events_dropped));
+                    // Since the subscriber started, all phases: how many events its idle
+                    // handler thread read itself (no hand-off from the socket thread).
+                    line.insert("read_by_worker".into(), json!(stats.events_read_by_worker));
+                    line.insert("events_so_far".into(), json!(stats.events));
                     let mut out = std::io::stdout().lock();
                     _ = writeln!(out, "{}", serde_json::Value::Object(line));
                     _ = out.flush();

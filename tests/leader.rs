@@ -459,6 +459,64 @@ fn a_service_whose_idle_worker_reads_gets_every_invocation_and_event_in_order() 
     }
 }
 
+/// A subscriber whose handler thread is idle reads the next event itself and runs it: every
+/// event arrives, in order, whether its worker or the socket thread read it, through paced
+/// events (read by the worker), bursts (the handler busy: the socket thread queues them
+/// behind it), and a handler that calls back through its own client.
+#[test]
+fn a_subscriber_whose_idle_worker_reads_gets_every_event_in_order() {
+    let router = Router::shared();
+    let _log = router.log_on_failure();
+    for url in [&router.ws_url, &router.tcp_url, &router.unix_url] {
+        let subscriber = quiet_client(router, url, 1);
+        let publisher = quiet_client(router, url, 2);
+        let echo = unique("echo");
+        publisher
+            .register(&echo, |invocation| invocation.arg::<u64>(0))
+            .unwrap();
+        let topic = unique("paced");
+        let (numbers_tx, numbers) = crossbeam_channel::unbounded();
+        let whole = SubscribeOptions::new().queue_limit(100_000);
+        {
+            let (subscriber_in_handler, echo) = (subscriber.clone(), echo.clone());
+            subscriber
+                .subscribe_with(&topic, &whole, move |event| {
+                    let n = event.arg::<u64>(0).unwrap();
+                    if n % 40 == 0 {
+                        // A nested call from the handler: the worker is not reading now.
+                        let echoed = subscriber_in_handler.call(&echo, (n,)).unwrap();
+                        assert_eq!(echoed.as_u64(), Some(n));
+                    }
+                    if n % 250 == 1 {
+                        // A slow one: what comes meanwhile waits behind it.
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    numbers_tx.send(n).unwrap();
+                })
+                .unwrap();
+        }
+        const EVENTS: u64 = 1_000;
+        for i in 0..EVENTS {
+            publisher.publish(&topic, (i,)).unwrap();
+            if i % 100 < 60 {
+                // Paced, slower than the handler: its worker goes back to reading. The
+                // rest in bursts.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        assert_numbers_in_order(&numbers, EVENTS, url);
+        let stats = subscriber.stats();
+        assert_eq!(stats.events, EVENTS, "{url}: {stats:?}");
+        assert_eq!(stats.events_dropped, 0, "{url}: {stats:?}");
+        // The path under test was taken, and not only it. Over TCP, Crossbar leaves Nagle's
+        // algorithm on, and events come in batches whose timing decides who reads them.
+        if url != &router.tcp_url {
+            assert!(stats.events_read_by_worker > 0, "{url}: {stats:?}");
+        }
+        assert!(stats.events_read_by_worker < EVENTS, "{url}: {stats:?}");
+    }
+}
+
 #[test]
 fn an_invocation_read_by_an_idle_worker_can_be_interrupted() {
     let router = Router::shared();

@@ -63,6 +63,9 @@ pub struct Stats {
     /// Invocations a handler thread with nothing to do read from the connection itself and
     /// ran (a hand-off saved); the rest were read by the session's thread.
     pub invocations_read_by_worker: u64,
+    /// Events a handler thread with nothing to do read from the connection itself and ran
+    /// (a hand-off saved); the rest were read by the session's thread.
+    pub events_read_by_worker: u64,
 }
 
 impl Client {
@@ -142,6 +145,7 @@ impl Client {
             invocations_answered: get(&c.invocations_answered),
             calls_read_by_caller: get(&c.calls_read_by_caller),
             invocations_read_by_worker: get(&c.invocations_read_by_worker),
+            events_read_by_worker: get(&c.events_read_by_worker),
         }
     }
 }

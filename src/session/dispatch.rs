@@ -440,8 +440,10 @@ struct LimitState {
 /// What became of a submitted job.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum Submitted {
-    /// Running or waiting.
-    Accepted,
+    /// Running, or about to on a worker.
+    Started,
+    /// Waiting behind the running ones.
+    Queued,
     /// Waiting, after this many older jobs were dropped to make room.
     DroppedOldest(usize),
 }
@@ -478,14 +480,14 @@ impl ConcurrencyLimit {
         size: usize,
     ) -> Result<Submitted, QueueFull> {
         let Some(max_running) = self.max_running else {
-            return pool.try_run(job, size).map(|()| Submitted::Accepted);
+            return pool.try_run(job, size).map(|()| Submitted::Started);
         };
         let mut state = self.state.lock();
         if state.running < max_running {
             state.running += 1;
             drop(state);
             self.start(pool.clone(), job);
-            return Ok(Submitted::Accepted);
+            return Ok(Submitted::Started);
         }
         let room_for = |queued: &JobQueue| {
             fits(
@@ -516,7 +518,7 @@ impl ConcurrencyLimit {
         }
         state.queued.push(job, size);
         Ok(if dropped == 0 {
-            Submitted::Accepted
+            Submitted::Queued
         } else {
             Submitted::DroppedOldest(dropped)
         })
@@ -524,18 +526,42 @@ impl ConcurrencyLimit {
 
     /// Runs `job`, then whatever queued up behind it, on one worker.
     fn start(self: &Arc<Self>, pool: Arc<WorkerPool>, job: Job) {
-        let limit = self.clone();
-        pool.run(Box::new(move || {
+        pool.run(self.clone().claimed(job));
+    }
+
+    /// Takes a place to run now, as [`submit`](Self::submit) would for a job it starts at
+    /// once, when one is free (and so nothing waits); the caller then runs
+    /// [`claimed`](Self::claimed)`(job)` itself, and the jobs submitted meanwhile queue
+    /// behind it in order.
+    pub fn try_claim(&self) -> bool {
+        let Some(max_running) = self.max_running else {
+            return true;
+        };
+        let mut state = self.state.lock();
+        if state.running < max_running {
+            state.running += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The run of `job` in a place already taken, then of whatever queued up behind it.
+    pub fn claimed(self: Arc<Self>, job: Job) -> Job {
+        if self.max_running.is_none() {
+            return job;
+        }
+        Box::new(move || {
             let mut next = Some(job);
             while let Some(job) = next.take() {
                 job();
-                let mut state = limit.state.lock();
+                let mut state = self.state.lock();
                 match state.queued.pop() {
                     Some(queued) => next = Some(queued.job),
                     None => state.running -= 1,
                 }
             }
-        }));
+        })
     }
 
     /// (running, queued) right now.
@@ -982,15 +1008,15 @@ mod tests {
         let limit = ConcurrencyLimit::new(Some(1), 2, usize::MAX, Overflow::DropOldest);
         let (started_tx, started) = crossbeam_channel::unbounded();
         let (first, release) = gated(&started_tx, 0);
-        assert_eq!(limit.submit(&pool, first, 0), Ok(Submitted::Accepted));
+        assert_eq!(limit.submit(&pool, first, 0), Ok(Submitted::Started));
         started.recv_timeout(Duration::from_secs(5)).unwrap();
         let (ran_tx, ran) = crossbeam_channel::unbounded();
         let event = |n: usize| -> Job {
             let ran = ran_tx.clone();
             Box::new(move || ran.send(n).unwrap())
         };
-        assert_eq!(limit.submit(&pool, event(1), 0), Ok(Submitted::Accepted));
-        assert_eq!(limit.submit(&pool, event(2), 0), Ok(Submitted::Accepted));
+        assert_eq!(limit.submit(&pool, event(1), 0), Ok(Submitted::Queued));
+        assert_eq!(limit.submit(&pool, event(2), 0), Ok(Submitted::Queued));
         assert_eq!(
             limit.submit(&pool, event(3), 0),
             Ok(Submitted::DroppedOldest(1))
@@ -1008,6 +1034,28 @@ mod tests {
         assert!(ran.recv_timeout(Duration::from_millis(50)).is_err());
     }
 
+    /// A place claimed by a thread that runs the job itself: what is submitted meanwhile
+    /// waits, and runs after it, in order, on the same thread.
+    #[test]
+    fn a_claimed_place_runs_its_job_then_those_queued_behind_it() {
+        let pool = pool();
+        let limit = ConcurrencyLimit::new(Some(1), 100, usize::MAX, Overflow::DropOldest);
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let job = |n: usize| -> Job {
+            let order = order.clone();
+            Box::new(move || order.lock().push((n, std::thread::current().id())))
+        };
+        assert!(limit.try_claim());
+        assert!(!limit.try_claim(), "one place only");
+        assert_eq!(limit.submit(&pool, job(2), 0), Ok(Submitted::Queued));
+        assert_eq!(limit.submit(&pool, job(3), 0), Ok(Submitted::Queued));
+        limit.clone().claimed(job(1))();
+        let here = std::thread::current().id();
+        assert_eq!(*order.lock(), [(1, here), (2, here), (3, here)]);
+        assert_eq!(limit.load(), (0, 0));
+        assert!(limit.try_claim(), "the place is free again");
+    }
+
     #[test]
     fn an_event_queue_bounded_in_bytes_drops_as_many_as_it_takes() {
         let pool = pool();
@@ -1019,7 +1067,7 @@ mod tests {
         for _ in 0..4 {
             assert_eq!(
                 limit.submit(&pool, Box::new(|| {}), 25),
-                Ok(Submitted::Accepted)
+                Ok(Submitted::Queued)
             );
         }
         assert_eq!(

@@ -261,6 +261,28 @@ pub struct Event {
 }
 
 impl Event {
+    /// An EVENT's content for a subscription to `subscribed_topic`: the topic is the one
+    /// the router names in `details` (a pattern subscription's), else the subscribed one.
+    pub(crate) fn arrived(
+        publication: Id,
+        details: Dict,
+        args: Vec<Value>,
+        kwargs: Dict,
+        subscribed_topic: &str,
+    ) -> Event {
+        let topic = details
+            .get("topic")
+            .and_then(Value::as_str)
+            .map_or_else(|| subscribed_topic.to_owned(), str::to_owned);
+        Event {
+            args,
+            kwargs,
+            details,
+            topic,
+            publication,
+        }
+    }
+
     /// The publisher's opaque payload, when it published in payload passthru mode (see
     /// [`Client::publish_payload`](crate::Client::publish_payload)); `None` for an event with
     /// arguments.

@@ -241,6 +241,21 @@ pub(super) fn start_invocation(
         .map_err(|full| refused_invocation(shared, entry, &full))
 }
 
+/// The run of `entry`'s handler for an event of `size` encoded bytes.
+pub(super) fn event_job(entry: &Subscription, event: Event, size: usize) -> Job {
+    let handler = entry.handler.clone();
+    Box::new(move || {
+        let topic = event.topic.clone();
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(event))) {
+            log::error!(
+                "event handler for {topic} panicked: {}",
+                panic_message(&panic)
+            );
+        }
+        memory::large_message_done(size);
+    })
+}
+
 /// Runs every handler of `entries` for an event, on workers: copies for all but the last,
 /// which takes the original. A handler whose queue is full loses its oldest waiting event
 /// (or this one), counted and logged.
@@ -253,25 +268,23 @@ pub(super) fn deliver_event(
     let Some((last, others)) = entries.split_last() else {
         return;
     };
+    // A worker reads events of a subscription alone under its router id (see `leader`).
+    let sole = others.is_empty();
     let mut deliveries: Vec<_> = others
         .iter()
         .map(|entry| (entry.clone(), event.clone()))
         .collect();
     deliveries.push((last.clone(), event));
     for (entry, event) in deliveries {
-        let handler = entry.handler.clone();
-        let job = Box::new(move || {
-            let topic = event.topic.clone();
-            if let Err(panic) = catch_unwind(AssertUnwindSafe(|| handler(event))) {
-                log::error!(
-                    "event handler for {topic} panicked: {}",
-                    panic_message(&panic)
-                );
-            }
-            memory::large_message_done(size);
-        });
+        let job = event_job(&entry, event, size);
         match entry.limit.submit(&shared.pool, job, size) {
-            Ok(Submitted::Accepted) => {}
+            Ok(Submitted::Started) => {
+                if sole {
+                    // Its handler was idle: a worker that waits may read the next one itself.
+                    shared.handed_out_through_socket_thread();
+                }
+            }
+            Ok(Submitted::Queued) => {}
             Ok(Submitted::DroppedOldest(dropped)) => {
                 shared
                     .counters

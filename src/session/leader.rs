@@ -20,14 +20,20 @@
 //!
 //! A service's handler worker leads the same way while it waits for work
 //! ([`Shared::lead_while_idle`]), where the socket thread would have read each INVOCATION
-//! and woken a worker for it. The INVOCATIONs it reads first, up to anything else, of
-//! registrations without a concurrency limit, are its own: it notes them as running (for
+//! or EVENT and woken a worker for it. The INVOCATIONs it reads first, up to anything else,
+//! of registrations without a concurrency limit, are its own: it notes them as running (for
 //! INTERRUPT and closing), gives the socket back, runs the first handler itself and hands
-//! the others to the pool. Everything else goes to the socket thread as above, and the
-//! worker stops leading; so does it when a call starts in the client. After something other
-//! than an invocation, workers wait for work without reading until the socket thread has
-//! passed on an invocation again, so that a stream of events does not cost a wake-up more
-//! per event.
+//! the others to the pool. So is an EVENT read first, of a subscription alone under its
+//! router id whose handler has a place to run now: it takes the place, as the socket thread's
+//! hand-out would, gives the socket back and runs the handler, then whatever events of that
+//! subscription the socket thread queued behind it meanwhile, in order. It takes no event
+//! while the socket thread still holds messages it read but has not handed out
+//! ([`Lead::dispatching`]): one of them could be an earlier event of the same subscription.
+//! Everything else goes to the socket thread as above, and the worker stops leading; so does
+//! it when a call starts in the client. After something it could not take, workers wait for
+//! work without reading until the socket thread has handed out an invocation, or an event
+//! to an idle handler, again, so that a stream of work they cannot take does not cost a
+//! wake-up more per message.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,12 +48,12 @@ use crate::protocol::{Id, LogSafe, Message, Serializer};
 use crate::transport::{Payload, Transport};
 
 use super::core::{
-    CONCURRENCY_LIMIT, cannot_be_invocation, cannot_end_call, ends_call, invocation_error,
-    take_invocation,
+    CONCURRENCY_LIMIT, cannot_be_invocation, cannot_be_own_event, cannot_end_call, ends_call,
+    invocation_error, take_event, take_invocation,
 };
 use super::dispatch::{IdleReader, Job};
 use super::handler::InvocationState;
-use super::jobs::{invocation_job, refused_invocation};
+use super::jobs::{event_job, invocation_job, refused_invocation};
 use super::locks::Level;
 use super::reply::{ReplyTo, Responder};
 use super::{LinkState, Locked, Note, Pending, READ_BATCH, Shared, Wire};
@@ -80,6 +86,10 @@ pub(crate) struct Lead {
     /// The leader left messages in [`Wire::unhandled`], or stopped without reading all there
     /// was: the socket thread must read.
     pub(super) must_read: AtomicBool,
+    /// The socket thread has read messages it has not yet handed out. Set under `wire` as it
+    /// reads: while it is, a leader takes no event, which could overtake an earlier one of
+    /// the same subscription.
+    pub(super) dispatching: AtomicBool,
 }
 
 struct LeaderPoll {
@@ -171,6 +181,7 @@ impl Lead {
             idle_leading: AtomicBool::new(false),
             idle_reading_paused: AtomicBool::new(false),
             must_read: AtomicBool::new(false),
+            dispatching: AtomicBool::new(false),
         })
     }
 
@@ -299,8 +310,9 @@ impl Shared {
         Ok(())
     }
 
-    /// The socket thread read an invocation: workers may read for the next ones again.
-    pub(super) fn invocation_through_socket_thread(&self) {
+    /// The socket thread read an invocation, or an event whose handler was idle: workers
+    /// may read for the next ones again.
+    pub(super) fn handed_out_through_socket_thread(&self) {
         if self.lead.idle_reading_paused.load(Ordering::Relaxed) {
             self.lead
                 .idle_reading_paused
@@ -518,7 +530,7 @@ impl Shared {
         wanted: &AtomicBool,
     ) -> Option<Job> {
         if self.lead.idle_reading_paused.load(Ordering::Relaxed)
-            || self.registered.read().is_empty()
+            || (self.registered.read().is_empty() && self.subscribed.read().is_empty())
             || self.lead.calls_waiting.load(Ordering::SeqCst) > 0
         {
             return None;
@@ -573,17 +585,30 @@ impl Shared {
                 return None;
             }
             // Invocations in a row from the start are this thread's: the first to run here,
-            // the others on workers it wakes, as the socket thread would have.
+            // the others on workers it wakes, as the socket thread would have. An event
+            // first is this thread's alone, when its handler is free to run it now.
             let mut jobs = Vec::new();
+            let mut event = None;
             let keep = |payload: &Payload, in_order: bool| {
-                let taken = in_order
-                    .then(|| self.invocation_to_run(payload, epoch, serializer))
-                    .flatten();
+                if !in_order || event.is_some() {
+                    return false;
+                }
+                if jobs.is_empty() {
+                    event = self.event_to_run(payload, serializer);
+                    if event.is_some() {
+                        return true;
+                    }
+                }
+                let taken = self.invocation_to_run(payload, epoch, serializer);
                 let kept = taken.is_some();
                 jobs.extend(taken);
                 kept
             };
             match self.read_turn(&mut wire, readable, &mut leader.batch, keep) {
+                Ok(Turn::Kept) if event.is_some() => {
+                    self.give_up_the_lead(&mut wire);
+                    return event;
+                }
                 Ok(Turn::Kept) => {
                     self.give_up_the_lead(&mut wire);
                     drop(wire);
@@ -670,6 +695,22 @@ impl Shared {
             size,
             entry,
         })
+    }
+
+    /// The run of the EVENT in `payload`, when it is one whose handler this thread may run
+    /// itself now (see [`take_event`]), its place taken before anything read after it
+    /// reaches the socket thread.
+    fn event_to_run(&self, payload: &Payload, serializer: Serializer) -> Option<Job> {
+        if self.lead.dispatching.load(Ordering::SeqCst)
+            || cannot_be_own_event(serializer.peek(payload), &self.subscribed)
+        {
+            return None;
+        }
+        // Anything undecodable is the socket thread's to fail the connection over.
+        let message = serializer.decode(payload).ok()?;
+        let (entry, event) = take_event(message, &self.subscribed, &self.counters)?;
+        let job = event_job(&entry, event, payload.len());
+        Some(entry.limit.clone().claimed(job))
     }
 
     /// Why the connection a leader read is gone, once the socket thread has said so (it takes

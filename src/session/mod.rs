@@ -511,6 +511,8 @@ pub(crate) struct Counters {
     pub calls_read_by_caller: AtomicU64,
     /// Invocations a handler worker read while it led, and ran.
     pub invocations_read_by_worker: AtomicU64,
+    /// Events a handler worker read while it led, and ran.
+    pub events_read_by_worker: AtomicU64,
 }
 
 /// A join hook, run on a worker after every join.
@@ -561,6 +563,9 @@ pub(crate) struct Shared {
     /// The registrations in place, by the router's id, kept by the socket thread for a
     /// handler worker that reads an INVOCATION itself ([`leader`]).
     pub(crate) registered: table::Published<Registration>,
+    /// The subscriptions in place that are the only one under their router id, kept by the
+    /// socket thread for a handler worker that reads an EVENT itself ([`leader`]).
+    pub(crate) subscribed: table::Published<Subscription>,
     /// Invocations of the current connection whose handler is queued or running (see
     /// [`Invocations`]): whoever reads an INVOCATION adds it; it leaves when its final answer
     /// is on the wire.
@@ -988,6 +993,7 @@ pub(crate) mod testing {
             uri_base: parking_lot::RwLock::new(None),
             pool: WorkerPool::new("test-handler", LIMITS),
             registered: table::Published::default(),
+            subscribed: table::Published::default(),
             invocations: Invocations::default(),
             hooks: Mutex::new(Hooks::default()),
             thread: Mutex::new(None),

@@ -54,6 +54,8 @@ pub(crate) struct LiveTable<T> {
     /// The first entry under each router id, kept up to date for threads other than the
     /// socket thread (see [`LiveTable::published`]).
     published: Option<Published<T>>,
+    /// Publish only router ids that have exactly one entry (see [`LiveTable::published_sole`]).
+    sole_only: bool,
 }
 
 /// The first entry under each router id of a [`LiveTable`], readable by other threads.
@@ -66,6 +68,7 @@ impl<T: Entry> LiveTable<T> {
             by_router: HashMap::new(),
             router_ids: HashMap::new(),
             published: None,
+            sole_only: false,
         }
     }
 
@@ -76,6 +79,15 @@ impl<T: Entry> LiveTable<T> {
         LiveTable {
             published: Some(published),
             ..LiveTable::new()
+        }
+    }
+
+    /// A table that keeps `published` holding the entry of every router id that has one
+    /// entry only: what a thread other than the socket thread may handle alone.
+    pub fn published_sole(published: Published<T>) -> LiveTable<T> {
+        LiveTable {
+            sole_only: true,
+            ..LiveTable::published(published)
         }
     }
 
@@ -184,6 +196,7 @@ impl<T: Entry> LiveTable<T> {
         match self
             .by_router
             .get(&router_id)
+            .filter(|entries| !self.sole_only || entries.len() == 1)
             .and_then(|entries| entries.first())
         {
             Some(first) => published.insert(router_id, first.clone()),

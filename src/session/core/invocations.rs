@@ -23,7 +23,7 @@ use crate::protocol::{Dict, Id, LogSafe, Message, Peek, Value, code};
 use super::super::handler::{Event, InvocationState};
 use super::super::locks::Level;
 use super::super::table::Published;
-use super::super::{Counters, Locked, Registration};
+use super::super::{Counters, Locked, Registration, Subscription};
 use super::{Core, Output};
 
 /// The error URI of an invocation refused because its handler's queue is full.
@@ -118,6 +118,63 @@ pub(crate) fn invocation_error(request: Id, uri: &str, message: String) -> Messa
 pub(crate) fn cannot_be_invocation(peek: Option<Peek>) -> bool {
     peek.and_then(|peek| peek.get(0))
         .is_some_and(|message_type| message_type != code::INVOCATION)
+}
+
+/// Whether a message's leading integers prove it is not an EVENT of a subscription that
+/// `subscribed` holds, so that a handler worker reading for work hands it on undecoded.
+pub(crate) fn cannot_be_own_event(
+    peek: Option<Peek>,
+    subscribed: &Published<Subscription>,
+) -> bool {
+    let Some(peek) = peek else {
+        return false;
+    };
+    match peek.get(0) {
+        Some(code::EVENT) => peek
+            .get(1)
+            .is_some_and(|subscription| !subscribed.read().contains_key(&subscription)),
+        Some(_) => true,
+        None => false,
+    }
+}
+
+/// The EVENT in `message` (`size` bytes encoded) with its subscription, when a handler worker
+/// that read it itself may run the handler: the subscription is the only one under its
+/// router id (`subscribed`) and its handler has a place to run now, which this takes (see
+/// [`ConcurrencyLimit::try_claim`](super::super::dispatch::ConcurrencyLimit::try_claim)).
+/// Anything else is left to the core.
+pub(crate) fn take_event(
+    message: Message,
+    subscribed: &Published<Subscription>,
+    counters: &Counters,
+) -> Option<(Arc<Subscription>, Event)> {
+    let Message::Event { subscription, .. } = &message else {
+        return None;
+    };
+    let entry = subscribed.read().get(subscription).cloned()?;
+    if !entry.limit.try_claim() {
+        return None;
+    }
+    counters.messages_received.fetch_add(1, Ordering::Relaxed);
+    counters.events.fetch_add(1, Ordering::Relaxed);
+    counters
+        .events_read_by_worker
+        .fetch_add(1, Ordering::Relaxed);
+    if log::log_enabled!(log::Level::Debug) {
+        log::debug!("received {:?}", LogSafe(&message));
+    }
+    let Message::Event {
+        publication,
+        details,
+        args,
+        kwargs,
+        ..
+    } = message
+    else {
+        unreachable!("matched above");
+    };
+    let event = Event::arrived(publication, details, args, kwargs, &entry.topic);
+    Some((entry, event))
 }
 
 /// The INVOCATION in `message` (`size` bytes encoded), when a handler worker that read it
@@ -286,18 +343,7 @@ impl Core {
             log::debug!("event for unknown subscription {subscription} dropped");
             return;
         };
-        let topic = details
-            .get("topic")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
-            .unwrap_or_else(|| last.topic.clone());
-        let event = Event {
-            args,
-            kwargs,
-            details,
-            topic,
-            publication,
-        };
+        let event = Event::arrived(publication, details, args, kwargs, &last.topic);
         self.out.push_back(Output::Deliver {
             entries: entries.to_vec(),
             event,

@@ -44,8 +44,8 @@ use super::{Counters, Registration, Reply, Subscription, Testament};
 
 pub(crate) use answers::{cannot_end_call, ends_call};
 pub(crate) use invocations::{
-    Arrived, CONCURRENCY_LIMIT, Invocations, cannot_be_invocation, invocation_error,
-    take_invocation,
+    Arrived, CONCURRENCY_LIMIT, Invocations, cannot_be_invocation, cannot_be_own_event,
+    invocation_error, take_event, take_invocation,
 };
 
 use closing::Closing;
@@ -179,6 +179,7 @@ impl Core {
         ids: Arc<AtomicU64>,
         counters: Arc<Counters>,
         registered: Published<Registration>,
+        subscribed: Published<Subscription>,
         invocations: Invocations,
     ) -> Core {
         Core {
@@ -188,7 +189,7 @@ impl Core {
             counters,
             pending: HashMap::new(),
             registrations: LiveTable::published(registered),
-            subscriptions: LiveTable::new(),
+            subscriptions: LiveTable::published_sole(subscribed),
             testaments: Vec::new(),
             retries: Vec::new(),
             invocations,

@@ -200,6 +200,7 @@ impl Sim {
             ids.clone(),
             counters.clone(),
             Published::default(),
+            Published::default(),
             invocations.clone(),
         );
         let mut sim = Sim {

@@ -213,9 +213,15 @@ impl SocketLoop {
                     // The transport queued its answer to a ping.
                     self.unflushed |= read.pinged;
                 }
+                if !batch.is_empty() {
+                    self.shared.lead.dispatching.store(true, Ordering::SeqCst);
+                }
             }
             // What arrived before a failure is still handled: it may answer requests.
-            if let Err(e) = self.handle_batch(&mut batch) {
+            let handled = self.handle_batch(&mut batch);
+            // Everything read is handed out: a leader may take events again.
+            self.shared.lead.dispatching.store(false, Ordering::SeqCst);
+            if let Err(e) = handled {
                 break Err(e);
             }
             if let Some(failure) = failure {
@@ -258,7 +264,7 @@ impl SocketLoop {
                 log::debug!("received {:?}", LogSafe(&message));
             }
             if matches!(message, Message::Invocation { .. }) {
-                self.shared.invocation_through_socket_thread();
+                self.shared.handed_out_through_socket_thread();
             }
             let size = payload.len();
             drop(payload);
