@@ -53,7 +53,7 @@ use super::core::{
 };
 use super::dispatch::{IdleReader, Job};
 use super::handler::InvocationState;
-use super::jobs::{event_job, invocation_job, refused_invocation};
+use super::jobs::{deliver_event, event_job, invocation_job, refused_invocation};
 use super::locks::Level;
 use super::reply::{ReplyTo, Responder};
 use super::{LinkState, Locked, Note, Pending, READ_BATCH, Shared, Wire};
@@ -123,6 +123,16 @@ impl LeaderPoll {
                 Err(_) => return None,
             }
         }
+    }
+}
+
+/// Under `wire`: a leader was told the socket is readable and leaves without reading. The
+/// transport then no longer answers its next read from the memory of a short one, so the next
+/// reader reads the socket although this news is gone from the leader's poll (see
+/// [`Shared::lead_while_idle`]).
+fn readiness_unread(wire: &mut Wire, readable: bool) {
+    if readable && let Some(transport) = wire.transport.as_mut() {
+        transport.mark_readable();
     }
 }
 
@@ -358,11 +368,13 @@ impl Shared {
             let mut wire = self.lock_wire();
             if !wire.led || wire.epoch != call.epoch || wire.transport.is_none() {
                 // The socket thread took the connection away: it is lost or being closed.
+                readiness_unread(&mut wire, readable);
                 drop(wire);
                 break Err(self.why_gone(call));
             }
             if wire.interest != Interest::READABLE {
                 // The socket thread waits to write, and must watch the socket itself.
+                readiness_unread(&mut wire, readable);
                 drop(wire);
                 return self.step_aside(call, responder);
             }
@@ -560,15 +572,17 @@ impl Shared {
     ) -> Option<Job> {
         // Read before the first wait: the socket thread's poll may have been told the socket
         // was readable, and taking the socket out of that poll forgot it, while this poll's
-        // news of the same bytes may have gone to an earlier leader that left them unread.
-        // Waiting first could then wait for bytes that came already, until more come.
+        // news of the same bytes may have gone to an earlier leader. Waiting first could then
+        // wait for bytes that came already, until more come. The read costs no system call
+        // when the transport knows its last read emptied the socket: whoever is told the
+        // socket is readable and does not read marks the transport (`readiness_unread`).
         let mut more = true;
         loop {
             // Set when a call started before this thread said it leads: it did not ring. Or a
             // job waits for this worker, every other one being busy (the pool rings then).
             let mut step_aside =
                 self.lead.calls_waiting.load(Ordering::SeqCst) > 0 || wanted.load(Ordering::SeqCst);
-            let mut readable = more;
+            let mut readable = false;
             if !more && !step_aside {
                 match leader.wait(until) {
                     Some(woken) => (readable, step_aside) = (woken.socket, woken.bell),
@@ -578,9 +592,11 @@ impl Shared {
             let mut wire = self.lock_wire();
             if !wire.led || wire.epoch != epoch || wire.transport.is_none() {
                 // The socket thread took the connection away.
+                readiness_unread(&mut wire, readable);
                 return None;
             }
             if step_aside || wire.interest != Interest::READABLE {
+                readiness_unread(&mut wire, readable);
                 self.give_up_the_lead(&mut wire);
                 return None;
             }
@@ -590,8 +606,13 @@ impl Shared {
             let mut jobs = Vec::new();
             let mut event = None;
             let keep = |payload: &Payload, in_order: bool| {
-                if !in_order || event.is_some() {
+                if !in_order {
                     return false;
+                }
+                if event.is_some() {
+                    // Events that came with it are handed out here, as the socket thread
+                    // would have, rather than waking it for them.
+                    return self.hand_out_event(payload, serializer);
                 }
                 if jobs.is_empty() {
                     event = self.event_to_run(payload, serializer);
@@ -708,9 +729,31 @@ impl Shared {
         }
         // Anything undecodable is the socket thread's to fail the connection over.
         let message = serializer.decode(payload).ok()?;
-        let (entry, event) = take_event(message, &self.subscribed, &self.counters)?;
+        let (entry, event) = take_event(message, &self.subscribed, &self.counters, |entry| {
+            entry.limit.try_claim()
+        })?;
         let job = event_job(&entry, event, payload.len());
         Some(entry.limit.clone().claimed(job))
+    }
+
+    /// Hands out the EVENT in `payload` as the socket thread would, when it is one of a
+    /// subscription alone under its router id, read after an event this thread runs itself:
+    /// one of the same subscription queues behind that one. False, leaving it to the socket
+    /// thread, for anything else.
+    fn hand_out_event(&self, payload: &Payload, serializer: Serializer) -> bool {
+        if cannot_be_own_event(serializer.peek(payload), &self.subscribed) {
+            return false;
+        }
+        let Ok(message) = serializer.decode(payload) else {
+            return false;
+        };
+        match take_event(message, &self.subscribed, &self.counters, |_| true) {
+            Some((entry, event)) => {
+                deliver_event(self, vec![entry], event, payload.len());
+                true
+            }
+            None => false,
+        }
     }
 
     /// Why the connection a leader read is gone, once the socket thread has said so (it takes

@@ -138,21 +138,22 @@ pub(crate) fn cannot_be_own_event(
     }
 }
 
-/// The EVENT in `message` (`size` bytes encoded) with its subscription, when a handler worker
-/// that read it itself may run the handler: the subscription is the only one under its
-/// router id (`subscribed`) and its handler has a place to run now, which this takes (see
+/// The EVENT in `message` with its subscription, when a handler worker that read it itself
+/// may hand it out: the subscription is the only one under its router id (`subscribed`), and
+/// `claim` agrees (the first event a worker runs itself needs a place to run now: see
 /// [`ConcurrencyLimit::try_claim`](super::super::dispatch::ConcurrencyLimit::try_claim)).
 /// Anything else is left to the core.
 pub(crate) fn take_event(
     message: Message,
     subscribed: &Published<Subscription>,
     counters: &Counters,
+    claim: impl FnOnce(&Subscription) -> bool,
 ) -> Option<(Arc<Subscription>, Event)> {
     let Message::Event { subscription, .. } = &message else {
         return None;
     };
     let entry = subscribed.read().get(subscription).cloned()?;
-    if !entry.limit.try_claim() {
+    if !claim(&entry) {
         return None;
     }
     counters.messages_received.fetch_add(1, Ordering::Relaxed);
