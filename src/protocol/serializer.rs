@@ -164,13 +164,36 @@ impl Serializer {
     }
 }
 
+/// The size of the scratch ciborium's `from_reader` uses for a message of its own.
+const CBOR_SCRATCH: usize = 4096;
+
 /// ciborium reads a string or binary longer than its scratch buffer (4 KiB unless given one)
 /// in pieces of the scratch's size, into a value grown by doubling: copy after copy, and a
 /// fresh mapping each time it passes the allocator's mmap threshold. With a scratch as large
 /// as the message, each is read into the scratch and copied once into a value of its size.
+///
+/// A smaller message is read with a scratch of 4 KiB kept by each thread: `from_reader` would
+/// zero a fresh one on the stack for every message: a third of the instructions decoding a
+/// 64-byte event took (12,350 down to 8,300 under callgrind).
 fn decode_cbor(bytes: &[u8]) -> Result<Value, ciborium::de::Error<std::io::Error>> {
+    thread_local! {
+        // Allocated on a thread's first message: threads that never decode pay nothing.
+        static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
     if bytes.len() < memory::WORTH_A_SPARE {
-        return ciborium::from_reader(bytes);
+        let with_kept = SCRATCH.try_with(|scratch| {
+            // Borrowed already only if decoding re-entered itself, which it does not.
+            let mut scratch = scratch.try_borrow_mut().ok()?;
+            if scratch.is_empty() {
+                scratch.resize(CBOR_SCRATCH, 0);
+            }
+            Some(ciborium::from_reader_with_buffer(bytes, &mut scratch[..]))
+        });
+        // None while the thread's locals are being torn down.
+        return with_kept
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| ciborium::from_reader(bytes));
     }
     let mut scratch = memory::reading_buffer(bytes.len());
     let value = ciborium::from_reader_with_buffer(bytes, &mut scratch);
@@ -379,6 +402,36 @@ mod tests {
                 });
                 assert_eq!(decoded, message, "{serializer} changed {}", message.name());
             }
+        }
+    }
+
+    /// CBOR messages below the spare-buffer size share one scratch per thread: strings and
+    /// binaries longer than it, shorter ones after them, and a long one after a failed
+    /// decode all come back whole.
+    #[test]
+    fn cbor_messages_in_a_row_on_one_thread_decode_whole() {
+        let long = "é".repeat(CBOR_SCRATCH * 3);
+        let bytes_long: Vec<u8> = (0..CBOR_SCRATCH * 2 + 7).map(|i| i as u8).collect();
+        let event = |args: Vec<Value>| Message::Event {
+            subscription: 1,
+            publication: 2,
+            details: Dict::new(),
+            args,
+            kwargs: Dict::new(),
+        };
+        let messages = [
+            event(vec![Value::from(long.as_str()), Value::Bytes(bytes_long.clone())]),
+            event(vec![Value::from("short")]),
+            event(vec![Value::Bytes(bytes_long), Value::from(long.as_str())]),
+        ];
+        let mut truncated = Serializer::Cbor.encode(&messages[0]).unwrap();
+        truncated.truncate(truncated.len() / 2);
+        assert!(truncated.len() < memory::WORTH_A_SPARE);
+        for message in &messages {
+            assert!(Serializer::Cbor.decode(&truncated).is_err());
+            let bytes = Serializer::Cbor.encode(message).unwrap();
+            assert!(bytes.len() < memory::WORTH_A_SPARE, "takes the kept scratch");
+            assert_eq!(&Serializer::Cbor.decode(&bytes).unwrap(), message);
         }
     }
 
