@@ -6,11 +6,13 @@
 //!     [--calls N] [--big-calls M] [--events E] [--threads T] [--duration S]
 //!     [--phase NAME:KIND[:RATE]].. [--quit]
 //!     [--observe LABEL:PID[+PID..]].. [--latencies FILE] [--ping-interval S]
+//!     [--handler-delay-ms D]
 //! ```
 //!
 //! * `--role callee` registers `com.izaber.wamp.bench.echo` (returns its first positional
-//!   argument), subscribes to `com.izaber.wamp.bench.tick` (does nothing with the event),
-//!   prints `READY` and serves until killed.
+//!   argument, after `--handler-delay-ms D` if given), subscribes to
+//!   `com.izaber.wamp.bench.tick` (does nothing with the event), prints `READY` and serves
+//!   until killed.
 //! * `--role caller` makes 200 warm-up calls, then N sequential calls with a 64-byte string
 //!   (each timed), E acknowledged publications of a 64-byte string to the callee's topic
 //!   (phase `events`, none by default: what an event costs a service that also serves
@@ -66,7 +68,7 @@ const IMPL: &str = "rust-izaber-wamp";
 const USAGE: &str = "usage: bench --role callee|caller|publisher|subscriber --url URL --realm REALM \
 --user U --password P --serializer json|msgpack|cbor [--calls N] [--big-calls M] [--events E] \
 [--threads T] [--duration S] [--phase NAME:flood|NAME:acked|NAME:paced:RATE]... [--quit] \
-[--observe LABEL:PID[+PID...]]... [--latencies FILE] [--ping-interval S]";
+[--observe LABEL:PID[+PID...]]... [--latencies FILE] [--ping-interval S] [--handler-delay-ms D]";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Role {
@@ -177,8 +179,12 @@ fn main() -> Result<()> {
 
 fn callee(args: &Args) -> Result<()> {
     let client = connect(args)?;
+    let delay = args.target.handler_delay;
     client
-        .register(PROCEDURE, |invocation| {
+        .register(PROCEDURE, move |invocation| {
+            if !delay.is_zero() {
+                std::thread::sleep(delay);
+            }
             Ok(invocation.args.into_iter().next().unwrap_or(Value::Null))
         })
         .context("registering the echo procedure")?;

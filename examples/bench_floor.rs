@@ -20,8 +20,9 @@
 //!
 //! `--role callee` registers `com.izaber.wamp.bench.echo` like `bench.rs --role callee`,
 //! prints `READY`, and answers each INVOCATION with a YIELD of its first argument, one at a
-//! time on its one thread, until the router closes the connection or it is killed: what an
-//! invocation costs a service that has no handler threads, no table and no heartbeat.
+//! time on its one thread (after `--handler-delay-ms D`, if given), until the router closes
+//! the connection or it is killed: what an invocation costs a service that has no handler
+//! threads, no table and no heartbeat.
 //!
 //! Most of what a sequential call costs the caller's CPU is the kernel's: the send that wakes
 //! the router, the receive, going to sleep and being woken. No client that talks to the router
@@ -79,7 +80,7 @@ const READ_TIMEOUT: Duration = Duration::from_secs(60);
 const USAGE: &str = "usage: bench_floor --role caller|callee|publisher|subscriber \
 --url ws://...|tcpip://HOST:PORT|unix:///PATH --realm REALM --user U --password P \
 --serializer json|msgpack|cbor [--calls N] [--observe LABEL:PID[+PID...]]... \
-[--duration S] [--phase NAME:flood|NAME:acked|NAME:paced:RATE]... [--quit] \
+[--handler-delay-ms D] [--duration S] [--phase NAME:flood|NAME:acked|NAME:paced:RATE]... [--quit] \
 (accepted and ignored: --big-calls M --threads T --ping-interval S --latencies FILE)";
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -475,6 +476,7 @@ fn run(mut wire: impl Wire, args: &Target) -> Result<()> {
 /// Registers the echo procedure and answers invocations until the connection ends.
 fn serve(mut wire: impl Wire, args: &Target) -> Result<()> {
     let serializer = args.serializer;
+    let delay = args.handler_delay;
     let mut frame = Vec::with_capacity(256);
     join(&mut wire, args, "callee", &mut frame)?;
     let register = Message::Register {
@@ -515,6 +517,9 @@ fn serve(mut wire: impl Wire, args: &Target) -> Result<()> {
                     *id = request;
                     out.clear();
                     out.extend(args.drain(..1.min(args.len())));
+                }
+                if !delay.is_zero() {
+                    std::thread::sleep(delay);
                 }
                 send(&mut wire, serializer, &answer, &mut frame)?;
             }

@@ -75,6 +75,9 @@ pub struct Target {
     pub calls: usize,
     /// Other processes whose CPU is measured over each phase: (label, pids).
     pub observe: Vec<(String, Vec<u32>)>,
+    /// How long a callee's handler waits before it answers (`--handler-delay-ms`), standing
+    /// for a handler that waits on a device or a database; zero by default.
+    pub handler_delay: Duration,
 }
 
 /// Gathers [`Target`]'s flags while a program parses its own.
@@ -87,6 +90,7 @@ pub struct TargetFlags {
     serializer: Option<Serializer>,
     calls: Option<usize>,
     observe: Vec<(String, Vec<u32>)>,
+    handler_delay: Option<Duration>,
 }
 
 impl TargetFlags {
@@ -100,6 +104,9 @@ impl TargetFlags {
             "--serializer" => self.serializer = Some(serializer(value()?)?),
             "--calls" => self.calls = Some(number(value()?, flag)?),
             "--observe" => self.observe.push(observe(value()?)?),
+            "--handler-delay-ms" => {
+                self.handler_delay = Some(seconds(value()?, flag)? / 1000);
+            }
             _ => return Ok(false),
         }
         Ok(true)
@@ -115,6 +122,7 @@ impl TargetFlags {
             serializer: self.serializer.with_context(|| missing("--serializer"))?,
             calls: self.calls.unwrap_or(3000),
             observe: self.observe,
+            handler_delay: self.handler_delay.unwrap_or_default(),
         };
         ensure!(target.calls > 0, "--calls must be at least 1");
         Ok(target)
