@@ -317,6 +317,17 @@ class Sampler:
         return (b - a) / (end_ns - start_ns)
 
 
+# Faults of a peer's own that its stderr shows, and what they mean; a subscriber that shows
+# one is not waited for (it would keep the runner waiting out the grace period).
+KNOWN_PEER_FAULTS = {
+    "unpack requires a buffer of 4 bytes": (
+        "swampyer's RawSocket reader lost its place in the stream: it reads a frame header's "
+        "3-byte length with a single recv(3), which fails when the header is split between "
+        "two TCP segments, and it reads on from there (PEERS.md)"
+    ),
+}
+
+
 class Subscriber:
     """A subscriber program: started, READY awaited, its JSON lines collected."""
 
@@ -325,6 +336,9 @@ class Subscriber:
         self.proc = start_program(command)
         self.lines = []
         self.stderr = []
+        # what KNOWN_PEER_FAULTS says of the first fault its stderr showed
+        self.fault = None
+        self.faulted = threading.Event()
         self.ready = threading.Event()
         self.readers = [
             threading.Thread(target=self._read_stdout, daemon=True),
@@ -351,17 +365,26 @@ class Subscriber:
     def _read_stderr(self):
         for line in self.proc.stderr:
             self.stderr.append(line)
+            for signature, meaning in KNOWN_PEER_FAULTS.items():
+                if signature in line and self.fault is None:
+                    self.fault = meaning
+                    self.faulted.set()
 
     @property
     def pid(self):
         return self.proc.pid
 
     def wait(self, timeout):
-        """True once the subscriber has exited (and its output is read), False on timeout."""
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            return False
+        """True once the subscriber has exited (and its output is read), False on timeout or
+        once it showed a known fault."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.proc.wait(timeout=max(0.0, min(deadline - time.monotonic(), 0.2)))
+                break
+            except subprocess.TimeoutExpired:
+                if self.faulted.is_set() or time.monotonic() >= deadline:
+                    return False
         for reader in self.readers:
             reader.join(5)
         return True
@@ -471,7 +494,9 @@ def run_pair(impl, command, url, serializer, phases, duration, worker_pids):
             lines, problems = subscriber.phases()
             record["subscriber"] = lines
             errors = [error] if error else []
-            if not exited:
+            if subscriber.fault:
+                errors.append("the subscriber failed: " + subscriber.fault)
+            elif not exited:
                 errors.append(
                     "the subscriber had not exited {:.0f} s after the publisher (it reported {} of {} phases)".format(
                         grace, len(lines), len(phases)
