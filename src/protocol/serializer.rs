@@ -420,7 +420,10 @@ mod tests {
             kwargs: Dict::new(),
         };
         let messages = [
-            event(vec![Value::from(long.as_str()), Value::Bytes(bytes_long.clone())]),
+            event(vec![
+                Value::from(long.as_str()),
+                Value::Bytes(bytes_long.clone()),
+            ]),
             event(vec![Value::from("short")]),
             event(vec![Value::Bytes(bytes_long), Value::from(long.as_str())]),
         ];
@@ -430,7 +433,10 @@ mod tests {
         for message in &messages {
             assert!(Serializer::Cbor.decode(&truncated).is_err());
             let bytes = Serializer::Cbor.encode(message).unwrap();
-            assert!(bytes.len() < memory::WORTH_A_SPARE, "takes the kept scratch");
+            assert!(
+                bytes.len() < memory::WORTH_A_SPARE,
+                "takes the kept scratch"
+            );
             assert_eq!(&Serializer::Cbor.decode(&bytes).unwrap(), message);
         }
     }
