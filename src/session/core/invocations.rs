@@ -14,7 +14,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::Mutex;
 
@@ -138,6 +138,22 @@ pub(crate) fn cannot_be_own_event(
     }
 }
 
+/// Counts `message`, which a handler worker read and took, as received, as one of its `kind`
+/// and as read by the worker (`by_worker`), and logs it as the socket thread would.
+fn taken_by_worker(
+    message: &Message,
+    counters: &Counters,
+    kind: &AtomicU64,
+    by_worker: &AtomicU64,
+) {
+    counters.messages_received.fetch_add(1, Ordering::Relaxed);
+    kind.fetch_add(1, Ordering::Relaxed);
+    by_worker.fetch_add(1, Ordering::Relaxed);
+    if log::log_enabled!(log::Level::Debug) {
+        log::debug!("received {:?}", LogSafe(message));
+    }
+}
+
 /// The EVENT in `message` with its subscription, when a handler worker that read it itself
 /// may hand it out: the subscription is the only one under its router id (`subscribed`), and
 /// `claim` agrees (the first event a worker runs itself needs a place to run now: see
@@ -156,14 +172,12 @@ pub(crate) fn take_event(
     if !claim(&entry) {
         return None;
     }
-    counters.messages_received.fetch_add(1, Ordering::Relaxed);
-    counters.events.fetch_add(1, Ordering::Relaxed);
-    counters
-        .events_read_by_worker
-        .fetch_add(1, Ordering::Relaxed);
-    if log::log_enabled!(log::Level::Debug) {
-        log::debug!("received {:?}", LogSafe(&message));
-    }
+    taken_by_worker(
+        &message,
+        counters,
+        &counters.events,
+        &counters.events_read_by_worker,
+    );
     let Message::Event {
         publication,
         details,
@@ -198,14 +212,12 @@ pub(crate) fn take_invocation(
     if !entry.limit.is_unlimited() {
         return None;
     }
-    counters.messages_received.fetch_add(1, Ordering::Relaxed);
-    counters.invocations.fetch_add(1, Ordering::Relaxed);
-    counters
-        .invocations_read_by_worker
-        .fetch_add(1, Ordering::Relaxed);
-    if log::log_enabled!(log::Level::Debug) {
-        log::debug!("received {:?}", LogSafe(&message));
-    }
+    taken_by_worker(
+        &message,
+        counters,
+        &counters.invocations,
+        &counters.invocations_read_by_worker,
+    );
     let Message::Invocation {
         request,
         details,
