@@ -56,7 +56,9 @@ use super::handler::InvocationState;
 use super::jobs::{deliver_event, event_job, invocation_job, refused_invocation};
 use super::locks::Level;
 use super::reply::{ReplyTo, Responder};
-use super::{LinkState, Locked, Note, Pending, READ_BATCH, Shared, Wire};
+use super::{
+    LinkState, Locked, Note, Pending, READ_BATCH, Shared, Wire, hurry_acknowledgements_of_events,
+};
 
 /// The bell, in the leader's poll.
 const BELL: Token = Token(0);
@@ -469,6 +471,7 @@ impl Shared {
         }
         let left_before = unhandled.len();
         let read = transport.read_batch(batch, READ_BATCH);
+        hurry_acknowledgements_of_events(transport, batch);
         let mut kept = false;
         for payload in batch.drain(..) {
             let in_order = unhandled.is_empty();

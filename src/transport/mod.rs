@@ -476,6 +476,26 @@ impl Transport {
         Ok(incoming)
     }
 
+    /// On RawSocket over TCP, asks the kernel to acknowledge what arrives next at once (see
+    /// [`stream::Control::quick_ack`]), for a stream of small messages the router sends
+    /// unasked: Crossbar leaves Nagle's algorithm on there, so it holds each back until the
+    /// one before is acknowledged, and Linux delays the acknowledgement of a connection that
+    /// only receives by up to 40 ms. WebSocket connections need none of it (the router sets
+    /// `TCP_NODELAY` on them), nor do answers (the next request carries the acknowledgement).
+    pub fn hurry_acknowledgements(&self) {
+        if self.acknowledges_late() {
+            self.control.quick_ack();
+        }
+    }
+
+    /// Whether [`Transport::hurry_acknowledgements`] does anything here: RawSocket over TCP,
+    /// on Linux (the only system with `TCP_QUICKACK`).
+    pub fn acknowledges_late(&self) -> bool {
+        cfg!(target_os = "linux")
+            && matches!(self.framing, Framing::RawSocket(_))
+            && matches!(self.control, Control::Tcp(_))
+    }
+
     /// Reads messages into `batch` until it holds `limit`, nothing more is available now, or
     /// reading fails.
     pub fn read_batch(&mut self, batch: &mut Vec<Payload>, limit: usize) -> BatchRead {
@@ -562,6 +582,66 @@ mod tests {
             "{failure}"
         );
         assert!(failure.contains("reset"), "{failure}");
+    }
+
+    /// Quick acknowledgements are asked only where the router's Nagle and our delayed ACK
+    /// meet: RawSocket over TCP. A WebSocket router sets `TCP_NODELAY`; over a unix socket
+    /// there is no ACK to hurry.
+    #[cfg(unix)]
+    #[test]
+    // tungstenite's handshake callback returns its own, large, error type.
+    #[allow(clippy::result_large_err)]
+    fn only_rawsocket_over_tcp_acknowledges_late() {
+        use std::io::{Read, Write};
+        fn accept_rawsocket(mut peer: impl Read + Write) {
+            let mut hello = [0u8; 4];
+            peer.read_exact(&mut hello).unwrap();
+            peer.write_all(&[0x7f, 0xf0 | (hello[1] & 0x0f), 0, 0])
+                .unwrap();
+        }
+        let options = TransportOptions {
+            serializers: vec![Serializer::Json],
+            ..TransportOptions::default()
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("tcpip://{}", listener.local_addr().unwrap());
+        let router = std::thread::spawn(move || accept_rawsocket(listener.accept().unwrap().0));
+        let tcp = Transport::connect(&Endpoint::parse(&url).unwrap(), &options).unwrap();
+        router.join().unwrap();
+        assert_eq!(tcp.acknowledges_late(), cfg!(target_os = "linux"));
+
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+        let router = std::thread::spawn(move || {
+            let answer_wamp =
+                |_: &tungstenite::handshake::server::Request,
+                 mut response: tungstenite::handshake::server::Response| {
+                    response.headers_mut().insert(
+                        "Sec-WebSocket-Protocol",
+                        tungstenite::http::HeaderValue::from_static("wamp.2.json"),
+                    );
+                    Ok(response)
+                };
+            let socket = listener.accept().unwrap().0;
+            // Kept open until the client has checked the upgrade.
+            tungstenite::accept_hdr(socket, answer_wamp).unwrap()
+        });
+        let websocket = Transport::connect(&Endpoint::parse(&url).unwrap(), &options).unwrap();
+        let _server_side = router.join().unwrap();
+        assert!(!websocket.acknowledges_late());
+
+        let dir = std::env::temp_dir().join(format!("izw-ack-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("router.sock");
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        let url = format!("unix://{}", path.display());
+        let router = std::thread::spawn(move || accept_rawsocket(listener.accept().unwrap().0));
+        let unix = Transport::connect(&Endpoint::parse(&url).unwrap(), &options).unwrap();
+        router.join().unwrap();
+        assert!(!unix.acknowledges_late());
+        drop(unix);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

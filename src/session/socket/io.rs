@@ -11,7 +11,7 @@ use crate::memory;
 use crate::protocol::{Dict, LogSafe, Message, Value};
 use crate::transport::{FRAME_HEADROOM, Incoming, Payload, Transport};
 
-use super::super::{READ_BATCH, SOCKET};
+use super::super::{READ_BATCH, SOCKET, hurry_acknowledgements_of_events};
 use super::SocketLoop;
 
 impl SocketLoop {
@@ -205,6 +205,7 @@ impl SocketLoop {
                 };
                 if !drained {
                     let read = transport.read_batch(&mut batch, READ_BATCH);
+                    hurry_acknowledgements_of_events(transport, &batch);
                     drained = read.drained;
                     failure = read.failure;
                     if read.ponged || read.pinged {
