@@ -26,7 +26,10 @@
 //! the others to the pool. So is an EVENT read first, of a subscription alone under its
 //! router id whose handler has a place to run now: it takes the place, as the socket thread's
 //! hand-out would, gives the socket back and runs the handler, then whatever events of that
-//! subscription the socket thread queued behind it meanwhile, in order. It takes no event
+//! subscription were queued behind it meanwhile, in order. The events that came in the same
+//! read after it, of such subscriptions, it hands out itself as the socket thread would (one
+//! of the same subscription queues behind its own) rather than waking the socket thread for
+//! them. It takes no event
 //! while the socket thread still holds messages it read but has not handed out
 //! ([`Lead::dispatching`]): one of them could be an earlier event of the same subscription.
 //! Everything else goes to the socket thread as above, and the worker stops leading; so does
