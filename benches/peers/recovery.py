@@ -52,6 +52,9 @@ from router_process import launch_router, live_group_members  # noqa: E402
 sys.path.insert(0, os.path.dirname(HERE))
 from report_file import client_source, cpu_model, default_path, work_tree, write_report  # noqa: E402
 
+sys.path.insert(0, HERE)
+from run import start_program  # noqa: E402  (the calls runner's way to start a program)
+
 RUST = "rust-izaber-wamp"
 SWAMPYER = "python-swampyer"
 IMPLS = (RUST, SWAMPYER)
@@ -73,12 +76,6 @@ NS_PER_TICK = 10_000_000
 
 def log(*args):
     print("recovery.py:", *args, file=sys.stderr, flush=True)
-
-
-def child_env():
-    env = dict(os.environ)
-    env.setdefault("RUST_LOG", "warn")
-    return env
 
 
 # --- CPU ---------------------------------------------------------------------------------------
@@ -206,15 +203,7 @@ class Peer:
     def __init__(self, name, command):
         self.name = name
         self.command = command
-        self.proc = subprocess.Popen(
-            command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-            env=child_env(),
-        )
+        self.proc = start_program(command, stdin=subprocess.PIPE)
         self.events = []
         self.stderr = []
         self.changed = threading.Condition()

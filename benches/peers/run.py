@@ -170,12 +170,12 @@ def bench_args(role, url, serializer, user):
     ]
 
 
-def start_program(command):
+def start_program(command, stdin=subprocess.DEVNULL):
     """A bench program in a session of its own (so that stopping it stops its children), its
     output piped to the runner."""
     return subprocess.Popen(
         command,
-        stdin=subprocess.DEVNULL,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
