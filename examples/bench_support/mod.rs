@@ -105,7 +105,7 @@ impl TargetFlags {
             "--calls" => self.calls = Some(number(value()?, flag)?),
             "--observe" => self.observe.push(observe(value()?)?),
             "--handler-delay-ms" => {
-                self.handler_delay = Some(seconds(value()?, flag)? / 1000);
+                self.handler_delay = Some(Duration::from_millis(number(value()?, flag)? as u64));
             }
             _ => return Ok(false),
         }
